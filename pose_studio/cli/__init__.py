@@ -1,0 +1,1 @@
+"""pose_studio.cli."""

@@ -1,0 +1,150 @@
+"""Helpers shared by the CLI commands: progress bars, frame specs, errors."""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import TextIO
+
+from pose_studio.core.errors import PoseStudioError
+
+
+class CliError(PoseStudioError):
+    """A command-line problem worded for the user (printed as one ``error:`` line)."""
+
+
+class ProgressBar:
+    """A small text progress bar on stderr with a rate (frames/s).
+
+    Redraws at most ten times a second; on a non-terminal stream it prints a line every few
+    seconds instead, so CI logs stay short.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        desc: str = "",
+        unit: str = "frame",
+        stream: TextIO | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.n = 0
+        self._t0 = time.monotonic()
+        self._last = 0.0
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __enter__(self) -> ProgressBar:
+        self._t0 = time.monotonic()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def rate(self) -> float:
+        dt = time.monotonic() - self._t0
+        return self.n / dt if dt > 0 else 0.0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.monotonic()
+        interval = 0.1 if self._tty else 5.0
+        if now - self._last >= interval:
+            self._last = now
+            self._draw(final=False)
+
+    def set(self, n: int) -> None:
+        self.update(n - self.n)
+
+    def _line(self) -> str:
+        rate = f"{self.rate:.1f} {self.unit}s/s"
+        if self.total:
+            frac = min(1.0, self.n / self.total)
+            width = 28
+            fill = int(frac * width)
+            bar = "#" * fill + "-" * (width - fill)
+            return f"{self.desc} [{bar}] {self.n}/{self.total} {frac:4.0%} {rate}"
+        return f"{self.desc} {self.n} {self.unit}s {rate}"
+
+    def _draw(self, final: bool) -> None:
+        if not self.enabled:
+            return
+        if self._tty:
+            self.stream.write("\r" + self._line() + ("\n" if final else ""))
+        else:
+            self.stream.write(self._line() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._draw(final=True)
+        self.enabled = False
+
+
+def parse_frame_spec(spec: str, n_frames: int | None = None) -> list[int]:
+    """Parse ``10,20,5:50,100:200:10`` into sorted unique frame indices.
+
+    ``a:b`` is half-open like Python slices; ``a:`` runs to the end (needs ``n_frames``).
+
+    Raises:
+        CliError: malformed text or an index outside ``[0, n_frames)``.
+    """
+    out: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                bits = part.split(":")
+                if len(bits) > 3:
+                    raise ValueError(part)
+                start = int(bits[0]) if bits[0] else 0
+                if bits[1]:
+                    stop = int(bits[1])
+                elif n_frames is not None:
+                    stop = n_frames
+                else:
+                    raise CliError(f"open range {part!r} needs a known frame count")
+                step = int(bits[2]) if len(bits) == 3 and bits[2] else 1
+                if step <= 0:
+                    raise CliError(f"frame range {part!r}: step must be positive")
+                out.update(range(start, stop, step))
+            else:
+                out.add(int(part))
+        except ValueError:
+            raise CliError(f"bad frame spec {part!r}: use e.g. 10,20,5:50 or 0:100:5") from None
+    frames = sorted(out)
+    if n_frames is not None:
+        bad = [f for f in frames if f < 0 or f >= n_frames]
+        if bad:
+            raise CliError(
+                f"frame {bad[0]} is out of range: the video has {n_frames} frames (0..{n_frames - 1})"
+            )
+    return frames
+
+
+def parse_range(spec: str | None, n_frames: int) -> tuple[int, int]:
+    """Parse ``a:b`` (either side optional) into a clipped half-open range."""
+    if not spec:
+        return 0, n_frames
+    if ":" not in spec:
+        raise CliError(f"bad frame range {spec!r}: use a:b, e.g. 0:500")
+    a, b = spec.split(":", 1)
+    try:
+        start = int(a) if a else 0
+        stop = int(b) if b else n_frames
+    except ValueError:
+        raise CliError(f"bad frame range {spec!r}: use a:b, e.g. 0:500") from None
+    if start < 0 or start >= n_frames or stop <= start:
+        raise CliError(f"frame range {spec!r} is empty or outside 0..{n_frames}")
+    return start, min(stop, n_frames)
