@@ -1,0 +1,108 @@
+"""Schema versions and the stepwise migrations between them.
+
+``MIGRATIONS[v - 1]`` takes a file from version ``v`` to ``v + 1``. :func:`migrate` runs every step
+a file needs in ONE transaction (SQLite DDL is transactional), so a crash mid-upgrade leaves the
+old version intact. A file newer than :data:`SCHEMA_VERSION` is refused before anything is
+written (see ``engine.inspect_file``).
+
+History:
+    1: first release (instances with packed keypoints, no per-frame summaries).
+    2: ``instances.summary_score`` and the ``frame_summary`` table (whole-video arrays in
+       milliseconds); filled from the existing instances during the upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy import Connection
+
+from pose_studio.store import summary
+from pose_studio.store.schema import APPLICATION_ID, SCHEMA_VERSION
+
+__all__ = ["MIGRATIONS", "V1_DDL", "create_v1", "migrate"]
+
+#: The version-1 schema exactly as version 1 wrote it (kept to test upgrades; never edit).
+V1_DDL = (
+    "CREATE TABLE schema_version (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL, "
+    "CONSTRAINT single_row CHECK (id = 1))",
+    "CREATE TABLE project_meta (key VARCHAR NOT NULL PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE skeletons (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR NOT NULL, "
+    "num_keypoints INTEGER NOT NULL, json TEXT NOT NULL)",
+    "CREATE TABLE videos (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, rel_path TEXT, "
+    "abs_path TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, "
+    "frame_count INTEGER NOT NULL, fps FLOAT NOT NULL, fps_num INTEGER, fps_den INTEGER, "
+    "vfr INTEGER NOT NULL, codec VARCHAR NOT NULL, duration_s FLOAT NOT NULL, "
+    "rotation INTEGER NOT NULL, kind VARCHAR NOT NULL, index_blob BLOB, added_at FLOAT NOT NULL)",
+    "CREATE TABLE frames (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+    "fingerprint INTEGER, PRIMARY KEY (video_id, frame_idx), "
+    "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID",
+    "CREATE TABLE tracks (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, name VARCHAR NOT NULL, "
+    "created_at FLOAT NOT NULL)",
+    "CREATE TABLE model_runs (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+    "model_path TEXT NOT NULL, model_hash VARCHAR NOT NULL, providers_json TEXT NOT NULL, "
+    "params_json TEXT NOT NULL, created_at FLOAT NOT NULL)",
+    "CREATE TABLE instances (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+    "video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, kind INTEGER NOT NULL, score FLOAT, "
+    "bbox_x FLOAT, bbox_y FLOAT, bbox_w FLOAT, bbox_h FLOAT, track_id INTEGER, "
+    "source_id INTEGER, model_run_id INTEGER, created_at FLOAT NOT NULL, "
+    "updated_at FLOAT NOT NULL, num_keypoints INTEGER NOT NULL, xy BLOB NOT NULL, "
+    "visibility BLOB NOT NULL, provenance BLOB NOT NULL, kp_scores BLOB, "
+    "CONSTRAINT kind_valid CHECK (kind IN (0, 1)), "
+    "CONSTRAINT xy_size CHECK (length(xy) = 16 * num_keypoints), "
+    "CONSTRAINT vis_size CHECK (length(visibility) = num_keypoints), "
+    "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE, "
+    "FOREIGN KEY(track_id) REFERENCES tracks (id) ON DELETE SET NULL, "
+    "FOREIGN KEY(model_run_id) REFERENCES model_runs (id) ON DELETE SET NULL)",
+    "CREATE INDEX ix_instances_frame ON instances (video_id, frame_idx)",
+)
+
+
+def create_v1(conn: Connection) -> None:
+    """Write an empty version-1 schema (for upgrade tests; inside the caller's transaction)."""
+    for ddl in V1_DDL:
+        conn.exec_driver_sql(ddl)
+    conn.exec_driver_sql("INSERT INTO schema_version (id, version) VALUES (1, 1)")
+    conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def _summary_score(score: float | None, vis: bytes, kps: bytes | None) -> float | None:
+    # Same rule as Instance.mean_score(): the instance score, else mean labeled keypoint score.
+    if score is not None:
+        return float(score)
+    if kps is None:
+        return None
+    v = np.frombuffer(vis, dtype=np.uint8) > 0
+    if not v.any():
+        return None
+    return float(np.frombuffer(kps, dtype="<f4")[v].mean())
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE instances ADD COLUMN summary_score FLOAT")
+    rows = conn.exec_driver_sql("SELECT id, score, visibility, kp_scores FROM instances").fetchall()
+    conn.exec_driver_sql(
+        "UPDATE instances SET summary_score = ? WHERE id = ?",
+        [(_summary_score(s, v, k), i) for i, s, v, k in rows],
+    )
+    conn.exec_driver_sql(
+        "CREATE TABLE frame_summary (video_id INTEGER NOT NULL, chunk INTEGER NOT NULL, "
+        "data BLOB NOT NULL, PRIMARY KEY (video_id, chunk), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID"
+    )
+    summary.rebuild_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2]
+assert len(MIGRATIONS) == SCHEMA_VERSION - 1
+
+
+def migrate(conn: Connection, from_version: int) -> int:
+    """Run the steps from ``from_version`` to :data:`SCHEMA_VERSION` in the caller's transaction."""
+    version = from_version
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version - 1](conn)
+        version += 1
+        conn.exec_driver_sql("UPDATE schema_version SET version = ?", (version,))
+    return version

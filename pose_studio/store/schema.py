@@ -1,0 +1,191 @@
+"""The project file's tables (SQLAlchemy 2.0 typed ORM), schema version ``SCHEMA_VERSION``.
+
+Keypoints are stored packed, one row per instance: ``xy`` (K*2 float64, little-endian),
+``visibility`` and ``provenance`` (K uint8) and ``kp_scores`` (K float32 or NULL). Measured
+against a keypoint table with an ``(instance_id, idx)`` key on 100k instances x 17 keypoints:
+about 5x faster to insert and 40% smaller, with bit-exact values; nothing needs SQL over single
+keypoints (the export and the GUI always read whole instances).
+
+``frame_summary`` keeps per-frame counts and scores in blobs of ``summary.SUMMARY_CHUNK`` (256)
+frames, records of ``summary.SUMMARY_DTYPE`` (user count, prediction count, scored count, min
+score f32, score sum f64), updated in the same transaction as every instance write, so the GUI's
+whole-video arrays are a few thousand blob reads (~0.1 s for a million frames) instead of a
+million-row query (~2-4 s). The chunk size and record layout are part of the file format:
+changing them needs a migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "Base",
+    "FrameRow",
+    "FrameSummaryRow",
+    "InstanceRow",
+    "MetaRow",
+    "ModelRunRow",
+    "SchemaVersionRow",
+    "SkeletonRow",
+    "TrackRow",
+    "VideoRow",
+]
+
+#: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
+APPLICATION_ID = 0x50535444
+#: The schema version this code writes; older files are migrated on open (migrations.py).
+SCHEMA_VERSION = 2
+
+KIND_USER = 0
+KIND_PREDICTED = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaVersionRow(Base):
+    __tablename__ = "schema_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class MetaRow(Base):
+    """Free key/value facts about the project (created_at, written_by, ...)."""
+
+    __tablename__ = "project_meta"
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class SkeletonRow(Base):
+    """The project's skeleton as ``Skeleton.to_json()`` (names, edges, flips, sigmas, colours)."""
+
+    __tablename__ = "skeletons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, nullable=False)
+    num_keypoints: Mapped[int] = mapped_column(Integer, nullable=False)
+    json: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class VideoRow(Base):
+    __tablename__ = "videos"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Relative to the project file's folder (None when it cannot be expressed, e.g. another drive).
+    rel_path: Mapped[str | None] = mapped_column(Text)
+    abs_path: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    frame_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    fps: Mapped[float] = mapped_column(Float, nullable=False)
+    fps_num: Mapped[int | None] = mapped_column(Integer)
+    fps_den: Mapped[int | None] = mapped_column(Integer)
+    vfr: Mapped[bool] = mapped_column(Integer, nullable=False, default=0)
+    codec: Mapped[str] = mapped_column(String, nullable=False, default="")
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    rotation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    kind: Mapped[str] = mapped_column(String, nullable=False, default="file")
+    index_blob: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    added_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class FrameRow(Base):
+    """Per-frame facts that are not instances (the decoded frame's fingerprint)."""
+
+    __tablename__ = "frames"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unsigned 64-bit fingerprint stored as signed (SQLite integers are signed).
+    fingerprint: Mapped[int | None] = mapped_column(Integer)
+
+
+class TrackRow(Base):
+    __tablename__ = "tracks"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ModelRunRow(Base):
+    __tablename__ = "model_runs"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_path: Mapped[str] = mapped_column(Text, nullable=False)
+    model_hash: Mapped[str] = mapped_column(String, nullable=False)
+    providers_json: Mapped[str] = mapped_column(Text, nullable=False)
+    params_json: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class InstanceRow(Base):
+    """One instance with its keypoints packed (see the module docstring).
+
+    ``AUTOINCREMENT`` so a deleted id is never handed out again: undo restores it by id.
+    ``source_id`` has no foreign key on purpose: the prediction a user instance was accepted
+    from may later be replaced by a new model run, and the link stays as history.
+    """
+
+    __tablename__ = "instances"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[int] = mapped_column(Integer, nullable=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    bbox_x: Mapped[float | None] = mapped_column(Float)
+    bbox_y: Mapped[float | None] = mapped_column(Float)
+    bbox_w: Mapped[float | None] = mapped_column(Float)
+    bbox_h: Mapped[float | None] = mapped_column(Float)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("tracks.id", ondelete="SET NULL"))
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    model_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_runs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+    num_keypoints: Mapped[int] = mapped_column(Integer, nullable=False)
+    xy: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    visibility: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    provenance: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    kp_scores: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The value frame summaries use: score, else mean labeled keypoint score (None: neither).
+    summary_score: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint("kind IN (0, 1)", name="kind_valid"),
+        CheckConstraint("length(xy) = 16 * num_keypoints", name="xy_size"),
+        CheckConstraint("length(visibility) = num_keypoints", name="vis_size"),
+        Index("ix_instances_frame", "video_id", "frame_idx"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class FrameSummaryRow(Base):
+    """Per-frame counts/scores for frames ``[chunk * SUMMARY_CHUNK, (chunk + 1) * SUMMARY_CHUNK)``."""
+
+    __tablename__ = "frame_summary"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
