@@ -1,0 +1,83 @@
+"""``pose-studio export``: write a project's instances as COCO keypoints JSON (+ frame images)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pose_studio.cli.common import CliError, ProgressBar
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export labels/predictions as COCO keypoints JSON (optionally with frame images)",
+        description=(
+            "Write PROJECT's instances as a COCO keypoints file that pycocotools, mmpose and "
+            "CVAT read: one image per labeled frame (named <video>/<frame>.png), float "
+            "coordinates, v in {0,1,2}, 1-based skeleton, track ids, and score/source for "
+            "predictions. The JSON is written atomically."
+        ),
+    )
+    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("--out", required=True, metavar="FILE.json", help="the COCO JSON to write")
+    p.add_argument("--images", metavar="DIR",
+                   help="also write the frames here, read exactly from the videos (the JSON's "
+                        "file_name values are relative to DIR)")
+    p.add_argument("--source", choices=("user", "predicted", "all"), default="user",
+                   help="user labels (default), model predictions, or both")
+    p.add_argument("--image-format", choices=("png", "jpg"), default="png",
+                   help="frame image format (default png, lossless)")
+    p.add_argument("--jpeg-quality", type=int, default=95, metavar="N",
+                   help="JPEG quality 1..100 (default 95)")
+    p.add_argument("--video", action="append", metavar="ID|PATH",
+                   help="only this video (repeatable; default: all videos)")
+    p.add_argument("--bbox-padding", type=float, default=0.1, metavar="F",
+                   help="padding of boxes derived from keypoints, as a fraction of their "
+                        "longer side (default 0.1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def resolve_video(project: Any, spec: str) -> int:
+    """A video id from an id, a file name or a path (shared with ``import``)."""
+    videos = list(project.videos())
+    if spec.isdigit():
+        for v in videos:
+            if v.id == int(spec):
+                return int(v.id)
+    for v in videos:
+        if spec in (str(v.path), Path(v.path).name, str(v.stored_path)):
+            return int(v.id)
+    found = project.find_video(spec)
+    if found is not None:
+        return int(found)
+    listing = ", ".join(f"{v.id}={Path(v.path).name}" for v in videos) or "none"
+    raise CliError(f"no video {spec!r} in project {project.path} (videos: {listing})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pose_studio.formats.coco import export_coco
+    from pose_studio.store.project import Project
+
+    if not 1 <= args.jpeg_quality <= 100:
+        raise CliError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
+    with Project.open(args.project, read_only=True) as project:
+        video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
+        bar = ProgressBar(None, desc="export", enabled=bool(args.images) and not args.quiet)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.set(done)
+
+        with bar:
+            summary = export_coco(
+                project, args.out, source=args.source, images_dir=args.images,
+                image_format=args.image_format, jpeg_quality=args.jpeg_quality,
+                video_ids=video_ids, progress=progress, bbox_padding=args.bbox_padding,
+            )
+    extra = f", {summary.images_written} images in {args.images}" if args.images else ""
+    print(f"wrote {summary.path}: {summary.n_annotations} annotations ({summary.n_user} user, "
+          f"{summary.n_predicted} predicted) on {summary.n_images} frames{extra}")
+    return 0

@@ -1,0 +1,166 @@
+"""Built-in skeletons beyond COCO-17: Halpe-26 and COCO-WholeBody-133.
+
+Keypoint names, limbs, flip pairs and OKS sigmas follow the dataset definitions used by mmpose
+(``configs/_base_/datasets/halpe26.py`` and ``coco_wholebody.py``); the sigmas are the ones the
+datasets' own evaluators use (Halpe ``halpecocotools``, COCO-WholeBody ``myeval_wholebody.py``).
+
+``pose_studio.core.skeleton`` imports this module at its end and registers :data:`PRESETS`.
+If this module is imported first, it registers the presets itself (see the bottom).
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pose_studio.core.skeleton import Skeleton as _Sk
+
+# Placeholder first: when this module is imported before ``skeleton``, importing ``skeleton``
+# below runs its ``_register_presets`` while this module is half-built; it then finds no presets
+# (instead of failing), and the loop at the bottom registers them.
+PRESETS: tuple[_Sk, ...] = ()
+
+from pose_studio.core.skeleton import (  # noqa: E402
+    BUILTIN_SKELETONS,
+    COCO17_KEYPOINTS,
+    COCO17_SIGMAS,
+    COCO17_SKELETON_1BASED,
+    Skeleton,
+)
+
+
+def _pairs_by_name(names: tuple[str, ...], pairs: list[tuple[str, str]]) -> tuple[tuple[int, int], ...]:
+    index = {n: i for i, n in enumerate(names)}
+    return tuple((index[a], index[b]) for a, b in pairs)
+
+
+def _left_right_pairs(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``left_x``/``right_x`` name pairs, in keypoint order of the left member."""
+    present = set(names)
+    return [(n, "right_" + n[5:]) for n in names
+            if n.startswith("left_") and "right_" + n[5:] in present]
+
+
+_COCO17_EDGES = [(COCO17_KEYPOINTS[a - 1], COCO17_KEYPOINTS[b - 1]) for a, b in COCO17_SKELETON_1BASED]
+
+# --- Halpe-26 (Halpe-FullBody body + feet) --------------------------------------------------------
+HALPE26_KEYPOINTS: tuple[str, ...] = (
+    *COCO17_KEYPOINTS,
+    "head", "neck", "hip",
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe", "left_heel", "right_heel",
+)  # fmt: skip
+
+_HALPE26_EDGES = [
+    ("left_ankle", "left_knee"), ("left_knee", "left_hip"), ("left_hip", "hip"),
+    ("right_ankle", "right_knee"), ("right_knee", "right_hip"), ("right_hip", "hip"),
+    ("head", "neck"), ("neck", "hip"),
+    ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("neck", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_eye", "right_eye"), ("nose", "left_eye"), ("nose", "right_eye"),
+    ("left_eye", "left_ear"), ("right_eye", "right_ear"),
+    ("left_ear", "left_shoulder"), ("right_ear", "right_shoulder"),
+    ("left_ankle", "left_big_toe"), ("left_ankle", "left_small_toe"), ("left_ankle", "left_heel"),
+    ("right_ankle", "right_big_toe"), ("right_ankle", "right_small_toe"),
+    ("right_ankle", "right_heel"),
+]  # fmt: skip
+
+HALPE26_SIGMAS: tuple[float, ...] = (
+    *COCO17_SIGMAS,
+    0.026, 0.026, 0.066, 0.079, 0.079, 0.079, 0.079, 0.079, 0.079,
+)  # fmt: skip
+
+HALPE26 = Skeleton(
+    name="halpe26",
+    keypoints=HALPE26_KEYPOINTS,
+    edges=_pairs_by_name(HALPE26_KEYPOINTS, _HALPE26_EDGES),
+    flip_pairs=_pairs_by_name(HALPE26_KEYPOINTS, _left_right_pairs(HALPE26_KEYPOINTS)),
+    sigmas=HALPE26_SIGMAS,
+)
+
+# --- COCO-WholeBody-133 ---------------------------------------------------------------------------
+_FEET = ("left_big_toe", "left_small_toe", "left_heel",
+         "right_big_toe", "right_small_toe", "right_heel")  # fmt: skip
+_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+
+
+def _hand(side: str) -> tuple[str, ...]:
+    return (f"{side}_hand_root",
+            *(f"{side}_{finger}{j}" for finger in _FINGERS for j in range(1, 5)))
+
+
+WHOLEBODY133_KEYPOINTS: tuple[str, ...] = (
+    *COCO17_KEYPOINTS,
+    *_FEET,
+    *(f"face-{i}" for i in range(68)),
+    *_hand("left"),
+    *_hand("right"),
+)
+
+
+def _hand_edges(side: str) -> list[tuple[str, str]]:
+    # Each finger hangs off the wrist (not the hand root), as in the dataset definition.
+    edges = []
+    for finger in _FINGERS:
+        chain = [f"{side}_wrist", *(f"{side}_{finger}{j}" for j in range(1, 5))]
+        edges += list(pairwise(chain))
+    return edges
+
+
+_WHOLEBODY_EDGES = [
+    *_COCO17_EDGES,
+    ("left_ankle", "left_big_toe"), ("left_ankle", "left_small_toe"), ("left_ankle", "left_heel"),
+    ("right_ankle", "right_big_toe"), ("right_ankle", "right_small_toe"),
+    ("right_ankle", "right_heel"),
+    *_hand_edges("left"),
+    *_hand_edges("right"),
+]  # fmt: skip
+
+# 68-point face (iBUG order): low indices lie on the subject's right, so the subject-left member
+# of each mirrored pair comes first here (the side colouring reads the first member as "left").
+_FACE_PAIRS_RIGHT_LEFT = [
+    *((i, 16 - i) for i in range(8)),  # jaw line
+    *((17 + i, 26 - i) for i in range(5)),  # eyebrows
+    (31, 35), (32, 34),  # nostrils
+    (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),  # eyes
+    (48, 54), (49, 53), (50, 52), (55, 59), (56, 58),  # outer lips
+    (60, 64), (61, 63), (65, 67),  # inner lips
+]  # fmt: skip
+
+WHOLEBODY133_SIGMAS: tuple[float, ...] = (
+    *COCO17_SIGMAS,
+    # feet
+    0.068, 0.066, 0.066, 0.092, 0.094, 0.094,
+    # face (68)
+    0.042, 0.043, 0.044, 0.043, 0.040, 0.035, 0.031, 0.025, 0.020, 0.023, 0.029, 0.032, 0.037,
+    0.038, 0.043, 0.041, 0.045, 0.013, 0.012, 0.011, 0.011, 0.012, 0.012, 0.011, 0.011, 0.013,
+    0.015, 0.009, 0.007, 0.007, 0.007, 0.012, 0.009, 0.008, 0.016, 0.010, 0.017, 0.011, 0.009,
+    0.011, 0.009, 0.007, 0.013, 0.008, 0.011, 0.012, 0.010, 0.034, 0.008, 0.008, 0.009, 0.008,
+    0.008, 0.007, 0.010, 0.008, 0.009, 0.009, 0.009, 0.007, 0.007, 0.008, 0.011, 0.008, 0.008,
+    0.008, 0.010, 0.008,
+    # left hand (21)
+    0.029, 0.022, 0.035, 0.037, 0.047, 0.026, 0.025, 0.024, 0.035, 0.018, 0.024, 0.022, 0.026,
+    0.017, 0.021, 0.021, 0.032, 0.020, 0.019, 0.022, 0.031,
+    # right hand (21)
+    0.029, 0.022, 0.035, 0.037, 0.047, 0.026, 0.025, 0.024, 0.035, 0.018, 0.024, 0.022, 0.026,
+    0.017, 0.021, 0.021, 0.032, 0.020, 0.019, 0.022, 0.031,
+)  # fmt: skip
+
+WHOLEBODY133 = Skeleton(
+    name="wholebody133",
+    keypoints=WHOLEBODY133_KEYPOINTS,
+    edges=_pairs_by_name(WHOLEBODY133_KEYPOINTS, _WHOLEBODY_EDGES),
+    flip_pairs=(
+        *_pairs_by_name(WHOLEBODY133_KEYPOINTS, _left_right_pairs(WHOLEBODY133_KEYPOINTS)),
+        *_pairs_by_name(
+            WHOLEBODY133_KEYPOINTS,
+            [(f"face-{r}", f"face-{q}") for q, r in _FACE_PAIRS_RIGHT_LEFT],
+        ),
+    ),
+    sigmas=WHOLEBODY133_SIGMAS,
+)
+
+PRESETS = (HALPE26, WHOLEBODY133)
+
+for _sk in PRESETS:
+    BUILTIN_SKELETONS.setdefault(_sk.name, _sk)
