@@ -1,0 +1,147 @@
+"""``pose-studio infer PROJECT --model POSE.onnx``: predict poses on a project's videos.
+
+Predictions are committed in batches while the model runs; Ctrl-C stops cleanly (what was
+done is kept), exit code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "infer", help="run an ONNX pose model on a project's videos",
+        description="Predict poses with an ONNX model (top-down with an optional person "
+        "detector, or one-stage) and store them in the project as predictions.")
+    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("--model", required=True, help="pose model (.onnx)")
+    p.add_argument("--detector", help="person detector (.onnx) for top-down models")
+    p.add_argument("--video", help="video id or path in the project (default: all videos)")
+    p.add_argument("--frames", help="frame range a:b (half-open, either side optional)")
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "dml", "coreml"])
+    p.add_argument("--device-id", type=int, default=0, help="GPU index (default 0)")
+    p.add_argument("--batch", type=int, default=8, help="frames per model run (default 8)")
+    p.add_argument("--threads", type=int, help="CPU threads for the model")
+    p.add_argument("--track", action="store_true",
+                   help="top-down without a detector per frame: follow the previous keypoints")
+    p.add_argument("--redetect-every", type=int, default=0,
+                   help="with --track: re-detect every N frames (0: only when lost)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _videos(project: Any, spec: str | None) -> list[Any]:
+    from pathlib import Path
+
+    from pose_studio.cli.common import CliError
+
+    videos = project.videos()
+    if spec is None:
+        if not videos:
+            raise CliError(f"project {project.path} has no videos; add one with "
+                           f"'pose-studio add-video'")
+        return list(videos)
+    if spec.isdigit():
+        for v in videos:
+            if v.id == int(spec):
+                return [v]
+        raise CliError(f"project {project.path} has no video with id {spec} "
+                       f"(ids: {', '.join(str(v.id) for v in videos) or 'none'})")
+    vid = project.find_video(Path(spec))
+    if vid is None:
+        raise CliError(f"{spec} is not a video of project {project.path}; add it first with "
+                       f"'pose-studio add-video {project.path} {spec}'")
+    return [project.video(vid)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pose_studio.cli.common import CliError, ProgressBar, parse_range
+    from pose_studio.inference import (
+        DetectorModel,
+        PoseModel,
+        create_model_run,
+        load_model,
+        run_video,
+        stream_to_project,
+    )
+    from pose_studio.store import Project
+    from pose_studio.video import open_video
+
+    if args.batch < 1:
+        raise CliError("--batch must be at least 1")
+    pose = load_model(args.model, provider=args.provider, device_id=args.device_id,
+                      threads=args.threads, expect="pose")
+    assert isinstance(pose, PoseModel)
+    det = None
+    if args.detector:
+        if not pose.top_down:
+            raise CliError(f"{args.model} is a one-stage model ({pose.family}); it finds the "
+                           f"persons itself, drop --detector")
+        d = load_model(args.detector, provider=args.provider, device_id=args.device_id,
+                       threads=args.threads, expect="detector")
+        assert isinstance(d, DetectorModel)
+        det = d
+    print(f"model: {pose.name} ({pose.family}, {pose.num_keypoints} keypoints) on "
+          f"{', '.join(pose.providers)}", file=sys.stderr)
+    for w in pose.warnings + (det.warnings if det else []):
+        print(f"warning: {w}", file=sys.stderr)
+
+    cancel = threading.Event()
+    kept_total = 0
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\ncancelling: finishing the current batch ...", file=sys.stderr, flush=True)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        with Project.open(args.project) as project:
+            if project.skeleton.num_keypoints != pose.num_keypoints:
+                raise CliError(f"{args.model} predicts {pose.num_keypoints} keypoints but "
+                               f"project {project.path} uses skeleton "
+                               f"{project.skeleton.name!r} with "
+                               f"{project.skeleton.num_keypoints}")
+            for v in _videos(project, args.video):
+                if cancel.is_set():
+                    break
+                a, b = parse_range(args.frames, v.frame_count)
+                index = project.video_index(v.id)
+
+                def factory(path: Any = v.path, idx: Any = index) -> Any:
+                    return open_video(path, index=idx)
+
+                run_id = create_model_run(project, pose, det, video_id=v.id, frames=[a, b],
+                                          batch=args.batch, track=bool(args.track))
+                n_inst = 0
+                with ProgressBar(b - a, desc=f"video {v.id}", enabled=not args.quiet) as bar:
+                    def counted(results: Iterator[Any]) -> Iterator[Any]:
+                        nonlocal n_inst
+                        for r in results:
+                            n_inst += len(r.instances)
+                            bar.update(1)
+                            yield r
+
+                    results = run_video(factory, pose, detector=det, frames=range(a, b),
+                                        batch=args.batch, cancel=cancel, track=args.track,
+                                        redetect_every=args.redetect_every, keep_maps=False)
+                    n = stream_to_project(project, v.id, counted(results), run_id)
+                    rate = bar.rate
+                kept_total += n
+                print(f"video {v.id}: {n} frames, {n_inst} instances, {rate:.1f} frames/s "
+                      f"(model run {run_id})")
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    if cancel.is_set():
+        print(f"cancelled: kept the predictions of {kept_total} frames", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,13 @@
+"""Errors of the inference layer."""
+
+from __future__ import annotations
+
+from pose_studio.core.errors import PoseStudioError
+
+
+class InferenceError(PoseStudioError):
+    """A problem running inference (bad frame range, bad boxes) worded for the user."""
+
+
+class ModelError(InferenceError):
+    """A model file that cannot be loaded or run; the message names the file and the reason."""

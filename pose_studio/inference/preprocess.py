@@ -1,0 +1,80 @@
+"""Image pre-processing: affine crops, letterbox, normalisation to NCHW tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import ArrayLike
+
+from pose_studio.core import geometry as geo
+
+
+def warp_crops(
+    frame: np.ndarray,
+    boxes_xyxy: ArrayLike,
+    input_size: tuple[int, int],
+    padding: float = 1.25,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop each box with the top-down affine (centre/scale, padding, aspect fix).
+
+    Returns:
+        ``crops (n, h, w, 3) uint8``, ``affines (n, 2, 3)`` image -> crop, ``centers (n, 2)``,
+        ``scales (n, 2)``.
+    """
+    w, h = input_size
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    n = len(boxes)
+    crops = np.empty((n, h, w, frame.shape[2] if frame.ndim == 3 else 1), dtype=np.uint8)
+    affines = np.empty((n, 2, 3), dtype=np.float64)
+    centers = np.empty((n, 2), dtype=np.float64)
+    scales = np.empty((n, 2), dtype=np.float64)
+    for i, box in enumerate(boxes):
+        c, s = geo.box_to_center_scale(box, input_size, padding)
+        m = geo.get_warp_matrix(c, s, input_size)
+        out = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR)
+        crops[i] = out.reshape(h, w, -1)
+        affines[i], centers[i], scales[i] = m, c, s
+    return crops, affines, centers, scales
+
+
+def letterbox(
+    frame: np.ndarray, size: tuple[int, int], *, centered: bool = True, pad_value: int = 114
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize keeping the aspect ratio and pad to ``size`` (w, h).
+
+    Returns the canvas, the resize ratio and the ``(left, top)`` padding.
+    """
+    fh, fw = frame.shape[:2]
+    r, (nw, nh), (left, top) = geo.letterbox_params((fw, fh), size, centered=centered)
+    canvas = np.full((size[1], size[0], frame.shape[2]), pad_value, dtype=np.uint8)
+    if (nw, nh) != (fw, fh):
+        resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    else:
+        resized = frame
+    canvas[top:top + nh, left:left + nw] = resized[: size[1] - top, : size[0] - left]
+    return canvas, r, (left, top)
+
+
+def to_tensor(
+    images: np.ndarray,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    rgb: bool,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """``(n, h, w, 3)`` BGR uint8 -> ``(n, 3, h, w)`` float32, ``(x*scale - mean) / std``.
+
+    ``mean``/``std`` are in the model's channel order (after the BGR->RGB swap when ``rgb``).
+    """
+    x = images[..., ::-1] if rgb else images
+    out = np.empty((x.shape[0], 3, x.shape[1], x.shape[2]), dtype=np.float32)
+    for c in range(3):
+        ch = out[:, c]
+        np.multiply(x[..., c], np.float32(scale), out=ch, casting="unsafe")
+        if mean is not None:
+            ch -= np.float32(mean[c])
+        if std is not None:
+            ch *= np.float32(1.0 / std[c])
+    return out

@@ -1,0 +1,96 @@
+"""A thin, thread-safe wrapper around one ONNX Runtime session."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose_studio.inference.errors import ModelError
+from pose_studio.inference.providers import create_session
+
+_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+           "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(double)": "float64"}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[Any, ...]  # ints, or str/None for dynamic axes
+    dtype: str
+
+    def __str__(self) -> str:
+        dims = ", ".join(str(d) if d is not None else "?" for d in self.shape)
+        return f"{self.name} [{dims}] {self.dtype}"
+
+
+class OnnxSession:
+    """One ORT session: provider fallback, fp16 casts, static-batch splitting, one run at a time.
+
+    The lock serialises ``run`` (required for DirectML, harmless elsewhere: the pipeline
+    calls from one thread).
+    """
+
+    def __init__(self, path: Path, provider: str = "auto", device_id: int = 0,
+                 threads: int | None = None) -> None:
+        self.path = path
+        self.session, self.requested_providers, self.warnings = create_session(
+            str(path), provider, device_id, threads)
+        s = self.session
+        self.inputs = [TensorInfo(i.name, tuple(i.shape), _DTYPES.get(i.type, i.type))
+                       for i in s.get_inputs()]
+        self.outputs = [TensorInfo(o.name, tuple(o.shape), _DTYPES.get(o.type, o.type))
+                        for o in s.get_outputs()]
+        try:
+            self.metadata: dict[str, str] = dict(s.get_modelmeta().custom_metadata_map)
+        except Exception:  # metadata is optional
+            self.metadata = {}
+        self._lock = threading.Lock()
+        self.input_name = self.inputs[0].name if self.inputs else ""
+        self.input_dtype = np.float16 if self.inputs and self.inputs[0].dtype == "float16" \
+            else np.float32
+        b = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
+        self.static_batch: int | None = b if isinstance(b, int) and b > 0 else None
+
+    @property
+    def providers(self) -> list[str]:
+        """What ORT actually registered for this session."""
+        return list(self.session.get_providers())
+
+    def describe_io(self) -> str:
+        ins = "; ".join(str(t) for t in self.inputs) or "none"
+        outs = "; ".join(str(t) for t in self.outputs) or "none"
+        return f"inputs: {ins}; outputs: {outs}"
+
+    def run_once(self, x: np.ndarray) -> list[np.ndarray]:
+        """One ``session.run``; float outputs come back as float32."""
+        feed = {self.input_name: np.ascontiguousarray(x, dtype=self.input_dtype)}
+        try:
+            with self._lock:
+                outs = self.session.run(None, feed)
+        except Exception as exc:
+            msg = str(exc).strip().splitlines()
+            raise ModelError(f"{self.path.name}: inference failed for input "
+                             f"{list(x.shape)}: {msg[0] if msg else type(exc).__name__}") from exc
+        return [o.astype(np.float32) if o.dtype in (np.float16, np.float64) else o
+                for o in outs]
+
+    def run(self, x: np.ndarray, max_batch: int = 32) -> list[np.ndarray]:
+        """Run a batch of any size: split into the static batch (zero-padded) or ``max_batch``."""
+        n = int(x.shape[0])
+        step = self.static_batch or max(1, int(max_batch))
+        if n == step or (self.static_batch is None and n <= step):
+            return self.run_once(x)
+        parts: list[list[np.ndarray]] = []
+        for i in range(0, n, step):
+            chunk = x[i:i + step]
+            m = chunk.shape[0]
+            if self.static_batch and m < step:
+                pad = np.zeros((step - m, *chunk.shape[1:]), dtype=chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            outs = self.run_once(chunk)
+            parts.append([o[:m] for o in outs])
+        return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
