@@ -1,0 +1,52 @@
+"""``pose-studio screenshot``: render the main window offscreen to a PNG (for docs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from pose_studio.cli.common import CliError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "screenshot",
+        help="save a PNG of the main window on a project or video (offscreen)",
+        description=(
+            "Open PATH (a .posestudio project or a video; a video gets a temporary project) "
+            "in the main window without showing it, go to --frame and save the window as a PNG."
+        ),
+    )
+    p.add_argument("path", nargs="?", help="project (.posestudio) or video (optional)")
+    p.add_argument("--frame", type=int, default=None, help="frame to show (default: the first)")
+    p.add_argument("--out", required=True, help="output PNG file")
+    p.add_argument("--size", default="1400x860", help="window size WxH (default 1400x860)")
+    p.set_defaults(func=run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--size must look like 1400x860, not {text!r}") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise CliError(f"--size {text} is out of range (200..8000 per side)")
+    return w, h
+
+
+def run(args: argparse.Namespace) -> int:
+    size = _size(args.size)
+    if args.path is not None and not Path(args.path).exists():
+        raise CliError(f"cannot open {args.path}: no such file or folder")
+    if args.frame is not None and args.frame < 0:
+        raise CliError("--frame must be 0 or more")
+    # Offscreen unless a display was asked for explicitly.
+    if not os.environ.get("POSE_STUDIO_SCREENSHOT_ONSCREEN"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from pose_studio.gui.app import screenshot
+
+    screenshot(args.path, args.frame, args.out, size=size)
+    print(args.out)
+    return 0

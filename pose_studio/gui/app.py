@@ -1,0 +1,165 @@
+"""Application entry points: ``run_app`` (the window) and ``screenshot`` (docs, tests)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.paths import resource
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Pose Studio"
+ORG_NAME = "PoseStudio"
+
+
+def ensure_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The process's QApplication (created once, with name, icon and style)."""
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName(ORG_NAME)
+        QCoreApplication.setApplicationName(APP_NAME)
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0] if sys.argv else "pose-studio"])
+        app.setApplicationDisplayName(APP_NAME)
+        app.setDesktopFileName("pose-studio")
+        icon = resource("icons", "pose-studio.svg")
+        if icon.exists():
+            app.setWindowIcon(QIcon(str(icon)))
+        app.setStyle("Fusion")
+        qss = resource("style.qss")
+        if qss.exists():
+            try:
+                app.setStyleSheet(qss.read_text(encoding="utf-8"))
+            except OSError:
+                log.warning("could not read %s", qss)
+    assert isinstance(app, QApplication)
+    return app
+
+
+def _install_excepthook() -> None:
+    """Unexpected exceptions in slots: log the traceback, show a short message, keep running."""
+
+    def hook(etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            sys.__excepthook__(etype, value, tb)
+            return
+        if isinstance(value, PoseStudioError):
+            text, title = str(value), APP_NAME
+        else:
+            log.error("internal error:\n%s", "".join(traceback.format_exception(etype, value, tb)))
+            text = f"Internal error: {etype.__name__}: {value}\n\nDetails are in the log."
+            title = "Internal error"
+        app = QApplication.instance()
+        if app is not None:
+            parent = QApplication.activeWindow()
+            QMessageBox.critical(parent, title, text)
+
+    sys.excepthook = hook
+
+
+def run_app(paths: list[str]) -> int:
+    """Open the window on ``paths`` (videos and/or one project) and run the event loop."""
+    app = ensure_app()
+    _install_excepthook()
+    from .main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    win.raise_()
+    win.activateWindow()  # shortcuts work at once, even without a window manager
+    if paths:
+        QTimer.singleShot(0, lambda: win.open_paths(list(paths)))
+    try:
+        return int(app.exec())
+    finally:
+        win.shutdown()
+
+
+def _wait(ms: int, until: Any = None) -> None:
+    """Run the event loop for up to ``ms`` milliseconds (or until ``until()`` is true)."""
+    import time
+
+    app = QApplication.instance()
+    assert app is not None
+    end = time.monotonic() + ms / 1000.0
+    while time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        if until is not None and until():
+            return
+        time.sleep(0.005)
+
+
+def screenshot(
+    path_or_none: str | Path | None,
+    frame: int | None,
+    out_png: str | Path,
+    *,
+    size: tuple[int, int] = (1400, 860),
+    timeout_s: float = 30.0,
+) -> None:
+    """Render the main window offscreen (``grab()``) on a project or video and save a PNG.
+
+    A video without a project is opened in a temporary project (never beside the video).
+
+    Raises:
+        PoseStudioError: the file cannot be opened or the image cannot be written.
+    """
+    import tempfile
+
+    ensure_app()
+    from .main_window import MainWindow
+    from .settings import Settings
+
+    out = Path(out_png)
+    with tempfile.TemporaryDirectory(prefix="pose-studio-shot-") as tmp:
+        from PySide6.QtCore import QSettings
+
+        qs = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(Settings(qs))
+        errors: list[str] = []
+
+        def collect(title: str, text: str, *, critical: bool = False) -> None:
+            errors.append(text)
+
+        win.show_error = collect  # type: ignore[method-assign]
+        try:
+            win.resize(*size)
+            win.show()
+            _wait(50)
+            if path_or_none is not None:
+                p = Path(path_or_none)
+                win.ask_new_project_path = lambda v: Path(tmp) / (v.stem + ".posestudio")
+                win.open_paths([str(p)])
+                _wait(int(timeout_s * 1000),
+                      lambda: bool(errors) or (win.view.frame is not None and not win._opening))
+                if errors:
+                    raise PoseStudioError(errors[0])
+                if frame is not None:
+                    win.goto(int(frame))
+                    _wait(int(timeout_s * 1000),
+                          lambda: bool(errors) or win.view.frame_idx == win.doc.frame_idx)
+                    if errors:
+                        raise PoseStudioError(errors[0])
+                _wait(150)
+            pix = win.grab()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if not pix.save(str(out), "PNG"):
+                raise PoseStudioError(f"cannot write the screenshot {out}")
+        finally:
+            win.shutdown()
+            win.close()
+            win.deleteLater()
+            _wait(20)
+
+
+__all__ = ["ensure_app", "run_app", "screenshot"]

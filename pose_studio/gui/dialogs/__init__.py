@@ -1,0 +1,1 @@
+"""Dialogs: COCO export/import, shortcuts help, train from labels."""

@@ -1,0 +1,89 @@
+"""Persistent window settings (QSettings): layout, recent files, last model, view options.
+
+Tests point QSettings at a temporary INI folder (see ``tests/gui/conftest.py``) so they never
+read or write the user's settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORG = "PoseStudio"
+APP = "Pose Studio"
+MAX_RECENT = 10
+
+
+class Settings:
+    """Typed access to the few keys the window keeps."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self._s = qsettings if qsettings is not None else QSettings(ORG, APP)
+
+    @property
+    def qsettings(self) -> QSettings:
+        return self._s
+
+    # --- layout ----------------------------------------------------------------------------------
+    def geometry(self) -> QByteArray | None:
+        v = self._s.value("window/geometry")
+        return v if isinstance(v, QByteArray) and not v.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        v = self._s.value("window/state")
+        return v if isinstance(v, QByteArray) and not v.isEmpty() else None
+
+    def save_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._s.setValue("window/geometry", geometry)
+        self._s.setValue("window/state", state)
+
+    # --- recent files ----------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        v: Any = self._s.value("recent/files", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(p) for p in (v or [])][:MAX_RECENT]
+
+    def add_recent(self, path: str | Path) -> list[str]:
+        p = str(Path(path).resolve())
+        files = [f for f in self.recent_files() if f != p]
+        files.insert(0, p)
+        files = files[:MAX_RECENT]
+        self._s.setValue("recent/files", files)
+        return files
+
+    def clear_recent(self) -> None:
+        self._s.setValue("recent/files", [])
+
+    # --- model -----------------------------------------------------------------------------------
+    # The model panel writes these keys ("<key>/pose", "/detector", "/provider").
+    def last_model(self) -> str | None:
+        v = self._s.value("model/last/pose")
+        return str(v) if v else None
+
+    def set_last_model(self, path: str | Path | None) -> None:
+        self._s.setValue("model/last/pose", str(path) if path else "")
+
+    # --- generic flags ---------------------------------------------------------------------------
+    def flag(self, key: str, default: bool) -> bool:
+        v = self._s.value(f"view/{key}", default)
+        if isinstance(v, str):
+            return v.lower() in ("1", "true", "yes")
+        return bool(v)
+
+    def set_flag(self, key: str, value: bool) -> None:
+        self._s.setValue(f"view/{key}", bool(value))
+
+    def number(self, key: str, default: float) -> float:
+        try:
+            return float(self._s.value(f"view/{key}", default))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return default
+
+    def set_number(self, key: str, value: float) -> None:
+        self._s.setValue(f"view/{key}", float(value))
+
+    def sync(self) -> None:
+        self._s.sync()

@@ -1,0 +1,359 @@
+"""Graphics items for one instance: a keypoint item per point and a line per limb.
+
+Keypoints are separate items that ignore the view's zoom (constant size on screen), so moving one
+repaints a few pixels and never the frame. A drag previews by moving the items only; the view
+reports the final position on release and the window turns it into ONE undo command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsSceneHoverEvent,
+    QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from pose_studio.core.annotation import Instance, Visibility
+from pose_studio.core.skeleton import SIDE_COLORS, Skeleton
+
+if TYPE_CHECKING:
+    from .frame_view import FrameView
+
+
+@dataclass
+class OverlayOptions:
+    """What to draw (the View menu toggles)."""
+
+    skeleton: bool = True
+    keypoints: bool = True
+    labels: bool = False
+    predictions: bool = True
+    heatmap: bool = False
+
+
+USER_RADIUS = 5.0
+PRED_RADIUS = 3.5
+PRED_OPACITY = 0.8
+MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
+
+
+def _qcolor(rgb: Sequence[int], alpha: int = 255) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha)
+
+
+class KeypointItem(QGraphicsEllipseItem):
+    """One keypoint: filled when visible, hollow when occluded; drag to move."""
+
+    def __init__(self, owner: InstanceItem, k: int, radius: float) -> None:
+        super().__init__(QRectF(-radius, -radius, 2 * radius, 2 * radius), owner)
+        # No Python reference back to the owner: PySide keeps parent -> child wrapper links the
+        # garbage collector cannot see, so a child -> parent attribute would leak every item.
+        self.k = k
+        self.radius = radius
+        self._press_scene: QPointF | None = None
+        self._press_pos: QPointF | None = None
+        self._moved = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setZValue(2)
+
+    @property
+    def owner(self) -> InstanceItem:
+        parent = self.parentItem()
+        assert isinstance(parent, InstanceItem)
+        return parent
+
+    def style(self, color: QColor, visibility: int, predicted: bool, selected: bool) -> None:
+        outline = QColor(20, 20, 20) if not selected else QColor(255, 255, 255)
+        if visibility == Visibility.OCCLUDED:
+            pen = QPen(color, 2.0)
+            brush = QBrush(Qt.BrushStyle.NoBrush)
+        else:
+            pen = QPen(outline, 1.5 if selected else 1.0)
+            brush = QBrush(color)
+        if predicted:
+            pen.setStyle(Qt.PenStyle.SolidLine)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setBrush(brush)
+        r = self.radius * (1.5 if selected else 1.0)
+        self.setRect(QRectF(-r, -r, 2 * r, 2 * r))
+
+    # --- mouse -----------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        view = self.owner.view
+        if event.button() == Qt.MouseButton.RightButton:
+            view.keypoint_clicked(self.owner, self.k)
+            view.visibility_requested.emit(self.owner.instance_id, self.k)
+            event.accept()
+            return
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            self.owner.begin_move(event.scenePos())
+            event.accept()
+            return
+        view.keypoint_clicked(self.owner, self.k)
+        self._press_scene = event.scenePos()
+        self._press_pos = self.pos()
+        self._moved = False
+        view.set_dragging(True)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self.owner.moving:
+            self.owner.update_move(event.scenePos())
+            return
+        if self._press_scene is None or self._press_pos is None:
+            return
+        new = self._press_pos + (event.scenePos() - self._press_scene)
+        if not self._moved and (new - self._press_pos).manhattanLength() < 1e-9:
+            return
+        self._moved = True
+        self.setPos(new)
+        self.owner.preview_keypoint(self.k, new)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        view = self.owner.view
+        if self.owner.moving:
+            self.owner.end_move(event.scenePos())
+            return
+        if self._press_scene is None:
+            return
+        moved = self._moved
+        self._press_scene = None
+        self._moved = False
+        view.set_dragging(False)
+        if moved:
+            p = self.pos()
+            view.keypoint_moved.emit(self.owner.instance_id, self.k, p.x(), p.y())
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        self.owner.view.instance_double_clicked.emit(self.owner.instance_id)
+        event.accept()
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.owner.view.keypoint_hovered(self.owner, self.k)
+        super().hoverEnterEvent(event)
+
+
+class _NameItem(QGraphicsSimpleTextItem):
+    """A keypoint name on a translucent dark plate (readable on any background)."""
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-2, -1, 2, 1)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 140))
+        painter.drawRoundedRect(self.boundingRect(), 3, 3)
+        super().paint(painter, option, widget)  # type: ignore[arg-type]
+
+
+class InstanceItem(QGraphicsItem):
+    """An instance: limbs, keypoints and (optionally) names. Has no painting of its own."""
+
+    def __init__(
+        self,
+        view: FrameView,
+        skeleton: Skeleton,
+        inst: Instance,
+        options: OverlayOptions,
+        *,
+        selected: bool = False,
+        selected_keypoint: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.skeleton = skeleton
+        self.instance = inst
+        self.instance_id: int = -1 if inst.id is None else int(inst.id)
+        self.predicted = inst.is_prediction
+        self.options = options
+        self.selected = selected
+        self.moving = False
+        self._move_start: QPointF | None = None
+        self._xy = np.array(inst.xy, dtype=np.float64)
+        self.keypoints: list[KeypointItem] = []
+        self.limbs: list[tuple[QGraphicsLineItem, int, int]] = []
+        self.labels: list[QGraphicsSimpleTextItem] = []
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        self.setZValue(10 if not self.predicted else 5)
+        if self.predicted:
+            self.setOpacity(PRED_OPACITY)
+        self._build(selected_keypoint)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF()
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        return
+
+    def _build(self, selected_keypoint: int | None) -> None:
+        sk, inst, opt = self.skeleton, self.instance, self.options
+        vis = inst.visibility
+        k_count = min(sk.num_keypoints, inst.num_keypoints)
+        if opt.skeleton:
+            for a, b in sk.edges:
+                if a >= k_count or b >= k_count:
+                    continue
+                side = sk.edge_side((a, b))
+                color = _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
+                pen = QPen(color, 2.0 if not self.predicted else 1.5)
+                pen.setCosmetic(True)
+                if self.predicted:
+                    pen.setStyle(Qt.PenStyle.DashLine)
+                if self.selected:
+                    pen.setWidthF(pen.widthF() + 1.0)
+                line = QGraphicsLineItem(self)
+                line.setPen(pen)
+                line.setZValue(1)
+                line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+                self.limbs.append((line, a, b))
+        radius = PRED_RADIUS if self.predicted else USER_RADIUS
+        for k in range(k_count):
+            kp = KeypointItem(self, k, radius)
+            kp.style(_qcolor(sk.colors[k]), int(vis[k]), self.predicted, k == selected_keypoint)
+            kp.setVisible(opt.keypoints)
+            self.keypoints.append(kp)
+            if opt.labels:
+                t = _NameItem(sk.keypoints[k], self)
+                t.setTransform(QTransform.fromTranslate(6, -6))
+                t.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+                f = QFont()
+                f.setPointSizeF(7.5)
+                t.setFont(f)
+                t.setBrush(QBrush(QColor(255, 255, 255)))
+                t.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+                t.setZValue(3)
+                self.labels.append(t)
+            else:
+                self.labels.append(None)  # type: ignore[arg-type]
+        self._sync()
+
+    def _confidence_alpha(self) -> np.ndarray:
+        """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
+        scores = self.instance.kp_scores
+        n = len(self._xy)
+        if not self.predicted or scores is None:
+            return np.ones(n)
+        return MIN_SCORE_ALPHA + (1.0 - MIN_SCORE_ALPHA) * np.clip(
+            np.nan_to_num(np.asarray(scores, np.float64), nan=0.0), 0.0, 1.0)
+
+    def _sync(self) -> None:
+        vis = self.instance.visibility
+        alpha = self._confidence_alpha()
+        for k, kp in enumerate(self.keypoints):
+            x, y = self._xy[k]
+            kp.setPos(QPointF(x, y))
+            shown = bool(vis[k] > 0)
+            kp.setVisible(shown and self.options.keypoints)
+            kp.setOpacity(float(alpha[k]))
+            kp.setToolTip(self._tooltip(k))
+            lab = self.labels[k]
+            if lab is not None:
+                lab.setPos(QPointF(x, y))
+                lab.setVisible(shown and self._names_shown())
+        for line, a, b in self.limbs:
+            ok = vis[a] > 0 and vis[b] > 0
+            line.setVisible(bool(ok))
+            if ok:
+                line.setLine(self._xy[a, 0], self._xy[a, 1], self._xy[b, 0], self._xy[b, 1])
+                line.setOpacity(float(min(alpha[a], alpha[b])))
+
+    def _tooltip(self, k: int) -> str:
+        inst = self.instance
+        name = self.skeleton.keypoints[k] if k < self.skeleton.num_keypoints else f"#{k}"
+        v = Visibility(int(inst.visibility[k]))
+        parts = [f"<b>{name}</b>", "prediction" if self.predicted else "label", v.name.lower()]
+        if inst.kp_scores is not None:
+            parts.append(f"score {float(inst.kp_scores[k]):.2f}")
+        x, y = self._xy[k]
+        parts.append(f"({x:.1f}, {y:.1f})")
+        return "<br>".join(parts)
+
+    def set_instance(self, inst: Instance, selected: bool, selected_keypoint: int | None) -> None:
+        """Show another instance of the same kind in place (no item churn while playing)."""
+        self.instance = inst
+        self.instance_id = -1 if inst.id is None else int(inst.id)
+        self._xy = np.array(inst.xy, dtype=np.float64)
+        self.moving = False
+        self._move_start = None
+        self.setPos(QPointF(0, 0))
+        self.restyle(selected, selected_keypoint)
+        self._sync()
+
+    def _names_shown(self) -> bool:
+        """Names for labels always; for a prediction only while it is selected (less clutter)."""
+        return self.selected or not self.predicted
+
+    def restyle(self, selected: bool, selected_keypoint: int | None) -> None:
+        """Show a new selection without rebuilding (safe during a drag)."""
+        self.selected = selected
+        vis = self.instance.visibility
+        for k, lab in enumerate(self.labels):
+            if lab is not None:
+                lab.setVisible(bool(vis[k] > 0) and self._names_shown())
+        for k, kp in enumerate(self.keypoints):
+            kp.style(
+                _qcolor(self.skeleton.colors[k]), int(vis[k]), self.predicted,
+                selected and k == selected_keypoint,
+            )
+        for line, _a, _b in self.limbs:
+            pen = line.pen()
+            pen.setWidthF((2.0 if not self.predicted else 1.5) + (1.0 if selected else 0.0))
+            line.setPen(pen)
+
+    def keypoint_xy(self, k: int) -> tuple[float, float]:
+        return float(self._xy[k, 0]), float(self._xy[k, 1])
+
+    # --- drag previews ---------------------------------------------------------------------------
+    def preview_keypoint(self, k: int, pos: QPointF) -> None:
+        self._xy[k] = (pos.x(), pos.y())
+        for line, a, b in self.limbs:
+            if k in (a, b) and line.isVisible():
+                line.setLine(self._xy[a, 0], self._xy[a, 1], self._xy[b, 0], self._xy[b, 1])
+        lab = self.labels[k]
+        if lab is not None:
+            lab.setPos(pos)
+
+    def begin_move(self, scene_pos: QPointF) -> None:
+        self.moving = True
+        self._move_start = scene_pos
+        self.view.keypoint_clicked(self, None)
+        self.view.set_dragging(True)
+
+    def update_move(self, scene_pos: QPointF) -> None:
+        if self._move_start is None:
+            return
+        d = scene_pos - self._move_start
+        self.setPos(d)
+
+    def end_move(self, scene_pos: QPointF) -> None:
+        start = self._move_start
+        self.moving = False
+        self._move_start = None
+        self.view.set_dragging(False)
+        if start is None:
+            return
+        d = scene_pos - start
+        if d.manhattanLength() > 1e-9:
+            self.view.instance_moved.emit(self.instance_id, d.x(), d.y())
+        else:
+            self.setPos(QPointF(0, 0))

@@ -1,0 +1,88 @@
+"""The project's videos; missing files are marked and can be relinked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
+
+
+def describe(video: Any) -> str:
+    """One line for a :class:`VideoRecord`: name, size, frames, fps."""
+    name = Path(str(video.path)).name
+    bits = [f"{video.width}×{video.height}", f"{video.frame_count} frames"]
+    if getattr(video, "fps", None):
+        bits.append(f"{float(video.fps):.3g} fps" + (" VFR" if getattr(video, "vfr", False) else ""))
+    return f"{name}  ({', '.join(bits)})"
+
+
+class VideoList(QListWidget):
+    """``video_activated(id)`` when the user picks a video; ``relink_requested(id)``."""
+
+    video_activated = Signal(int)
+    relink_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("video_list")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.itemActivated.connect(self._activated)
+        self.itemClicked.connect(self._activated)
+        self._ids: list[int] = []
+        self._current: int | None = None
+
+    def set_videos(self, videos: Sequence[Any], current: int | None) -> None:
+        self.blockSignals(True)
+        try:
+            self.clear()
+            self._ids = []
+            for v in videos:
+                missing = not Path(str(v.path)).exists()
+                text = describe(v) + ("  — missing, right-click to relink" if missing else "")
+                item = QListWidgetItem(text)
+                item.setToolTip(str(v.path))
+                if missing:
+                    item.setForeground(QBrush(QColor(230, 90, 80)))
+                self.addItem(item)
+                self._ids.append(int(v.id))
+            self.set_current(current)
+        finally:
+            self.blockSignals(False)
+
+    def set_current(self, video_id: int | None) -> None:
+        self._current = video_id
+        self.blockSignals(True)
+        try:
+            for row, vid in enumerate(self._ids):
+                item = self.item(row)
+                f = item.font()
+                f.setBold(vid == video_id)
+                item.setFont(f)
+                if vid == video_id:
+                    self.setCurrentRow(row)
+        finally:
+            self.blockSignals(False)
+
+    def video_ids(self) -> list[int]:
+        return list(self._ids)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        row = self.row(item)
+        if 0 <= row < len(self._ids) and self._ids[row] != self._current:
+            self.video_activated.emit(self._ids[row])
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        vid = self._ids[self.row(item)]
+        menu = QMenu(self)
+        menu.addAction("Show", lambda: self.video_activated.emit(vid))
+        menu.addAction("Relink…", lambda: self.relink_requested.emit(vid))
+        menu.exec(self.mapToGlobal(pos))

@@ -1,0 +1,1 @@
+"""Background workers of the window: decoding and inference lanes (no widgets here)."""

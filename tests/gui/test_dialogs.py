@@ -1,0 +1,309 @@
+"""COCO export/import dialogs (real project, background task), shortcuts help, train dialog."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pose_studio.core.annotation import Instance
+from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.skeleton import COCO17
+from pose_studio.gui.dialogs.coco_dialogs import ExportCocoDialog, ImportCocoDialog
+from pose_studio.gui.dialogs.shortcuts import ShortcutsDialog
+from pose_studio.gui.dialogs.train_dialog import TrainDialog
+from pose_studio.gui.workers.task import BackgroundTask
+
+pytestmark = pytest.mark.gui
+
+
+def _until(qtbot, cond, timeout: int = 10000) -> None:
+    qtbot.waitUntil(lambda: bool(cond()), timeout=timeout)
+
+
+def _project(tmp_path: Path, name: str, video: Path | None = None, labels: bool = True) -> Any:
+    from pose_studio.store.project import Project
+    from pose_studio.video import open_video
+    from tests.support.videos import make_indexed_video
+
+    if video is None:
+        video = make_indexed_video(tmp_path / "clip.mp4", 12, size=(160, 120))
+    with open_video(video) as r:
+        m = r.meta
+        index = r.index_bytes()
+    proj = Project.create(tmp_path / f"{name}.posestudio", COCO17)
+    vid = proj.add_video(video, width=m.width, height=m.height, frame_count=m.frame_count,
+                         fps=m.fps, vfr=m.vfr, codec=m.codec, duration_s=m.duration_s,
+                         index=index)
+    if labels:
+        rng = np.random.default_rng(1)
+        for f in (2, 5, 9):
+            pts = np.column_stack([rng.uniform(20, 140, 17), rng.uniform(10, 110, 17),
+                                   np.full(17, 2)])
+            proj.add_instance(vid, f, Instance.from_points(pts))
+    return proj, vid, video
+
+
+# --- background task ------------------------------------------------------------------------------
+def test_background_task_progress_result_and_error(qtbot) -> None:
+    def work(progress, cancel):
+        for i in range(1000):
+            progress(i + 1, 1000)
+        return "done"
+
+    task = BackgroundTask(work)
+    seen: list[tuple[int, int]] = []
+    task.progress.connect(lambda d, t: seen.append((d, t)))
+    with qtbot.waitSignal(task.succeeded) as sig:
+        task.start()
+    assert sig.args == ["done"]
+    assert task.wait(2000)
+    qtbot.wait(20)
+    assert seen[-1] == (1000, 1000) and len(seen) < 50  # throttled
+
+    bad = BackgroundTask(lambda p, c: (_ for _ in ()).throw(PoseStudioError("file x: bad")))
+    with qtbot.waitSignal(bad.failed) as sig:
+        bad.start()
+    assert sig.args == ["file x: bad"]
+    assert bad.wait(2000)
+
+
+def test_background_task_cancel(qtbot) -> None:
+    def work(progress, cancel: threading.Event):
+        while not cancel.wait(0.01):
+            pass
+        return "stopped"
+
+    task = BackgroundTask(work)
+    task.start()
+    qtbot.wait(30)
+    t0 = time.monotonic()
+    assert task.shutdown(3000)
+    assert time.monotonic() - t0 < 1.0
+
+
+# --- COCO -----------------------------------------------------------------------------------------
+def test_export_dialog_writes_a_file_pycocotools_loads(qtbot, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    proj, vid, _ = _project(tmp_path, "a")
+    try:
+        dlg = ExportCocoDialog(proj)
+        qtbot.addWidget(dlg)
+        out = tmp_path / "out" / "labels.json"
+        out.parent.mkdir()
+        dlg.out_path.setText(str(out))
+        assert dlg.images_dir.text() == str(out.parent / "images")
+        dlg.write_images.setChecked(True)
+        assert not dlg.jpeg_quality.isEnabled()
+        dlg.image_format.setCurrentIndex(dlg.image_format.findData("jpg"))
+        assert dlg.jpeg_quality.isEnabled()
+        dlg.jpeg_quality.setValue(80)
+        assert dlg.selected_video_ids() == [vid]
+        with qtbot.waitSignal(dlg.exported, timeout=20000) as sig:
+            dlg.run_button.click()
+        summary = sig.args[0]
+        assert summary.n_annotations == 3 and summary.images_written == 3
+        coco = COCO(str(out))
+        assert len(coco.getAnnIds()) == 3 and len(coco.getImgIds()) == 3
+        files = sorted(p.suffix for p in (out.parent / "images").rglob("*") if p.is_file())
+        assert files == [".jpg"] * 3
+        _until(qtbot, lambda: not dlg.running)
+        assert "Exported 3 annotations" in dlg.message.text()
+        assert dlg.run_button.isEnabled()
+    finally:
+        proj.close()
+
+
+def test_export_dialog_errors_and_cancel(qtbot, tmp_path: Path) -> None:
+    proj, vid, _ = _project(tmp_path, "a", labels=False)
+    try:
+        dlg = ExportCocoDialog(proj)
+        qtbot.addWidget(dlg)
+        dlg.out_path.setText(str(tmp_path / "missing-folder" / "x.json"))
+        dlg.run_button.click()
+        _until(qtbot, lambda: "does not exist" in dlg.message.text() and not dlg.running)
+
+        dlg.videos.item(0).setCheckState(dlg.videos.item(0).checkState().Unchecked)
+        dlg.run_button.click()
+        assert "at least one video" in dlg.message.text()
+
+        calls: list[dict[str, Any]] = []
+
+        def slow_export(project, out, *, progress, cancel, **kw):
+            calls.append(kw)
+            for i in range(1000):
+                if cancel.is_set():
+                    return type("S", (), {"cancelled": True})()
+                progress(i, 1000)
+                time.sleep(0.005)
+            raise AssertionError("not cancelled")
+
+        dlg2 = ExportCocoDialog(proj, export_fn=slow_export, default_path=tmp_path / "y.json")
+        qtbot.addWidget(dlg2)
+        dlg2.source.setCurrentIndex(dlg2.source.findData("all"))
+        dlg2.run_button.click()
+        _until(qtbot, lambda: dlg2.progress_bar.maximum() == 1000)
+        assert not dlg2.run_button.isEnabled()
+        dlg2.cancel_button.click()
+        _until(qtbot, lambda: not dlg2.running and "cancelled" in dlg2.message.text())
+        assert calls[0]["source"] == "all" and calls[0]["video_ids"] == [vid]
+        assert calls[0]["images_dir"] is None
+    finally:
+        proj.close()
+
+
+def test_import_dialog_roundtrip(qtbot, tmp_path: Path) -> None:
+    from pose_studio.formats.coco import export_coco
+
+    proj, _, video = _project(tmp_path, "a")
+    out = tmp_path / "labels.json"
+    export_coco(proj, out)
+    proj.close()
+    proj_b, vid_b, _ = _project(tmp_path, "b", video=video, labels=False)
+    try:
+        dlg = ImportCocoDialog(proj_b)
+        qtbot.addWidget(dlg)
+        dlg.run_button.click()
+        assert "choose the COCO JSON" in dlg.message.text()
+        dlg.json_path.setText(str(out))
+        dlg.to_video.setChecked(True)
+        assert dlg.video.isEnabled()
+        dlg.by_name.setChecked(True)
+        with qtbot.waitSignal(dlg.imported, timeout=20000) as sig:
+            dlg.run_button.click()
+        assert sig.args[0].n_user == 3
+        assert int(proj_b.frame_arrays(vid_b).labeled.sum()) == 3
+        _until(qtbot, lambda: not dlg.running)
+        assert "Imported 3 labels" in dlg.message.text()
+
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"images": 3}')
+        dlg.json_path.setText(str(bad))
+        dlg.run_button.click()
+        _until(qtbot, lambda: not dlg.running and "bad.json" in dlg.message.text())
+    finally:
+        proj_b.close()
+
+
+# --- shortcuts ------------------------------------------------------------------------------------
+def test_shortcuts_dialog_lists_and_filters(qtbot) -> None:
+    dlg = ShortcutsDialog([("Undo", "Ctrl+Z", "Undo the last edit"),
+                           ("Next frame", "Right", "Step forward"),
+                           ("Play", "Space", "Play or pause")])
+    qtbot.addWidget(dlg)
+    assert len(dlg.visible_rows()) == 3
+    dlg.filter.setText("forward")
+    assert dlg.visible_rows() == [("Next frame", "Right", "Step forward")]
+    dlg.filter.setText("ctrl+z")
+    assert [r[0] for r in dlg.visible_rows()] == ["Undo"]
+    dlg.filter.setText("")
+    assert len(dlg.visible_rows()) == 3
+    with pytest.raises(ValueError):
+        ShortcutsDialog(entries=[("too", "short")])
+
+
+def test_shortcuts_dialog_reads_the_action_table(qtbot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from pose_studio.gui.actions import ACTIONS
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    dlg = ShortcutsDialog(parent)
+    assert dlg.parent() is parent
+    assert ShortcutsDialog(None, parent).parent() is parent  # (entries, parent) order
+    rows = dlg.visible_rows()
+    assert len(rows) == len(ACTIONS) > 5
+    assert not dlg.table.isColumnHidden(0)
+
+
+# --- training -------------------------------------------------------------------------------------
+FAKE_TRAINER = r"""
+import json, sys, time
+mode = sys.argv[1]
+out = sys.argv[2]
+def say(**ev):
+    print(json.dumps(ev), flush=True)
+say(event="data", train=12, val=3, device="cpu")
+print("a log line that is not JSON", flush=True)
+if mode == "slow":
+    time.sleep(30)
+for step in range(1, 7):
+    say(event="step", epoch=1 + (step - 1) // 3, step=step, steps_per_epoch=3, total_steps=6,
+        loss=1.0 / step, lr=1e-3, elapsed_s=0.1)
+    if step % 3 == 0:
+        say(event="epoch", epoch=step // 3, epochs=2, step=step, loss=1.0 / step,
+            val_ap=0.2 * step, val_ap50=0.5, val_ap75=0.1, best_ap=0.2 * step, elapsed_s=0.2)
+if mode == "fail":
+    say(event="error", message="no labeled instances in the project")
+    sys.exit(1)
+say(event="exported", onnx=out + "/retrained.onnx", card=out + "/retrained.json", val_ap=1.2)
+say(event="done", best_ap=1.2, epochs=2, step=6, onnx=out + "/retrained.onnx")
+"""
+
+
+def _fake_command(tmp_path: Path, mode: str):
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+
+    def command(project_path, out_dir, **opts):
+        command.opts = opts  # type: ignore[attr-defined]
+        return [sys.executable, str(script), mode, str(out_dir)]
+
+    return command
+
+
+def test_train_dialog_plots_progress_and_offers_model(qtbot, tmp_path: Path) -> None:
+    cmd = _fake_command(tmp_path, "ok")
+    dlg = TrainDialog(tmp_path / "p.posestudio", command_fn=cmd, torch_available=True,
+                      out_dir=tmp_path / "run")
+    qtbot.addWidget(dlg)
+    dlg.epochs.setValue(2)
+    dlg.time_budget.setValue(5)
+    with qtbot.waitSignal(dlg.training_finished, timeout=20000) as sig:
+        dlg.start_button.click()
+    assert sig.args[0] is True, sig.args
+    assert cmd.opts["epochs"] == 2 and cmd.opts["time_budget_min"] == 5.0
+    assert dlg.loss_x == [1, 2, 3, 4, 5, 6] and dlg.loss_y[-1] == pytest.approx(1 / 6)
+    assert dlg.val_x == [1, 2] and dlg.val_y == pytest.approx([0.6, 1.2])
+    assert dlg.exported_model == str(tmp_path / "run" / "retrained.onnx")
+    assert not dlg.use_button.isHidden()
+    with qtbot.waitSignal(dlg.model_ready) as sig2:
+        dlg.use_button.click()
+    assert sig2.args == [str(tmp_path / "run" / "retrained.onnx")]
+
+
+def test_train_dialog_error_and_cancel(qtbot, tmp_path: Path) -> None:
+    dlg = TrainDialog(tmp_path / "p.posestudio", command_fn=_fake_command(tmp_path, "fail"),
+                      torch_available=True, out_dir=tmp_path / "run")
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.training_finished, timeout=20000) as sig:
+        dlg.start_button.click()
+    assert sig.args[0] is False and "no labeled instances" in sig.args[1]
+    assert dlg.use_button.isHidden()
+
+    dlg2 = TrainDialog(tmp_path / "p.posestudio", command_fn=_fake_command(tmp_path, "slow"),
+                       torch_available=True, out_dir=tmp_path / "run2")
+    qtbot.addWidget(dlg2)
+    dlg2.start_button.click()
+    _until(qtbot, lambda: dlg2.events)  # the "data" line arrived
+    t0 = time.monotonic()
+    with qtbot.waitSignal(dlg2.training_finished, timeout=10000) as sig:
+        dlg2.cancel_button.click()
+    assert sig.args[0] is False and "cancelled" in sig.args[1]
+    assert time.monotonic() - t0 < 6 and not dlg2.running
+
+
+def test_train_dialog_without_torch_says_how_to_install(qtbot, tmp_path: Path) -> None:
+    dlg = TrainDialog(tmp_path / "p.posestudio", torch_available=False)
+    qtbot.addWidget(dlg)
+    assert 'pip install "pose-studio[train]"' in dlg.status.text()
+    assert not dlg.start_button.isEnabled()
+    dlg.start()
+    assert not dlg.running
