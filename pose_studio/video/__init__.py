@@ -1,1 +1,46 @@
-"""pose_studio.video."""
+"""Frame-exact video access: ``open_video(path).get(i)`` is exactly frame ``i``.
+
+* ``open_video(path, index=None, cache_mb=256) -> VideoReader`` for a video file (anything
+  FFmpeg decodes: H.264/HEVC/MPEG-4/MJPEG/VP9... in mp4/mov/mkv/avi/ts/webm, variable frame
+  rate, rotation metadata applied) or a folder of images (natural order: img2 before img10).
+* ``reader.meta`` (:class:`VideoMeta`), ``len(reader)``, ``reader.get(i)`` (read-only BGR,
+  upright), ``reader.iter_frames(start, stop)``, ``reader.pts(i)`` / ``frame_at_pts(pts)``
+  (timestamps are the robust identity of a frame), ``reader.timestamp(i)`` / ``timestamps()``,
+  ``reader.warnings``, ``reader.index_bytes()`` (store it; pass it back as ``index=`` to skip
+  indexing; ``reader.index_status`` says whether it was used or had to be rebuilt).
+* ``fingerprint(frame)``, ``fingerprint_distance(a, b)``, ``check_fingerprints(reader, stored)``.
+* Every problem with the input is a :class:`VideoError` (path + reason).
+* ``tune_malloc()``: optional, process-wide (call once at start-up): avoids page-fault costs of
+  fresh frame buffers on Linux.
+
+Readers are not thread-safe: one reader per thread (opening another with the same ``index``
+bytes is instant). A second thread entering a busy reader gets a :class:`VideoError`.
+"""
+
+from __future__ import annotations
+
+from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
+from pose_studio.video.errors import FrameIndexError, VideoError
+from pose_studio.video.fingerprint import (
+    DEFAULT_MAX_DISTANCE,
+    check_fingerprints,
+    fingerprint,
+    fingerprint_distance,
+)
+from pose_studio.video.memory import tune_malloc
+from pose_studio.video.meta import VideoMeta
+from pose_studio.video.open import open_video
+
+__all__ = [
+    "DEFAULT_CACHE_MB",
+    "DEFAULT_MAX_DISTANCE",
+    "FrameIndexError",
+    "VideoError",
+    "VideoMeta",
+    "VideoReader",
+    "check_fingerprints",
+    "fingerprint",
+    "fingerprint_distance",
+    "open_video",
+    "tune_malloc",
+]
