@@ -70,3 +70,43 @@ def test_new_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 1 and "already exists" in err
     rc, _, err = _run(capsys, "info", str(tmp_path / "missing.posestudio"))
     assert rc == 1 and "does not exist" in err
+
+
+def test_info_check_reports_labels_off_their_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from pose_studio.core.skeleton import COCO17
+
+    video = make_indexed_video(tmp_path / "clip.mp4", 20, size=(96, 64), codec="h264")
+    _run(capsys, "new", str(tmp_path / "p"))
+    proj = tmp_path / "p.posestudio"
+    assert _run(capsys, "add-video", str(proj), str(video))[0] == 0
+    kp = [v for i in range(COCO17.num_keypoints) for v in (5.0 + i, 6.0 + i, 2)]
+    coco = {"images": [{"id": f, "file_name": f"0{f + 1:03d}.png", "width": 96, "height": 64}
+                       for f in range(20)],
+            "annotations": [{"id": f, "image_id": f, "category_id": 1, "keypoints": kp}
+                            for f in range(20)],
+            "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.keypoints)}]}
+    (tmp_path / "l.json").write_text(json.dumps(coco))
+    rc, _, err = _run(capsys, "import", str(proj), str(tmp_path / "l.json"))
+    assert rc == 1 and "numbered from 1" in err
+    rc, out, err = _run(capsys, "import", str(proj), str(tmp_path / "l.json"),
+                        "--frame-offset", "-1")
+    assert rc == 0, err
+    rc, out, _ = _run(capsys, "info", "--check", str(proj))
+    assert rc == 0 and "all 20 checked labeled frames match" in out and "CHANGED" not in out
+    # The video is replaced by a re-cut copy that lost its first two frames.
+    make_indexed_video(tmp_path / "cut.mp4", 18, size=(96, 64), codec="h264", first_index=2)
+    os.replace(tmp_path / "cut.mp4", video)
+    rc, out, _ = _run(capsys, "info", str(proj))
+    assert rc == 0 and "FILE CHANGED since it was added" in out and "--check" in out
+    rc, out, _ = _run(capsys, "info", "--check", str(proj))
+    assert rc == 1 and "no longer show the picture they were labeled on: frames" in out
+    assert "20 of 20 checked labeled frames" in out and "has 18 frames now, 20 when it" in out
+    assert "2 frame(s) earlier" in out
+    rc, out, _ = _run(capsys, "info", "--check", "--json", str(proj))
+    check = json.loads(out)["check"][0]
+    assert rc == 1 and check["file"] == "changed" and check["moved"] == list(range(20))
+    assert check["shift"] == -2

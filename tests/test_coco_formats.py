@@ -397,10 +397,6 @@ MALFORMED: dict[str, tuple[Any, list[str]]] = {
         _mut(lambda d: d["annotations"][0].update(category_id=9)),
         ["annotation 442619", "unknown category 9"],
     ),
-    "duplicate annotation id": (
-        _mut(lambda d: d["annotations"][1].update(id=442619)),
-        ["annotation 442619", "duplicate"],
-    ),
     "duplicate image id": (
         _mut(lambda d: d["images"].append(dict(d["images"][0]))),
         ["image 785", "duplicate"],
@@ -413,8 +409,8 @@ MALFORMED: dict[str, tuple[Any, list[str]]] = {
         _mut(lambda d: d["annotations"][0].update(image_id=4)),
         ["annotation 442619", "'image_id' 4", "missing image"],
     ),
-    "string id": (
-        _mut(lambda d: d["annotations"][0].update(id="a")),
+    "object id": (
+        _mut(lambda d: d["annotations"][0].update(id={"a": 1})),
         ["annotation #0", "'id'"],
     ),
     "image id missing": (_mut(lambda d: d["images"][0].pop("id")), ["image #0", "'id'"]),
@@ -432,7 +428,7 @@ MALFORMED: dict[str, tuple[Any, list[str]]] = {
         ["annotation 442619", "'score'"],
     ),
     "bad track": (
-        _mut(lambda d: d["annotations"][0].update(track_id="t1")),
+        _mut(lambda d: d["annotations"][0].update(track_id=[1])),
         ["annotation 442619", "'track_id'"],
     ),
     "category keypoints not names": (

@@ -30,6 +30,12 @@ def register(subparsers: Any) -> None:
                         "each image names)")
     g.add_argument("--images", metavar="DIR",
                    help="a folder with the file's images: import it as a video")
+    p.add_argument("--frame-offset", type=int, default=None, metavar="N",
+                   help="add N to frame numbers read from file names (-1 for files numbered "
+                        "from 1, as ffmpeg's %%04d.png writes them; default: 0, or -1/+1 when "
+                        "the images found beside FILE show it)")
+    p.add_argument("--no-fingerprints", action="store_true",
+                   help="do not read the labeled frames to store their fingerprints")
     p.set_defaults(func=run)
 
 
@@ -42,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: no such file")
     with Project.open(args.project) as project:
         video_id = resolve_video(project, args.video) if args.video else None
-        s = import_coco(project, args.file, video_id=video_id, image_folder=args.images)
+        s = import_coco(project, args.file, video_id=video_id, image_folder=args.images,
+                        frame_offset=args.frame_offset,
+                        fingerprints=not args.no_fingerprints)
     mapping = "" if s.keypoint_mapping == "identical" else f"; keypoints matched {s.keypoint_mapping}"
     skipped = f"; skipped {s.skipped} annotations without keypoints" if s.skipped else ""
     tracks = f"; {s.tracks_created} new tracks" if s.tracks_created else ""
     print(f"imported {s.n_user} user and {s.n_predicted} predicted instances on {s.n_images} "
           f"frames from {s.path}{mapping}{tracks}{skipped}")
+    for note in s.notes:
+        print(f"note: {note}")
     return 0

@@ -16,6 +16,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("project", help="project file (.posestudio)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--check", action="store_true",
+                   help="read every labeled frame and compare it with its stored fingerprint: "
+                        "lists the labels that no longer sit on their frames (video replaced, "
+                        "re-cut or re-encoded with other frames); exit status 1 when any")
     p.set_defaults(func=run)
 
 
@@ -32,6 +36,7 @@ def collect(project: Any) -> dict[str, Any]:
             "labeled_frames": int(fa.labeled.sum()), "user_instances": int(fa.n_user.sum()),
             "predicted_frames": int(fa.predicted.sum()),
             "predicted_instances": int(fa.n_predicted.sum()),
+            "file": _file_status(project, v.id),
         })
     totals = {k: sum(v[k] for v in videos) for k in
               ("labeled_frames", "user_instances", "predicted_frames", "predicted_instances")}
@@ -46,14 +51,43 @@ def collect(project: Any) -> dict[str, Any]:
     }
 
 
+def _file_status(project: Any, video_id: int) -> dict[str, str]:
+    st = project.video_file_status(video_id)
+    return {"state": st.state, "detail": st.detail}
+
+
+def check(project: Any) -> list[dict[str, Any]]:
+    """Fingerprint check of every video's labeled frames, as plain data."""
+    from pose_studio.formats.frame_check import check_video_frames
+
+    out = []
+    for v in project.videos():
+        r = check_video_frames(project, v.id)
+        out.append({"id": v.id, "path": str(r.path), "file": r.status.state,
+                    "checked": r.checked, "moved": list(r.moved),
+                    "unverified": list(r.unverified), "frames_now": r.frame_count,
+                    "shift": r.shift,
+                    "error": r.error, "notes": list(r.notes)})
+    return out
+
+
+def _frames_text(frames: list[int], limit: int = 20) -> str:
+    shown = ", ".join(str(f) for f in frames[:limit])
+    return shown + (f", ... ({len(frames)} in all)" if len(frames) > limit else "")
+
+
 def run(args: argparse.Namespace) -> int:
     from pose_studio.store import Project
 
     with Project.open(args.project, read_only=True) as project:
         info = collect(project)
+        checks = check(project) if args.check else None
+    if checks is not None:
+        info["check"] = checks
+    bad = bool(checks) and any(c["moved"] or c["error"] for c in checks or [])
     if args.json:
         print(json.dumps(info, indent=2))
-        return 0
+        return 1 if bad else 0
     sk = info["skeleton"]
     print(f"project:  {info['project']}")
     print(f"skeleton: {sk['name']} ({sk['keypoints']} keypoints, {sk['edges']} edges)")
@@ -62,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         flag = "  [MISSING: relink it]" if v["missing"] else ""
         rate = f"{v['fps']:.3f} fps" + (" vfr" if v["vfr"] else "")
         print(f"  [{v['id']}] {v['path']}{flag}")
+        if v["file"]["state"] == "changed":
+            print(f"      FILE CHANGED since it was added: {v['file']['detail']}; run "
+                  "`pose-studio info --check` to see which labels no longer sit on their frames")
         print(f"      {v['frames']} frames, {rate}, {v['codec']}, {v['width']}x{v['height']}")
         print(f"      labeled: {v['labeled_frames']} frames / {v['user_instances']} instances; "
               f"predicted: {v['predicted_frames']} frames / {v['predicted_instances']} instances")
@@ -69,4 +106,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"total:    labeled {t['labeled_frames']} frames / {t['user_instances']} instances; "
           f"predicted {t['predicted_frames']} frames / {t['predicted_instances']} instances")
     print(f"tracks:   {info['tracks']}; model runs: {info['model_runs']}")
-    return 0
+    for c in checks or []:
+        head = f"check [{c['id']}] {c['path']}:"
+        if c["error"]:
+            print(f"{head} cannot read the video: {c['error']}")
+            continue
+        for note in c["notes"]:
+            print(f"{head} note: {note}")
+        if c["moved"]:
+            print(f"{head} {len(c['moved'])} of {c['checked']} checked labeled frames no longer "
+                  f"show the picture they were labeled on: frames {_frames_text(c['moved'])}")
+        else:
+            print(f"{head} all {c['checked']} checked labeled frames match their fingerprints")
+        if c["unverified"]:
+            print(f"{head} {len(c['unverified'])} labeled frames have no fingerprint (labeled "
+                  f"before fingerprints were kept): frames {_frames_text(c['unverified'])}")
+    return 1 if bad else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ from pose_studio.formats.coco_build import (
 from pose_studio.formats.coco_read import (
     CocoFormatError,
     CocoImage,
+    IdKey,
     ParsedCoco,
     frame_number_from_name,
     is_derived_bbox,
@@ -88,6 +90,7 @@ class ImportSummary:
     tracks_created: int
     keypoint_mapping: str  # "identical" | "by name" | "by position" (first category used)
     notes: tuple[str, ...] = field(default=())
+    duplicates: int = 0  # annotations already in the project (same frame, kind, keypoints)
 
 
 # --- export ----------------------------------------------------------------------------------------
@@ -316,12 +319,14 @@ def resolve_frames(
     targets: Sequence[VideoTarget],
     *,
     video_id: int | None = None,
-) -> tuple[dict[int, tuple[int, int]], list[str], int]:
+    frame_offset: int = 0,
+) -> tuple[dict[IdKey, tuple[int, int]], list[str], int]:
     """Map every image that has instances to ``(video_id, frame_idx)``.
 
     The video is ``video_id`` when given, else the only video, else the one whose path (or the
     export's folder name) the image names. The frame is looked up by file name in an image
-    folder; otherwise it is ``frame_index`` when present, else the last number in the file name.
+    folder; otherwise it is ``frame_index`` when present, else the last number in the file name
+    plus ``frame_offset`` (-1 for files numbered from 1, as ffmpeg's ``%04d.png`` writes them).
 
     Returns:
         (mapping, problems, problem_count).
@@ -342,11 +347,11 @@ def resolve_frames(
         for n in t.names:
             owners.setdefault(n.replace("\\", "/").lower(), set()).add(t.video_id)
     lookup = {n: by_id[next(iter(ids))] for n, ids in owners.items() if len(ids) == 1}
-    needed = sorted({ci.image_id for ci in parsed.instances})
-    out: dict[int, tuple[int, int]] = {}
+    needed = sorted({ci.image_id for ci in parsed.instances}, key=str)
+    out: dict[IdKey, tuple[int, int]] = {}
     for iid in needed:
         im: CocoImage = parsed.images[iid]
-        where = f"image {iid} ({im.file_name!r})" if im.file_name else f"image {iid}"
+        where = f"image {iid!r} ({im.file_name!r})" if im.file_name else f"image {iid!r}"
         target = _target_for(im, targets, by_id, lookup, video_id)
         if target is None:
             if not targets:
@@ -369,8 +374,17 @@ def resolve_frames(
             if frame is None:
                 problem(f"{where}: no 'frame_index' and no frame number in the file name")
                 continue
+            frame += frame_offset
+            if frame == target.frame_count and frame_offset == 0:
+                problem(f"{where}: frame {frame} is one past the end of the video (frames "
+                        f"0..{target.frame_count - 1}): the file names look numbered from 1 "
+                        "(ffmpeg's default); import with a frame offset of -1")
+                continue
         if not 0 <= frame < target.frame_count:
-            problem(f"{where}: frame {frame} is outside the video (frames 0..{target.frame_count - 1})")
+            hint = "" if im.frame_index is not None else (
+                "; if the file's images are separate pictures, import them as an image folder")
+            problem(f"{where}: frame {frame} is outside the video (frames "
+                    f"0..{target.frame_count - 1}){hint}")
             continue
         if (im.width is not None and im.width != target.width) or (
             im.height is not None and im.height != target.height
@@ -401,7 +415,14 @@ def _target_for(
     folder = im.file_name.replace("\\", "/").split("/")
     if len(folder) > 1 and folder[-2].lower() in lookup:
         return lookup[folder[-2].lower()]
+    # sleap-io and many scripts: "<video>_frame_000123.png", "<video>-00042.jpg"
+    prefix = _NAME_PREFIX.sub("", folder[-1].rsplit(".", 1)[0]).lower()
+    if prefix and prefix in lookup:
+        return lookup[prefix]
     return None
+
+
+_NAME_PREFIX = re.compile(r"[ _\-.]*(?:frame|img|image)?[ _\-.]*\d+$", re.IGNORECASE)
 
 
 def _targets_from_project(project: Any) -> list[VideoTarget]:
@@ -423,6 +444,9 @@ def import_coco(
     video_id: int | None = None,
     image_folder: str | os.PathLike[str] | None = None,
     bbox_padding: float = DEFAULT_BBOX_PADDING,
+    frame_offset: int | None = None,
+    fingerprints: bool = True,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Import a COCO keypoints file into ``project`` (all of it, or nothing).
 
@@ -433,6 +457,15 @@ def import_coco(
         image_folder: A folder holding the file's images: it is added as a video (or reused if
             the project has it) and images are matched to its frames by file name.
         bbox_padding: The export padding, used to recognise derived boxes (they are dropped).
+        frame_offset: Added to frame numbers taken from file names (-1 when the files are
+            numbered from 1, as ``ffmpeg -i v.mp4 %04d.png`` does). Not applied to
+            ``frame_index`` fields nor to image-folder matches. None (default): 0, unless the
+            images are found beside the JSON and their pictures show that the numbers are
+            off by one (then -1 or +1, said in the summary's notes).
+        fingerprints: Store the fingerprint of every frame that receives labels (read with the
+            video reader before writing), so a later replaced or re-encoded video is noticed.
+            Frames that already have one keep it. Unreadable videos are noted, not fatal.
+        progress: ``progress(done, total)`` while reading frames for fingerprints.
 
     Raises:
         CocoFormatError: the file is malformed or does not fit the project (nothing written).
@@ -458,17 +491,35 @@ def import_coco(
         )
         mapping, problems, count = resolve_frames(parsed, [folder_target], video_id=None)
     else:
-        mapping, problems, count = resolve_frames(parsed, targets, video_id=video_id)
+        offset_note = None
+        if frame_offset is None:
+            frame_offset, offset_note = _detect_name_offset(project, parsed, src, targets,
+                                                            video_id)
+        mapping, problems, count = resolve_frames(parsed, targets, video_id=video_id,
+                                                  frame_offset=frame_offset)
+        if offset_note:
+            parsed.notes.append(offset_note)
     if count:
         raise CocoFormatError(src, problems, count)
 
-    # Everything is valid: write.
+    # Everything is valid. Read the labeled frames' fingerprints before taking the write lock.
+    notes = list(parsed.notes)
+    fps_by_video: dict[int, dict[int, int]] = {}
+    if fingerprints:
+        user_images = {ci.image_id for ci in parsed.instances
+                       if ci.instance.kind is InstanceKind.USER}
+        fps_by_video = _import_fingerprints(
+            project, {i: m for i, m in mapping.items() if i in user_images}, image_folder,
+            folder_index, notes, progress)
+    already = _existing_instances(project, mapping)
+
+    # Write.
     sizes = {t.video_id: (t.width, t.height) for t in targets}
     if folder_target is not None:
         sizes[folder_target.video_id] = (folder_target.width, folder_target.height)
-    file_tracks = sorted({ci.track for ci in parsed.instances if ci.track is not None})
+    file_tracks = sorted({ci.track for ci in parsed.instances if ci.track is not None}, key=str)
     track_names = _file_track_names(data, file_tracks)
-    n_user = n_pred = 0
+    n_user = n_pred = duplicates = 0
     frames_touched: set[tuple[int, int]] = set()
     existing_tracks = {t.name: int(t.id) for t in project.tracks()} if track_names else {}
     with project.import_transaction() as writer:
@@ -477,6 +528,8 @@ def import_coco(
                                        folder_index)
             mapping = {iid: (new_id, f) for iid, (_, f) in mapping.items()}
             sizes[new_id] = (folder_target.width, folder_target.height)
+            if -1 in fps_by_video:
+                fps_by_video[new_id] = fps_by_video.pop(-1)
         track_map, created = _map_tracks(existing_tracks, writer, track_names)
         run_id = None
         if any(ci.instance.kind is InstanceKind.PREDICTED for ci in parsed.instances):
@@ -486,6 +539,9 @@ def import_coco(
             vid, frame = mapping[ci.image_id]
             inst = ci.instance
             changes: dict[str, Any] = {}
+            if _is_duplicate(inst, already.get((vid, frame), ())):
+                duplicates += 1
+                continue
             if is_derived_bbox(inst, sizes.get(vid), bbox_padding):
                 changes["bbox"] = None
             if ci.track is not None:
@@ -498,13 +554,174 @@ def import_coco(
             items.append((vid, frame, inst.replace(**changes) if changes else inst))
             frames_touched.add((vid, frame))
         _write_instances(writer, items)
+        for vid, fps in fps_by_video.items():
+            if fps:
+                writer.set_fingerprints(vid, fps)
+    if duplicates:
+        notes.append(f"skipped {duplicates} annotation(s) already in the project (same frame "
+                     "and keypoints): was this file imported before?")
     first = next(iter(parsed.mappings.values()), None)
     return ImportSummary(
         path=src, n_user=n_user, n_predicted=n_pred, n_images=len(frames_touched),
         video_ids=tuple(sorted({v for v, _ in frames_touched})),
         skipped=parsed.skipped_no_keypoints + parsed.skipped_other_category,
         tracks_created=created, keypoint_mapping=first.how if first else "identical",
+        notes=tuple(notes), duplicates=duplicates,
     )
+
+
+_OFFSET_SAMPLES = 8
+_PER_FRAME_QUERIES = 2000
+
+
+def _existing_instances(
+    project: Any, mapping: dict[IdKey, tuple[int, int]]
+) -> dict[tuple[int, int], list[Instance]]:
+    """The project's instances on the frames an import lands on (to skip re-imports)."""
+    frames: dict[int, set[int]] = {}
+    for vid, f in mapping.values():
+        if vid >= 0:
+            frames.setdefault(vid, set()).add(f)
+    out: dict[tuple[int, int], list[Instance]] = {}
+    for vid, fs in frames.items():
+        if len(fs) <= _PER_FRAME_QUERIES:
+            for f in fs:
+                found = project.instances(vid, f)
+                if found:
+                    out[(vid, f)] = found
+        else:
+            for _, f, inst in project.iter_instances("all", video_id=vid):
+                if f in fs:
+                    out.setdefault((vid, f), []).append(inst)
+    return out
+
+
+def _is_duplicate(inst: Instance, others: Iterable[Instance]) -> bool:
+    return any(
+        o.kind is inst.kind and np.array_equal(o.visibility, inst.visibility)
+        and np.allclose(o.xy, inst.xy, rtol=0.0, atol=1e-6)
+        for o in others
+    )
+
+
+def _image_file_for(src: Path, file_name: str) -> Path | None:
+    """Where an image named in the JSON lies, if beside it (as exporters ship them)."""
+    name = file_name.replace("\\", "/")
+    base = _basename(name)
+    candidates = [Path(name)] if Path(name).is_absolute() else []
+    candidates += [src.parent / name, src.parent / "images" / base, src.parent / base]
+    for c in candidates:
+        with contextlib.suppress(OSError):
+            if c.is_file():
+                return c
+    return None
+
+
+def _detect_name_offset(
+    project: Any, parsed: ParsedCoco, src: Path, targets: Sequence[VideoTarget],
+    video_id: int | None,
+) -> tuple[int, str | None]:
+    """0, or -1/+1 when the images beside the JSON show that the frame numbers in their names
+    are off by one (files numbered from 1). Compares small grey copies of up to
+    :data:`_OFFSET_SAMPLES` images with video frames ``n - 1``, ``n`` and ``n + 1``."""
+    import cv2
+
+    if video_id is None and len(targets) != 1:
+        return 0, None
+    target = next((t for t in targets if t.video_id == video_id), None) if video_id else targets[0]
+    if target is None:
+        return 0, None
+    named = sorted(
+        {(n, im.file_name) for iid in {ci.image_id for ci in parsed.instances}
+         if (im := parsed.images[iid]).frame_index is None
+         and (n := frame_number_from_name(im.file_name)) is not None},
+    )
+    if not named:
+        return 0, None
+    step = max(1, len(named) // _OFFSET_SAMPLES)
+    files = [(n, f) for n, name in named[::step][:_OFFSET_SAMPLES]
+             if (f := _image_file_for(src, name)) is not None]
+    if not files:
+        return 0, None
+    rec = project.video(target.video_id)
+    if rec.missing:
+        return 0, None
+
+    def small(img: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    from pose_studio.video import open_video
+
+    diffs: dict[int, list[float]] = {-1: [], 0: [], 1: []}
+    try:
+        with open_video(rec.path, index=project.video_index(target.video_id)) as reader:
+            n_frames = len(reader)
+            for n, f in files:
+                img = cv2.imdecode(np.fromfile(str(f), dtype=np.uint8), cv2.IMREAD_COLOR)
+                if img is None or img.shape[:2] != (rec.height, rec.width):
+                    continue
+                if not all(0 <= n + d < n_frames for d in diffs):
+                    continue
+                a = small(img)
+                for d in diffs:
+                    diffs[d].append(float(np.abs(a - small(reader.get(n + d))).mean()))
+    except (PoseStudioError, OSError, cv2.error):
+        return 0, None
+    if not diffs[0]:
+        return 0, None
+    mean = {d: sum(v) / len(v) for d, v in diffs.items()}
+    best = min(mean, key=lambda d: (mean[d], abs(d)))
+    if best != 0 and mean[best] <= 6.0 and mean[0] >= 2.0 * mean[best] + 2.0:
+        how = "from 1" if best == -1 else "one below their frames"
+        return best, (f"the image files are numbered {how}: checked {len(diffs[0])} "
+                      f"image(s) beside {src.name} against the video, so frame = number "
+                      f"{'-' if best < 0 else '+'} 1")
+    return 0, None
+
+
+def _import_fingerprints(
+    project: Any,
+    mapping: dict[IdKey, tuple[int, int]],
+    image_folder: str | os.PathLike[str] | None,
+    folder_index: bytes | None,
+    notes: list[str],
+    progress: Progress | None,
+) -> dict[int, dict[int, int]]:
+    """Fingerprints of the frames the import labels that have none yet, per video id (-1: the
+    image folder about to be added). A video that cannot be read is noted, not fatal."""
+    from pose_studio.formats.frame_check import read_fingerprints
+
+    wanted: dict[int, set[int]] = {}
+    for vid, frame in mapping.values():
+        wanted.setdefault(vid, set()).add(frame)
+    total = sum(len(f) for f in wanted.values())
+    done_before = 0
+    out: dict[int, dict[int, int]] = {}
+    for vid, frames in sorted(wanted.items()):
+        if vid < 0:
+            path, index = Path(image_folder or ""), folder_index
+        else:
+            rec = project.video(vid)
+            frames = frames - set(project.fingerprints(vid))
+            path, index = rec.path, project.video_index(vid)
+            if rec.missing:
+                notes.append(f"video {rec.path} is missing: fingerprints of the imported frames "
+                             "were not stored")
+                continue
+        if not frames:
+            continue
+
+        def prog(done: int, _total: int, base: int = done_before) -> None:
+            if progress is not None:
+                progress(base + done, total)
+
+        try:
+            out[vid] = read_fingerprints(path, frames, index=index, progress=prog)
+        except PoseStudioError as e:
+            notes.append(f"fingerprints of the imported frames were not stored: {e}")
+        done_before += len(frames)
+    return out
 
 
 def _scan_image_folder(folder: Path) -> tuple[Any, bytes | None, dict[str, int]]:
@@ -544,8 +761,8 @@ def _add_folder_video(writer: Any, folder: Path, meta: Any, index: bytes | None)
     ))
 
 
-def _file_track_names(data: Any, track_ids: Sequence[int]) -> dict[int, str]:
-    names = {t: f"track {t}" for t in track_ids}
+def _file_track_names(data: Any, track_ids: Sequence[int | str]) -> dict[int | str, str]:
+    names = {t: (t if isinstance(t, str) else f"track {t}") for t in track_ids}
     info = data.get("info") if isinstance(data, dict) else None
     listed = info.get("tracks") if isinstance(info, dict) else None
     if isinstance(listed, list):
@@ -556,12 +773,12 @@ def _file_track_names(data: Any, track_ids: Sequence[int]) -> dict[int, str]:
 
 
 def _map_tracks(
-    existing: dict[str, int], writer: Any, names: dict[int, str]
-) -> tuple[dict[int, int], int]:
+    existing: dict[str, int], writer: Any, names: dict[int | str, str]
+) -> tuple[dict[int | str, int], int]:
     """File track id -> project track id: an existing track of the same name, else a new one."""
-    out: dict[int, int] = {}
+    out: dict[int | str, int] = {}
     created = 0
-    for tid, name in sorted(names.items()):
+    for tid, name in sorted(names.items(), key=lambda kv: str(kv[0])):
         if name in existing:
             out[tid] = existing[name]
         else:

@@ -34,6 +34,7 @@ from pose_studio.core.oks import keypoint_extent_bbox
 from pose_studio.core.skeleton import Skeleton
 
 MAX_PROBLEMS = 10
+IdKey = int | str  # COCO ids as dict keys (see _id_key)
 
 
 class CocoFormatError(PoseStudioError):
@@ -69,7 +70,7 @@ class _Problems:
 # --- values ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CocoImage:
-    id: int
+    id: IdKey
     file_name: str
     width: int | None
     height: int | None
@@ -82,7 +83,7 @@ class CocoImage:
 class KeypointMapping:
     """How a category's keypoints land on the project skeleton."""
 
-    category_id: int
+    category_id: IdKey
     names: tuple[str, ...]  # as in the file (may be empty: positional)
     target: np.ndarray  # project keypoint index for each file keypoint
     how: str  # "identical" | "by name" | "by position"
@@ -90,17 +91,17 @@ class KeypointMapping:
 
 @dataclass(frozen=True)
 class CocoInstance:
-    ann_id: int
-    image_id: int
+    ann_id: IdKey  # the annotation's id (its position in the list when it has none)
+    image_id: IdKey
     instance: Instance
-    track: int | None  # track id as written in the file
+    track: int | str | None  # track id or name as written in the file
 
 
 @dataclass
 class ParsedCoco:
-    images: dict[int, CocoImage]
+    images: dict[IdKey, CocoImage]
     instances: list[CocoInstance]
-    mappings: dict[int, KeypointMapping]
+    mappings: dict[IdKey, KeypointMapping]
     skipped_no_keypoints: int = 0  # box-only / empty / crowd annotations
     skipped_other_category: int = 0  # annotations of categories without keypoints
     own_format: bool = False
@@ -145,12 +146,32 @@ def _as_int_like(v: Any) -> int | None:
     return None
 
 
+def _id_key(v: Any) -> IdKey | None:
+    """A COCO id as a dict key: ints (also ``3.0`` and ``"3"``) or other non-empty strings.
+
+    Ids are opaque labels: most tools write ints (from 0 or 1), some write strings.
+    """
+    iv = _as_int_like(v)
+    if iv is not None:
+        return iv
+    if isinstance(v, str) and v.strip():
+        t = v.strip()
+        return int(t) if t.isdigit() else t
+    return None
+
+
+def _dim(v: Any) -> int | None:
+    """A positive image size (int, integral float or digit string), else None."""
+    iv = _id_key(v)
+    return iv if isinstance(iv, int) and iv > 0 else None
+
+
 def _norm_name(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def map_category(
-    category_id: int, names: Sequence[str] | None, n_file: int | None, skeleton: Skeleton
+    category_id: IdKey, names: Sequence[str] | None, n_file: int | None, skeleton: Skeleton
 ) -> KeypointMapping | str:
     """Map a category's keypoint names onto ``skeleton``; a problem string if it cannot.
 
@@ -204,6 +225,10 @@ def frame_number_from_name(file_name: str) -> int | None:
 def parse_coco(data: Any, skeleton: Skeleton, path: str | Path = "<data>") -> ParsedCoco:
     """Validate a loaded COCO dict and map its keypoints onto ``skeleton``.
 
+    Lenient where tools differ but the meaning is clear (string or 0-based ids, missing or
+    duplicate annotation ids, float visibility, NaN for unlabeled points, categories of other
+    objects, which are skipped); strict where data would be guessed.
+
     Raises:
         CocoFormatError: with every problem found (the first :data:`MAX_PROBLEMS` listed).
     """
@@ -229,95 +254,119 @@ def parse_coco(data: Any, skeleton: Skeleton, path: str | Path = "<data>") -> Pa
     anns = data["annotations"]
 
     # Keypoint count per category as seen in annotations (for categories without names).
-    n_seen: dict[int, int] = {}
+    n_seen: dict[IdKey, int] = {}
     for a in anns:
-        if isinstance(a, dict) and _is_int(a.get("category_id")) and isinstance(
-            a.get("keypoints"), list
-        ):
-            cid = a["category_id"]
-            cat_names = categories.get(cid)
-            if cat_names is None or cat_names:
-                continue
-            n = len(a["keypoints"])
+        if not isinstance(a, dict) or not isinstance(a.get("keypoints"), list):
+            continue
+        cid = _id_key(a.get("category_id"))
+        if cid is None or categories.get(cid, (None,))[1:2] != ((),):
+            continue
+        n = len(a["keypoints"])
+        if n:
             n_seen.setdefault(cid, n // 3 if n % 3 == 0 else n // 2)
 
-    mappings: dict[int, KeypointMapping] = {}
-    bad_categories: dict[int, str] = {}
+    mappings: dict[IdKey, KeypointMapping] = {}
+    unmapped: dict[IdKey, str] = {}  # category -> why its keypoints do not fit the project
 
-    def mapping_for(cid: int) -> KeypointMapping | None:
+    def mapping_for(cid: IdKey) -> KeypointMapping | None:
         if cid in mappings:
             return mappings[cid]
-        if cid in bad_categories:
+        if cid in unmapped:
             return None
-        m = map_category(cid, categories[cid], n_seen.get(cid), skeleton)
+        m = map_category(cid, categories[cid][1], n_seen.get(cid), skeleton)  # type: ignore[arg-type]
         if isinstance(m, str):
-            bad_categories[cid] = m
-            probs.add(m)
+            unmapped[cid] = m
             return None
         mappings[cid] = m
         return m
 
     parsed = ParsedCoco(images=images, instances=[], mappings=mappings, own_format=own)
-    seen_ids: set[int] = set()
+    skipped_unmapped: dict[IdKey, int] = {}
+    n_nan = n_negative_v = 0
     for pos, a in enumerate(anns):
         if not isinstance(a, dict):
             probs.add(f"annotation #{pos}: not an object")
             continue
-        aid = a.get("id")
-        where = f"annotation {aid}" if _is_int(aid) else f"annotation #{pos}"
-        if not _is_int(aid):
-            probs.add(f"{where}: 'id' must be an integer, got {aid!r}")
-        elif aid in seen_ids:
-            probs.add(f"{where}: duplicate annotation id")
-        else:
-            seen_ids.add(aid)
-        img = a.get("image_id")
-        if not _is_int(img):
-            probs.add(f"{where}: 'image_id' must be an integer, got {img!r}")
+        raw_id = a.get("id")
+        aid = _id_key(raw_id)
+        where = f"annotation {raw_id!r}" if aid is not None else f"annotation #{pos}"
+        if raw_id is not None and aid is None:
+            probs.add(f"{where}: 'id' must be an integer or a string, got {raw_id!r}")
+        raw_img = a.get("image_id")
+        img = _id_key(raw_img)
+        if img is None:
+            probs.add(f"{where}: 'image_id' must be an integer or a string, got {raw_img!r}")
         elif img not in images:
-            probs.add(f"{where}: 'image_id' {img} refers to a missing image")
-        cid = a.get("category_id")
-        if not _is_int(cid):
-            probs.add(f"{where}: 'category_id' must be an integer, got {cid!r}")
+            probs.add(f"{where}: 'image_id' {raw_img!r} refers to a missing image")
+        raw_cid = a.get("category_id")
+        cid = _id_key(raw_cid)
+        if cid is None:
+            probs.add(f"{where}: 'category_id' must be an integer or a string, got {raw_cid!r}")
             continue
         if cid not in categories:
-            probs.add(f"{where}: unknown category {cid}")
+            probs.add(f"{where}: unknown category {raw_cid!r}")
             continue
         kps = a.get("keypoints")
-        if kps is None and not categories[cid]:
-            parsed.skipped_other_category += 1  # e.g. CVAT box labels
+        if not categories[cid][1] and (kps is None or kps == []):
+            parsed.skipped_other_category += 1  # box / mask labels (CVAT, Label Studio, ...)
             continue
         mapping = mapping_for(cid)
         if mapping is None:
+            skipped_unmapped[cid] = skipped_unmapped.get(cid, 0) + 1
             continue
-        inst = _parse_instance(a, where, mapping, skeleton, probs)
-        if inst is None:
+        res = _parse_instance(a, where, mapping, skeleton, probs)
+        if res is None:
             continue
+        inst, nan_pts, neg_v = res
+        n_nan += nan_pts
+        n_negative_v += neg_v
         if not inst.labeled.any() or a.get("iscrowd") in (1, True):
             parsed.skipped_no_keypoints += 1
             continue
         track = _track_of(a, where, probs)
-        if _is_int(aid) and _is_int(img):
-            parsed.instances.append(CocoInstance(int(aid), int(img), inst, track))
+        if img is not None and img in images:
+            parsed.instances.append(CocoInstance(aid if aid is not None else pos, img, inst, track))
+    if unmapped and not mappings:
+        for why in unmapped.values():
+            probs.add(why)
     probs.raise_if_any(path)
+    for cid, n in skipped_unmapped.items():
+        name = categories[cid][0]
+        parsed.skipped_other_category += n
+        parsed.notes.append(
+            f"skipped {n} annotation(s) of category {name!r}: {unmapped[cid].split(': ', 1)[-1]}"
+        )
+    if n_nan:
+        parsed.notes.append(f"{n_nan} keypoint(s) with NaN coordinates imported as unlabeled")
+    vis = [ci.instance.visibility for ci in parsed.instances
+           if ci.instance.kind is InstanceKind.USER]
+    if vis and not any((v == 2).any() for v in vis) and any((v == 1).any() for v in vis):
+        parsed.notes.append(
+            "every labeled keypoint has v=1 (labeled but not visible); if the tool that wrote "
+            "the file uses 1 for visible (binary visibility), they are imported as occluded")
+    if n_negative_v:
+        parsed.notes.append(f"{n_negative_v} keypoint(s) with visibility -1 imported as unlabeled")
     return parsed
 
 
-def _parse_images(items: list[Any], probs: _Problems) -> dict[int, CocoImage]:
-    out: dict[int, CocoImage] = {}
+def _parse_images(items: list[Any], probs: _Problems) -> dict[IdKey, CocoImage]:
+    out: dict[IdKey, CocoImage] = {}
     for pos, im in enumerate(items):
         if not isinstance(im, dict):
             probs.add(f"image #{pos}: not an object")
             continue
-        iid = im.get("id")
-        if not _is_int(iid):
-            probs.add(f"image #{pos}: 'id' must be an integer, got {iid!r}")
+        raw = im.get("id")
+        iid = _id_key(raw)
+        if iid is None:
+            probs.add(f"image #{pos}: 'id' must be an integer or a string, got {raw!r}")
             continue
-        where = f"image {iid}"
+        where = f"image {raw!r}"
         if iid in out:
             probs.add(f"{where}: duplicate image id")
             continue
         name = im.get("file_name", "")
+        if name is None:
+            name = ""
         if not isinstance(name, str):
             probs.add(f"{where}: 'file_name' must be a string, got {name!r}")
             name = ""
@@ -328,20 +377,18 @@ def _parse_images(items: list[Any], probs: _Problems) -> dict[int, CocoImage]:
             if frame_index is None or frame_index < 0:
                 probs.add(f"{where}: 'frame_index' must be a non-negative integer, got {fi_raw!r}")
                 frame_index = None
-        if not name and fi_raw is None:
-            probs.add(f"{where}: needs a 'file_name' or a 'frame_index'")
         dims: list[int | None] = []
         for key in ("width", "height"):
             v = im.get(key)
-            iv = None if v is None else _as_int_like(v)
-            if v is not None and (iv is None or iv <= 0):
+            iv = None if v is None else _dim(v)
+            if v is not None and iv is None:
                 probs.add(f"{where}: '{key}' must be a positive integer, got {v!r}")
-            dims.append(iv if iv is not None and iv > 0 else None)
+            dims.append(iv)
         video = im.get("video")
         vid = im.get("video_id")
         out[iid] = CocoImage(
             id=iid,
-            file_name=name,
+            file_name=name.strip(),
             width=dims[0],
             height=dims[1],
             frame_index=frame_index,
@@ -351,40 +398,43 @@ def _parse_images(items: list[Any], probs: _Problems) -> dict[int, CocoImage]:
     return out
 
 
-def _parse_categories(items: list[Any], probs: _Problems) -> dict[int, tuple[str, ...]]:
-    out: dict[int, tuple[str, ...]] = {}
+def _parse_categories(items: list[Any], probs: _Problems) -> dict[IdKey, tuple[str, tuple[str, ...]]]:
+    """Category id -> (name, keypoint names)."""
+    out: dict[IdKey, tuple[str, tuple[str, ...]]] = {}
     for pos, c in enumerate(items):
         if not isinstance(c, dict):
             probs.add(f"category #{pos}: not an object")
             continue
-        cid = c.get("id")
-        if not _is_int(cid):
-            probs.add(f"category #{pos}: 'id' must be an integer, got {cid!r}")
+        raw = c.get("id")
+        cid = _id_key(raw)
+        if cid is None:
+            probs.add(f"category #{pos}: 'id' must be an integer or a string, got {raw!r}")
             continue
         if cid in out:
-            probs.add(f"category {cid}: duplicate category id")
+            probs.add(f"category {raw!r}: duplicate category id")
             continue
         names = c.get("keypoints", [])
         if names is None:
             names = []
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            probs.add(f"category {cid}: 'keypoints' must be a list of names")
+            probs.add(f"category {raw!r}: 'keypoints' must be a list of names")
             names = []
-        out[cid] = tuple(names)
+        out[cid] = (str(c.get("name", cid)), tuple(str(n) for n in names))
     return out
 
 
-def _track_of(a: Mapping[str, Any], where: str, probs: _Problems) -> int | None:
+def _track_of(a: Mapping[str, Any], where: str, probs: _Problems) -> int | str | None:
+    """The track as written: ``track_id`` or CVAT's ``attributes.track_id`` (int or name)."""
     tid = a.get("track_id")
     attrs = a.get("attributes")
     if tid is None and isinstance(attrs, dict):
         tid = attrs.get("track_id")
-    if tid is None:
+    if tid is None or tid == "":
         return None
-    iv = _as_int_like(tid)
-    if iv is None:
-        probs.add(f"{where}: 'track_id' must be an integer or null, got {tid!r}")
-    return iv
+    key = _id_key(tid)
+    if key is None:
+        probs.add(f"{where}: 'track_id' must be an integer, a name or null, got {tid!r}")
+    return key
 
 
 def _parse_instance(
@@ -393,7 +443,8 @@ def _parse_instance(
     mapping: KeypointMapping,
     skeleton: Skeleton,
     probs: _Problems,
-) -> Instance | None:
+) -> tuple[Instance, int, int] | None:
+    """The instance, how many NaN points and how many v=-1 points were read as unlabeled."""
     kps = a.get("keypoints")
     n_file = len(mapping.target)
     if kps is None:
@@ -413,12 +464,38 @@ def _parse_instance(
         )
         return None
     # Fast path: only int/float values (bool is a subclass of int, so compare exact types).
-    arr_flat = np.asarray(kps, dtype=np.float64) if {type(v) for v in kps} <= _NUM_TYPES else None
-    if arr_flat is None or not np.isfinite(arr_flat).all():
-        bad = next(v for v in kps if not _is_num(v))
+    types = {type(v) for v in kps}
+    if type(None) in types and types - {type(None)} <= _NUM_TYPES:
+        # JavaScript writers put null where a point has no coordinates: unlabeled, like NaN.
+        kps = [math.nan if v is None else v for v in kps]
+        types = {type(v) for v in kps}
+    arr_flat = np.asarray(kps, dtype=np.float64) if types <= _NUM_TYPES else None
+    if arr_flat is None:
+        bad = next(v for v in kps if not _is_num(v) and not (isinstance(v, float) and v != v))
         probs.add(f"{where}: 'keypoints' must hold finite numbers, found {bad!r}")
         return None
     arr = arr_flat.reshape(n_file, stride)
+    n_nan = n_neg = 0
+    nan_pt = None
+    if not np.isfinite(arr_flat).all():  # rare: keep the common path to one check
+        if np.isinf(arr_flat).any():
+            probs.add(f"{where}: 'keypoints' must hold finite numbers, found an infinity")
+            return None
+        if stride == 3 and np.isnan(arr[:, 2]).any():
+            probs.add(f"{where}: a keypoint visibility is NaN")
+            return None
+        # NaN coordinates (pandas / DeepLabCut writers, JS null) mean "not labeled".
+        arr = arr.copy()
+        nan_pt = np.isnan(arr[:, :2]).any(axis=1)
+        n_nan = int(nan_pt.sum())
+        arr[nan_pt, :2] = 0.0
+        if stride == 3:
+            arr[nan_pt, 2] = 0.0
+    if stride == 3 and arr[:, 2].min() < 0:
+        arr = arr.copy()
+        neg = arr[:, 2] == -1  # DeepLabCut's converter: -1 for points it could not place
+        n_neg = int(neg.sum())
+        arr[neg, 2] = 0.0
     score = a.get("score")
     if score is not None and not _is_num(score):
         probs.add(f"{where}: 'score' must be a number, got {score!r}")
@@ -443,7 +520,8 @@ def _parse_instance(
                 probs.add(f"{where}: keypoint visibility must be 0, 1 or 2, found {bad:g}")
                 return None
     else:
-        v = np.where((arr[:, 0] == 0) & (arr[:, 1] == 0), 0.0, 2.0)
+        unl = (arr[:, 0] == 0) & (arr[:, 1] == 0)
+        v = np.where(unl if nan_pt is None else unl | nan_pt, 0.0, 2.0)
 
     ks = a.get("keypoint_scores")
     if ks is not None:
@@ -489,7 +567,7 @@ def _parse_instance(
         default = int(Provenance.USER if kind is InstanceKind.USER else Provenance.PREDICTED)
         provenance = np.full(k, default, dtype=np.uint8)
         provenance[mapping.target] = np.asarray(prov_file, dtype=np.uint8)
-    return Instance(
+    inst = Instance(
         xy=xy,
         visibility=vis,
         kind=kind,
@@ -498,6 +576,7 @@ def _parse_instance(
         score=float(score) if predicted and score is not None else None,
         bbox=bbox,
     )
+    return inst, n_nan, n_neg
 
 
 def is_derived_bbox(inst: Instance, image_size: tuple[int, int] | None, padding: float) -> bool:

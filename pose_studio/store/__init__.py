@@ -9,6 +9,7 @@ from pose_studio.store.errors import (
     ProjectReadOnlyError,
     ProjectVersionError,
 )
+from pose_studio.store.identity import VideoFileStatus
 from pose_studio.store.project import SUFFIX, ImportWriter, Project
 from pose_studio.store.records import FrameArrays, ModelRunRecord, TrackRecord, VideoRecord
 from pose_studio.store.schema import SCHEMA_VERSION
@@ -26,5 +27,6 @@ __all__ = [
     "ProjectReadOnlyError",
     "ProjectVersionError",
     "TrackRecord",
+    "VideoFileStatus",
     "VideoRecord",
 ]

@@ -39,6 +39,8 @@ __all__ = [
     "inspect_file",
     "make_engine",
     "memory_copy",
+    "pending_wal",
+    "recovered_memory_copy",
 ]
 
 BUSY_TIMEOUT_MS = 15000
@@ -158,6 +160,29 @@ def memory_copy(path: Path, *, immutable: bool) -> tuple[str, sqlite3.Connection
 
 
 _memory_counter = 0
+
+
+def pending_wal(path: Path) -> bool:
+    """True when a non-empty ``-wal`` file lies beside ``path`` (commits not yet checkpointed,
+    e.g. after a crash). ``immutable=1`` readers would not see them."""
+    try:
+        return Path(str(path) + "-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def recovered_memory_copy(path: Path) -> tuple[str, sqlite3.Connection]:
+    """Like :func:`memory_copy` for a file whose folder cannot be written but which has a
+    ``-wal`` journal: the file and its journal are copied to a private temporary folder, opened
+    there (SQLite applies the journal), and served from memory. The original is not touched."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="posestudio-recover-") as tmp:
+        dst = Path(tmp) / "p.posestudio"
+        shutil.copyfile(path, dst)
+        shutil.copyfile(str(path) + "-wal", str(dst) + "-wal")
+        return memory_copy(dst, immutable=False)
 
 
 def make_engine(

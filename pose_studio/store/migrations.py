@@ -9,6 +9,8 @@ History:
     1: first release (instances with packed keypoints, no per-frame summaries).
     2: ``instances.summary_score`` and the ``frame_summary`` table (whole-video arrays in
        milliseconds); filled from the existing instances during the upgrade.
+    3: ``videos.file_size``, ``file_mtime_ns``, ``file_digest``: the video file's identity, so
+       opening a project can tell cheaply that a video was replaced (NULL for older videos).
 """
 
 from __future__ import annotations
@@ -94,7 +96,12 @@ def _v1_to_v2(conn: Connection) -> None:
     summary.rebuild_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2]
+def _v2_to_v3(conn: Connection) -> None:
+    for ddl in ("file_size INTEGER", "file_mtime_ns INTEGER", "file_digest VARCHAR"):
+        conn.exec_driver_sql(f"ALTER TABLE videos ADD COLUMN {ddl}")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 

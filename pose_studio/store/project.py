@@ -25,7 +25,13 @@ How it behaves (the decisions, in one place):
   writer; two writers queue on SQLite's lock for up to ``BUSY_TIMEOUT_MS``). Do not call
   :meth:`close` or :meth:`save_as` while another thread is still writing.
 * Videos are stored with a path relative to the project file (found again when the folder with
-  the project and its videos is moved) plus the absolute path as a fallback.
+  the project and its videos is moved) plus the absolute path as a fallback, and the file's
+  identity (size, mtime, digest of the first/last MiB): :meth:`Project.video_file_status` tells
+  cheaply on open whether the file was replaced, and only then do the labeled frames'
+  fingerprints need checking (``pose_studio.formats.frame_check``).
+* Every database error a public method meets is raised as :class:`ProjectError` naming the file
+  (disk full, damaged tables...); the per-frame summaries repair themselves when a chunk is
+  inconsistent (e.g. written by a development build with another chunk size).
 """
 
 from __future__ import annotations
@@ -56,12 +62,20 @@ from pose_studio.store.codec import (
     instance_from_row,
     instance_row,
 )
-from pose_studio.store.engine import connect_raw, inspect_file, make_engine, memory_copy
+from pose_studio.store.engine import (
+    connect_raw,
+    inspect_file,
+    make_engine,
+    memory_copy,
+    pending_wal,
+    recovered_memory_copy,
+)
 from pose_studio.store.errors import (
     ProjectError,
     ProjectReadOnlyError,
     ProjectVersionError,
 )
+from pose_studio.store.identity import FileIdentity, VideoFileStatus, compare, file_identity
 from pose_studio.store.lock import ProjectLock
 from pose_studio.store.records import FrameArrays, ModelRunRecord, TrackRecord, VideoRecord
 from pose_studio.store.schema import (
@@ -172,6 +186,10 @@ class Project:
         except OSError as e:
             lock.release()
             raise ProjectError(f"cannot create project {p}: {e.strerror or e}") from e
+        except (sqlite3.Error, exc.SQLAlchemyError) as e:  # e.g. disk full while writing
+            lock.release()
+            why = getattr(e, "orig", None) or e
+            raise ProjectError(f"cannot create project {p}: {why}") from e
         except BaseException:
             lock.release()
             raise
@@ -243,7 +261,16 @@ class Project:
             reason = f"its folder {p.parent} is not writable"
         if reason is not None:
             keeper = None
-            if info.version < SCHEMA_VERSION:
+            if info.needs_immutable and pending_wal(p):
+                # Left by a crash in a folder we cannot write: an immutable reader would miss
+                # the journal's commits, so apply it to a private copy served from memory.
+                try:
+                    uri, keeper = recovered_memory_copy(p)
+                except (OSError, sqlite3.Error) as e:
+                    raise ProjectError(f"cannot read project {p} and its journal: {e}") from e
+                engine = make_engine(p, read_only=True, memory_uri=uri)
+                reason += "; changes in its crash journal (-wal) applied in memory only"
+            elif info.version < SCHEMA_VERSION:
                 # An old file we may not upgrade: upgrade a copy in memory, leave the file alone.
                 try:
                     uri, keeper = memory_copy(p, immutable=info.needs_immutable)
@@ -257,6 +284,12 @@ class Project:
                 if keeper is not None:
                     cls._upgrade(p, engine)
                 return cls(p, engine, read_only_reason=reason, lock=None, keeper=keeper)
+            except (sqlite3.Error, exc.SQLAlchemyError) as e:
+                engine.dispose()
+                if keeper is not None:
+                    keeper.close()
+                why = getattr(e, "orig", None) or e
+                raise ProjectError(f"cannot open project {p}: {why}") from e
             except BaseException:
                 engine.dispose()
                 if keeper is not None:
@@ -272,10 +305,10 @@ class Project:
             engine.dispose()
             lock.release()
             raise ProjectError(f"project {p} is damaged: {e}") from e
-        except exc.DBAPIError as e:
+        except exc.SQLAlchemyError as e:
             engine.dispose()
             lock.release()
-            raise ProjectError(f"cannot open project {p}: {e.orig}") from e
+            raise ProjectError(f"cannot open project {p}: {getattr(e, 'orig', None) or e}") from e
         except BaseException:
             engine.dispose()
             lock.release()
@@ -491,22 +524,93 @@ class Project:
             rotation=int(m["rotation"]), kind=str(m["kind"]), index_blob=m["index"],
             added_at=time.time(),
         )
+        ident = file_identity(abs_p)
+        if ident is not None:
+            row.file_size, row.file_mtime_ns, row.file_digest = (
+                ident.size, ident.mtime_ns, ident.digest)
         s.add(row)
         s.flush()
         return int(row.id)
 
-    def videos(self) -> list[VideoRecord]:
+    @contextlib.contextmanager
+    def _read_session(self) -> Iterator[Session]:
+        """An ORM read session; database errors become ProjectError."""
         self._check_open()
-        with Session(self._engine) as s:
+        try:
+            with Session(self._engine) as s:
+                yield s
+        except exc.DBAPIError as e:
+            raise ProjectError(f"cannot read project {self._path}: {e.orig}") from e
+        except exc.SQLAlchemyError as e:
+            raise ProjectError(f"cannot read project {self._path}: {e}") from e
+
+    def videos(self) -> list[VideoRecord]:
+        with self._read_session() as s:
             return [self._record(r) for r in s.scalars(select(VideoRow).order_by(VideoRow.id))]
 
     def video(self, video_id: int) -> VideoRecord:
-        self._check_open()
-        with Session(self._engine) as s:
+        with self._read_session() as s:
             row = s.get(VideoRow, video_id)
             if row is None:
                 raise ProjectError(f"project {self._path} has no video with id {video_id}")
             return self._record(row)
+
+    # --- video file identity ---------------------------------------------------------------------
+    def _stored_identity(self, video_id: int) -> tuple[Path, FileIdentity | None]:
+        with self._read_session() as s:
+            row = s.get(VideoRow, video_id)
+            if row is None:
+                raise ProjectError(f"project {self._path} has no video with id {video_id}")
+            path = self._record(row).path
+            if row.file_size is None or row.file_mtime_ns is None or row.file_digest is None:
+                return path, None
+            return path, FileIdentity(row.file_size, row.file_mtime_ns, row.file_digest)
+
+    def video_file_status(self, video_id: int) -> VideoFileStatus:
+        """Whether the video file is still the one that was added (cheap: a ``stat``, plus a
+        2 MiB digest only when its time changed). Call on open; when ``.changed`` (or
+        ``"unrecorded"``), check the labeled frames' fingerprints
+        (``pose_studio.formats.frame_check.check_video_frames``) and tell the user which labels
+        no longer sit on their frames. A touched file with the same bytes is ``"same"`` (and its
+        new time is remembered when the project is writable, so the next check is a ``stat``).
+        """
+        path, stored = self._stored_identity(video_id)
+        status, current = compare(video_id, path, stored)
+        if status.state == "same" and current is not None and not self.read_only:
+            with contextlib.suppress(ProjectError):
+                self._store_identity(video_id, current)
+        return status
+
+    def accept_video_file(self, video_id: int) -> VideoFileStatus:
+        """Record the video file as it is now as the project's reference (after its frames were
+        checked, or the user accepted the change). Returns the new status (``"same"``).
+
+        Raises:
+            ProjectError: no such video, or the file cannot be read.
+        """
+        path, _ = self._stored_identity(video_id)
+        ident = file_identity(path)
+        if ident is None:
+            raise ProjectError(f"cannot read video {path} of project {self._path}")
+        self._store_identity(video_id, ident)
+        return VideoFileStatus(video_id, path, "same")
+
+    def _store_identity(self, video_id: int, ident: FileIdentity) -> None:
+        with self._write(bulk=True) as s:
+            s.connection().exec_driver_sql(
+                "UPDATE videos SET file_size = ?, file_mtime_ns = ?, file_digest = ? WHERE id = ?",
+                (ident.size, ident.mtime_ns, ident.digest, video_id),
+            )
+
+    def frames_missing_fingerprints(self, video_id: int) -> list[int]:
+        """Labeled frames (with a user instance) that have no stored fingerprint, ascending.
+
+        The GUI fills them when a video is opened and its file is unchanged
+        (``pose_studio.formats.frame_check.fill_missing_fingerprints``).
+        """
+        labeled = np.flatnonzero(self.frame_arrays(video_id).labeled)
+        have = np.fromiter(self.fingerprints(video_id), dtype=np.int64)
+        return [int(f) for f in np.setdiff1d(labeled, have, assume_unique=True)]
 
     def find_video(self, path: str | os.PathLike[str]) -> int | None:
         """The id of the video stored for ``path`` (absolute or as resolved now), if any."""
@@ -687,8 +791,7 @@ class Project:
             return _new_model_run(s, model_path, model_hash, providers, params)
 
     def model_runs(self) -> list[ModelRunRecord]:
-        self._check_open()
-        with Session(self._engine) as s:
+        with self._read_session() as s:
             return [
                 ModelRunRecord(id=r.id, model_path=r.model_path, model_hash=r.model_hash,
                                providers=tuple(json.loads(r.providers_json)),
@@ -775,6 +878,15 @@ class Project:
             ).scalar()
             if n is None:
                 raise ProjectError(f"project {self._path} has no video with id {video_id}")
+            try:
+                return summary.read_arrays(conn, video_id, int(n))
+            except summary.SummaryDamaged:
+                if self.read_only:  # cannot repair the file: compute from the instances
+                    return summary.arrays_from_instances(conn, video_id, int(n))
+        # A summary written by another build (other chunk size) or damaged: rebuild it.
+        with self._write(bulk=True) as s:
+            summary.rebuild_video(s.connection(), video_id)
+        with self._read() as conn:
             return summary.read_arrays(conn, video_id, int(n))
 
     def labeled_frames(self, video_id: int) -> list[int]:
@@ -854,8 +966,7 @@ class Project:
             return int(row.id)
 
     def tracks(self) -> list[TrackRecord]:
-        self._check_open()
-        with Session(self._engine) as s:
+        with self._read_session() as s:
             return [TrackRecord(id=r.id, name=r.name)
                     for r in s.scalars(select(TrackRow).order_by(TrackRow.id))]
 
@@ -909,7 +1020,7 @@ class Project:
             finally:
                 dst.close()
             os.replace(tmp, new)
-        except (OSError, sqlite3.Error) as e:
+        except (OSError, sqlite3.Error, exc.SQLAlchemyError) as e:
             lock.release()
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -46,7 +46,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -101,6 +101,11 @@ class VideoRow(Base):
     kind: Mapped[str] = mapped_column(String, nullable=False, default="file")
     index_blob: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     added_at: Mapped[float] = mapped_column(Float, nullable=False)
+    # The file's identity when added (or last accepted): size, mtime and a digest of its first
+    # and last MiB (see identity.py). NULL: not recorded (added by format 2 or earlier).
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    file_mtime_ns: Mapped[int | None] = mapped_column(Integer)
+    file_digest: Mapped[str | None] = mapped_column(String)
 
 
 class FrameRow(Base):

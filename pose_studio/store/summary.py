@@ -18,11 +18,14 @@ from pose_studio.store.schema import KIND_USER
 __all__ = [
     "SUMMARY_CHUNK",
     "SUMMARY_DTYPE",
+    "SummaryDamaged",
     "add_predicted",
+    "arrays_from_instances",
     "load_chunks",
     "predicted_counts",
     "read_arrays",
     "rebuild_all",
+    "rebuild_video",
     "refresh_frames",
 ]
 
@@ -32,6 +35,33 @@ SUMMARY_DTYPE = np.dtype(
 )
 # Above this many touched frames in one chunk, recompute the whole chunk with one range query.
 _WHOLE_CHUNK = 64
+
+
+_CHUNK_BYTES = SUMMARY_CHUNK * SUMMARY_DTYPE.itemsize
+
+
+class SummaryDamaged(Exception):
+    """A summary blob of the wrong size (another build's chunk layout, or damage)."""
+
+
+def _decode(blob: bytes | None) -> np.ndarray | None:
+    """A chunk's writable records, or None when the blob does not have the expected size."""
+    if blob is None or len(blob) != _CHUNK_BYTES:
+        return None
+    return np.frombuffer(blob, dtype=SUMMARY_DTYPE).copy()
+
+
+def _chunk_from_instances(conn: Connection, video_id: int, chunk: int) -> np.ndarray:
+    base = chunk * SUMMARY_CHUNK
+    rows = conn.exec_driver_sql(
+        "SELECT frame_idx, kind, summary_score FROM instances "
+        "WHERE video_id = ? AND frame_idx >= ? AND frame_idx < ?",
+        (video_id, base, base + SUMMARY_CHUNK),
+    ).fetchall()
+    rec = _empty(SUMMARY_CHUNK)
+    f, k, sc = _rows_to_arrays(rows)  # type: ignore[arg-type]
+    _accumulate(rec, f - base, k, sc)
+    return rec
 
 
 def _empty(n: int) -> np.ndarray:
@@ -71,7 +101,8 @@ def _load_chunk(conn: Connection, video_id: int, chunk: int) -> np.ndarray:
     ).scalar()
     if blob is None:
         return _empty(SUMMARY_CHUNK)
-    return np.frombuffer(blob, dtype=SUMMARY_DTYPE).copy()
+    rec = _decode(blob)
+    return rec if rec is not None else _chunk_from_instances(conn, video_id, chunk)
 
 
 def _store_chunk(conn: Connection, video_id: int, chunk: int, rec: np.ndarray) -> None:
@@ -130,8 +161,11 @@ def load_chunks(conn: Connection, video_id: int, frames: np.ndarray) -> dict[int
     out = {}
     for c in chunks.tolist():
         blob = have.get(c)
-        out[c] = (_empty(SUMMARY_CHUNK) if blob is None
-                  else np.frombuffer(blob, dtype=SUMMARY_DTYPE).copy())
+        if blob is None:
+            out[c] = _empty(SUMMARY_CHUNK)
+        else:
+            rec = _decode(blob)
+            out[c] = rec if rec is not None else _chunk_from_instances(conn, video_id, c)
     return out
 
 
@@ -199,18 +233,49 @@ def rebuild_all(conn: Connection) -> None:
         refresh_frames(conn, video_id, (f for (f,) in frames))
 
 
+def rebuild_video(conn: Connection, video_id: int) -> None:
+    """Recompute one video's summary from its instances (repair of a damaged summary)."""
+    conn.exec_driver_sql("DELETE FROM frame_summary WHERE video_id = ?", (video_id,))
+    frames = conn.exec_driver_sql(
+        "SELECT DISTINCT frame_idx FROM instances WHERE video_id = ?", (video_id,)
+    ).fetchall()
+    refresh_frames(conn, video_id, (f for (f,) in frames))
+
+
+def arrays_from_instances(conn: Connection, video_id: int, frame_count: int) -> FrameArrays:
+    """:func:`read_arrays` computed from the instances table (read-only repair path)."""
+    rows = conn.exec_driver_sql(
+        "SELECT frame_idx, kind, summary_score FROM instances WHERE video_id = ? "
+        "AND frame_idx >= 0", (video_id,)
+    ).fetchall()
+    f, k, sc = _rows_to_arrays(rows)  # type: ignore[arg-type]
+    n = max(frame_count, int(f.max()) + 1 if f.size else 0)
+    rec = _empty(n)
+    _accumulate(rec, f, k, sc)
+    return _to_arrays(rec[:frame_count])
+
+
 def read_arrays(conn: Connection, video_id: int, frame_count: int) -> FrameArrays:
-    """The per-frame arrays of one video (length ``frame_count``)."""
+    """The per-frame arrays of one video (length ``frame_count``).
+
+    Raises:
+        SummaryDamaged: a stored chunk is inconsistent (rebuild with :func:`rebuild_video`).
+    """
     rows = conn.exec_driver_sql(
         "SELECT chunk, data FROM frame_summary WHERE video_id = ?", (video_id,)
     ).fetchall()
     n_chunks = max([frame_count // SUMMARY_CHUNK + 1] + [c + 1 for c, _ in rows])
     rec = _empty(n_chunks * SUMMARY_CHUNK)
     for chunk, data in rows:
+        if chunk < 0 or not isinstance(data, bytes) or len(data) != _CHUNK_BYTES:
+            raise SummaryDamaged(f"video {video_id} chunk {chunk}")
         rec[chunk * SUMMARY_CHUNK : (chunk + 1) * SUMMARY_CHUNK] = np.frombuffer(
             data, dtype=SUMMARY_DTYPE
         )
-    rec = rec[:frame_count]
+    return _to_arrays(rec[:frame_count])
+
+
+def _to_arrays(rec: np.ndarray) -> FrameArrays:
     n_user = np.ascontiguousarray(rec["n_user"])
     n_pred = np.ascontiguousarray(rec["n_pred"])
     n_scored = rec["n_scored"]
