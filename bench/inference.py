@@ -68,11 +68,12 @@ def job_raw(cfg: dict[str, Any]) -> dict[str, Any]:
     sess = model.session.session
     name = model.session.input_name
     sess.run(None, {name: chunks[0]})
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for c in chunks:
         sess.run(None, {name: c})
     dt = time.perf_counter() - t0
-    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb(), "runs": len(chunks)}
+    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb(), "runs": len(chunks),
+            "cpu_ms": (time.process_time() - c0) * 1000 / cfg["frames"]}
 
 
 def job_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -84,15 +85,16 @@ def job_pipeline(cfg: dict[str, Any]) -> dict[str, Any]:
     model.predict_crops(__import__("numpy").zeros((480, 640, 3), "uint8"), boxes)  # warm
     with open_video(cfg["video"]) as r:  # the project stores the index; so does this
         index = r.index_bytes()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     res = list(run_video(lambda: open_video(cfg["video"], index=index), model,
                          frames=range(cfg["frames"]),
                          boxes=boxes, batch=cfg["batch"], keep_maps=False,
                          max_crops_per_run=cfg["max_crops"]))
     dt = time.perf_counter() - t0
+    cpu = (time.process_time() - c0) * 1000 / cfg["frames"]
     assert len(res) == cfg["frames"]
     xy0 = [list(map(float, i.xy[0])) for i in res[0].instances]
-    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb(), "xy0": xy0,
+    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb(), "xy0": xy0, "cpu_ms": cpu,
             "threads": model.session.session.get_session_options().intra_op_num_threads}
 
 
@@ -125,13 +127,14 @@ def job_pipeline_mem(cfg: dict[str, Any]) -> dict[str, Any]:
     with open_video(cfg["video"]) as r:
         frames = [f for _, f in r.iter_frames(0, cfg["frames"])]
     model.predict_crops(frames[0], boxes)  # warm
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     res = list(run_video(lambda: _MemoryReader(frames), model, frames=range(cfg["frames"]),
                          boxes=boxes, batch=cfg["batch"], keep_maps=False,
                          max_crops_per_run=cfg["max_crops"]))
     dt = time.perf_counter() - t0
     assert len(res) == cfg["frames"]
-    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb()}
+    return {"fps": cfg["frames"] / dt, "peak_mb": _peak_mb(),
+            "cpu_ms": (time.process_time() - c0) * 1000 / cfg["frames"]}
 
 
 def job_rtmlib(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +159,7 @@ def job_rtmlib(cfg: dict[str, Any]) -> dict[str, Any]:
     pose(np.zeros((480, 640, 3), np.uint8), bboxes=boxes)  # warm
     with open_video(cfg["video"]) as r:
         index = r.index_bytes()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     n = 0
     xy0 = None
     with open_video(cfg["video"], index=index) as r:
@@ -166,7 +169,8 @@ def job_rtmlib(cfg: dict[str, Any]) -> dict[str, Any]:
                 xy0 = [list(map(float, k[0])) for k in kpts]
             n += 1
     dt = time.perf_counter() - t0
-    return {"fps": n / dt, "peak_mb": _peak_mb(), "xy0": xy0}
+    return {"fps": n / dt, "peak_mb": _peak_mb(), "xy0": xy0,
+            "cpu_ms": (time.process_time() - c0) * 1000 / max(1, n)}
 
 
 JOBS = {"raw": job_raw, "pipeline": job_pipeline, "pipeline_mem": job_pipeline_mem,
@@ -207,7 +211,6 @@ def main() -> int:
                     help="ORT intra-op threads for raw/pipeline (default: the app's cores-1)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-
 
     with tempfile.TemporaryDirectory(prefix="bench_inference_") as d:
         return _run(args, Path(d))
@@ -260,7 +263,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
 
     print()
     print(f"{'persons':>7} | {'method':<44} | {'frames/s':>8} | {'vs raw':>7} | "
-          f"{'vs rtmlib':>9} | {'peak MB':>7}")
+          f"{'vs rtmlib':>9} | {'peak MB':>7} | {'CPU ms/frame':>12}")
     for persons, best in rows:
         rtm = best.get("rtmlib from video (ORT default threads)")
         for label, job, threads in methods:
@@ -278,7 +281,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
                 return f"{v:{width}.2f}x" if v == v else " " * (width - 1) + "-" + " "
 
             print(f"{persons:7d} | {label:<44} | {fps(r):8.2f} | {x(vs_raw, 6)} | "
-                  f"{x(vs_rtm, 8)} | {r['peak_mb']:7.0f}")
+                  f"{x(vs_rtm, 8)} | {r['peak_mb']:7.0f} | {r.get('cpu_ms', float('nan')):12.1f}")
     app_threads = rows[0][1][methods[1][0]].get("threads")
     print(f"(best of {args.repeat} interleaved runs, each in a fresh process; 'app default' = "
           f"{app_threads} thread(s) = cores - 1; 'vs raw' compares with the raw loop at the same "
@@ -294,6 +297,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
             print(f"check ({persons} persons): keypoint 0 of frame 0, pipeline vs rtmlib: "
                   f"max |diff| = {d:.3f} px")
     print("targets: pipeline >= 0.9x raw; >= 1.0x rtmlib at 1 person, >= 1.5x at 5 persons")
+    print("CPU ms/frame: process CPU time (all threads: decoding, pre-processing, ORT) per "
+          "frame; unlike frames/s it hardly depends on what else the machine runs")
     return 0
 
 

@@ -175,7 +175,7 @@ def test_reader_errors_and_bad_frames_surface_as_pose_studio_errors(models: dict
 
 def test_tracking_follows_previous_keypoints(models: dict) -> None:
     m = pm(models, "hm")
-    seen_boxes: list[list[float]] = []
+    seen_boxes: list[list[float] | None] = []
     orig = m.prepare_crops
 
     def spy(frame: np.ndarray, boxes: object, scores: object = None):  # type: ignore[no-untyped-def]
@@ -183,7 +183,7 @@ def test_tracking_follows_previous_keypoints(models: dict) -> None:
                           else None)
         return orig(frame, boxes, scores)
 
-    m.prepare_crops = spy  # type: ignore[method-assign]
+    m.prepare_crops = spy  # type: ignore[method-assign,assignment]
     try:
         res = list(run_video(lambda: ArrayReader(4), m, boxes=[[20, 20, 120, 100]], track=True,
                              redetect_every=3))
@@ -244,7 +244,7 @@ def test_real_video_file(models: dict, tmp_path: Path) -> None:
         frames_seen.append(read_index_from_frame(frame))
         return orig(frame, boxes, scores)
 
-    m.prepare_crops = spy  # type: ignore[method-assign]
+    m.prepare_crops = spy  # type: ignore[method-assign,assignment]
     try:
         res = list(run_video(lambda: open_video(path), m, frames=range(2, 9), batch=3))
     finally:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 
-from pose_studio.inference import ModelError, load_model
+from pose_studio.inference import ModelError, PoseModel, load_model
 from pose_studio.inference import providers as prov
 from tests.support import onnx_models as om
 
@@ -38,7 +39,9 @@ def test_auto_with_cpu_only_build(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_explicit_provider_and_device_id() -> None:
     specs = prov.select_providers("cuda", 1, available=ALL, platform="linux")
     assert specs[0] == ("CUDAExecutionProvider", {"device_id": 1,
-                                                   "cudnn_conv_algo_search": "HEURISTIC"})
+                                                   "cudnn_conv_algo_search": "HEURISTIC",
+                                                   "arena_extend_strategy": "kSameAsRequested",
+                                                   "do_copy_in_default_stream": True})
     assert names(prov.select_providers("dml", 2, available=ALL, platform="win32")) == [
         "DmlExecutionProvider", "CPUExecutionProvider"]
     assert names(prov.select_providers("cpu", available=ALL)) == ["CPUExecutionProvider"]
@@ -124,3 +127,86 @@ def test_dml_request_builds_sequential_session(tmp_path: Path,
     # ORT registered only the CPU here: the model says so
     assert m.providers == ["CPUExecutionProvider"]
     assert any("did not register DmlExecutionProvider" in w for w in m.warnings)
+
+
+class _CudaThatCannotRun:
+    """A CUDA session that builds (ORT registered CUDA) but fails on the first run."""
+
+    def __init__(self, path: str, sess_options: Any = None, providers: Any = None) -> None:
+        req = [p[0] if isinstance(p, tuple) else p for p in providers]
+        self._gpu = req[0] == "CUDAExecutionProvider"
+        self._s = _REAL(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    def get_providers(self) -> list[str]:
+        return (["CUDAExecutionProvider"] if self._gpu else []) + ["CPUExecutionProvider"]
+
+    def run(self, *args: Any) -> Any:
+        if self._gpu:
+            raise RuntimeError("CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR")
+        return self._s.run(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s, name)
+
+
+def test_gpu_session_that_cannot_run_falls_back_to_cpu(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    p = om.make_heatmap_model(tmp_path / "m.onnx", input_hw=(64, 48))
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", _CudaThatCannotRun)
+    monkeypatch.setattr(prov, "preload_cuda_dlls", lambda ort_module=None: None)
+    m = load_model(p, provider="cuda")
+    assert m.providers == ["CPUExecutionProvider"]
+    assert m.requested_providers == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert any("CUDAExecutionProvider cannot run" in w and "CUDNN_STATUS_INTERNAL_ERROR" in w
+               and "CPU" in w for w in m.warnings)
+    assert isinstance(m, PoseModel)
+    (pred,) = m.predict_crops(np.zeros((60, 40, 3), np.uint8))
+    assert pred.xy.shape == (17, 2)
+
+
+def test_cuda_preload_dlls_once_and_only_for_cuda(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    class FakeOrt:
+        @staticmethod
+        def preload_dlls() -> None:
+            calls.append(1)
+            print("\x1b[33mWARNING: cuDNN 9 is not found\x1b[0m")  # it prints, never raises
+
+    monkeypatch.setattr(prov, "_preload_done", [])
+    first = prov.preload_cuda_dlls(FakeOrt)
+    assert calls == [1] and first is not None and "cuDNN 9 is not found" in first
+    assert prov.preload_cuda_dlls(FakeOrt) == first and calls == [1]  # once per process
+    monkeypatch.setattr(prov, "_preload_done", [])
+    assert prov.preload_cuda_dlls(object()) is None  # ORT < 1.21: nothing to call
+
+    seen: list[str] = []
+
+    def fake_preload(ort_module: Any = None) -> None:
+        seen.append("called")
+
+    monkeypatch.setattr(prov, "preload_cuda_dlls", fake_preload)
+    p = om.make_heatmap_model(tmp_path / "m.onnx", input_hw=(64, 48))
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession",
+                        lambda path, sess_options=None, providers=None: _REAL(
+                            path, sess_options=sess_options, providers=["CPUExecutionProvider"]))
+    load_model(p, provider="cpu")
+    assert seen == []
+    m = load_model(p, provider="cuda")
+    assert seen == ["called"]
+    assert any("did not register CUDAExecutionProvider" in w for w in m.warnings)
+
+
+def test_cuda_and_dml_provider_options() -> None:
+    cuda = dict(prov.select_providers("auto", 2, available=ALL, platform="linux"))
+    assert cuda["CUDAExecutionProvider"] == {
+        "device_id": 2, "cudnn_conv_algo_search": "HEURISTIC",
+        "arena_extend_strategy": "kSameAsRequested", "do_copy_in_default_stream": True}
+    dml = dict(prov.select_providers("auto", 1, available=ALL, platform="win32"))
+    assert dml["DmlExecutionProvider"] == {"device_id": 1}
+    assert list(dml)[-1] == "CPUExecutionProvider"

@@ -45,7 +45,7 @@ def _timing(model: Any, runs: int) -> dict[str, float]:
     out = {"batch": float(b), "ms_per_run": float(np.median(times)),
            "ms_min": float(np.min(times))}
     top_down = getattr(model, "top_down", False)
-    if top_down and model.batch_size is None:
+    if top_down and model.batch_size is None and not model.session.batch_limit:
         x8 = np.repeat(x, 8, axis=0)
         model.session.run_once(x8)
         t0 = time.perf_counter()

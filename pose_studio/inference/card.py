@@ -10,7 +10,8 @@ from typing import Any
 
 from pose_studio.inference.errors import ModelError
 
-FAMILIES = ("heatmap", "simcc", "yolo_pose", "rtmo", "detector_end2end", "detector_yolox")
+FAMILIES = ("heatmap", "simcc", "yolo_pose", "rtmo", "detector_end2end", "detector_yolox",
+            "detector_yolo")
 CARD_FORMAT = "pose-studio-model-card/1"
 
 CARD_HELP = (
@@ -186,6 +187,8 @@ def read_pipeline_json(path: Path) -> ModelCard:
                 kw["color"] = "rgb" if t.get("to_rgb") else "bgr"
             elif typ in ("TopDownAffine", "TopdownAffine") and "image_size" in t:
                 kw["input_size"] = _size(t["image_size"], path)
+                if t.get("use_udp"):  # ViTPose and other UDP-trained heatmap models
+                    kw["refine"] = "dark_udp"
             elif typ == "TopDownGetBboxCenterScale" and "padding" in t:
                 kw["box_padding"] = float(t["padding"])
             elif typ == "Resize" and "size" in t and "input_size" not in kw:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pose_studio.inference.errors import ModelError
-from pose_studio.inference.model import load_model
+from pose_studio.inference.model import external_data_files, load_model
 
 
 @dataclass(frozen=True)
@@ -73,4 +73,7 @@ def convert_model(src: str | Path, out: str | Path, mode: str) -> ConvertSummary
     b = conv.session.run_once(x)
     diff = max((float(np.abs(p.astype(np.float64) - q.astype(np.float64)).max())
                 for p, q in zip(a, b) if p.shape == q.shape and p.size), default=0.0)
-    return ConvertSummary(out_p, mode, src_p.stat().st_size, out_p.stat().st_size, diff)
+    def size(p: Path) -> int:
+        return sum(f.stat().st_size for f in (p, *external_data_files(p)))
+
+    return ConvertSummary(out_p, mode, size(src_p), size(out_p), diff)

@@ -192,30 +192,70 @@ def decode_yolo_pose(
     iou: float = 0.7,
     max_det: int = 300,
     end2end: bool = False,
+    kpt_dim: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's ultralytics pose output -> ``boxes xyxy (n,4)``, ``scores (n,)``,
     ``kpts (n,K,3)`` in model-input pixels, person class (0) only, after NMS.
 
-    ``out`` is ``(4+nc+3K, A)`` (default export), or ``(max_det, 6+3K)`` rows of
-    ``x1,y1,x2,y2,score,class,kpts`` when ``end2end`` (``nms=True`` / YOLO26).
+    ``out`` is ``(4+nc+kpt_dim*K, A)`` (default export), or ``(max_det, 6+kpt_dim*K)`` rows of
+    ``x1,y1,x2,y2,score,class,kpts`` when ``end2end`` (``nms=True`` / YOLO26). Keypoints
+    without a visibility value (``kpt_shape=[K, 2]``) get the detection score.
     """
     if end2end:
         rows = np.asarray(out, dtype=np.float32)
         keep = (rows[:, 4] > conf) & (rows[:, 5].round() == 0)
         rows = rows[keep][:max_det]
-        return (rows[:, :4].astype(np.float64), rows[:, 4].copy(),
-                rows[:, 6:6 + 3 * k].reshape(-1, k, 3).astype(np.float64))
-    p = np.asarray(out, dtype=np.float32).T  # (A, C)
+        boxes = rows[:, :4].astype(np.float64)
+        score = rows[:, 4].copy()
+        raw = rows[:, 6:6 + kpt_dim * k]
+    else:
+        p = np.asarray(out, dtype=np.float32).T  # (A, C)
+        cls = p[:, 4:4 + nc]
+        best = cls.argmax(axis=1)
+        score = cls.max(axis=1)
+        keep = (score > conf) & (best == 0)
+        p, score = p[keep], score[keep]
+        cxcy, wh = p[:, 0:2].astype(np.float64), p[:, 2:4].astype(np.float64)
+        boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
+        idx = geo.nms(boxes, score, iou)[:max_det]
+        boxes, score = boxes[idx], score[idx]
+        raw = p[idx, 4 + nc:4 + nc + kpt_dim * k]
+    kpts = raw.reshape(-1, k, kpt_dim).astype(np.float64)
+    if kpt_dim == 2:
+        kpts = np.concatenate([kpts, np.broadcast_to(score.astype(np.float64)[:, None, None],
+                                                     (len(kpts), k, 1))], axis=2)
+    return boxes, score, kpts
+
+
+def decode_yolo_detect(
+    out: np.ndarray,
+    nc: int,
+    conf: float = 0.3,
+    iou: float = 0.7,
+    end2end: bool = False,
+    person_class: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One image's ultralytics detector output -> person ``boxes xyxy (n,4)`` and ``scores``
+    (input pixels), best first, after NMS.
+
+    ``out`` is ``(4+nc, A)`` (cx, cy, w, h, class scores) or, when ``end2end``, ``(max_det, 6)``
+    rows of x1, y1, x2, y2, score, class.
+    """
+    if end2end:
+        rows = np.asarray(out, dtype=np.float32)
+        keep = (rows[:, 4] > conf) & (rows[:, 5].round() == person_class)
+        rows = rows[keep]
+        order = np.argsort(-rows[:, 4], kind="stable")
+        return rows[order, :4].astype(np.float64), rows[order, 4].copy()
+    p = np.asarray(out, dtype=np.float32).T  # (A, 4+nc)
     cls = p[:, 4:4 + nc]
-    best = cls.argmax(axis=1)
-    score = cls.max(axis=1)
-    keep = (score > conf) & (best == 0)
-    p, score = p[keep], score[keep]
+    keep = (cls.argmax(axis=1) == person_class) & (cls[:, person_class] > conf)
+    p = p[keep]
+    score = p[:, 4 + person_class].copy()
     cxcy, wh = p[:, 0:2].astype(np.float64), p[:, 2:4].astype(np.float64)
     boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
-    idx = geo.nms(boxes, score, iou)[:max_det]
-    kpts = p[idx, 4 + nc:4 + nc + 3 * k].reshape(-1, k, 3).astype(np.float64)
-    return boxes[idx], score[idx], kpts
+    idx = geo.nms(boxes, score, iou)
+    return boxes[idx], score[idx]
 
 
 def decode_yolox_raw(

@@ -23,6 +23,8 @@ class FamilySpec:
         split_ratio: SimCC bins per input pixel.
         nc: Number of classes (YOLO models).
         end2end: YOLO-pose export with NMS inside (rows of x1,y1,x2,y2,score,class,kpts).
+        kpt_dim: Values per YOLO-pose keypoint: 3 (x, y, visibility) or 2 (x, y; e.g.
+            ultralytics ``tiger-pose`` with ``kpt_shape=[12, 2]``).
     """
 
     family: str
@@ -32,6 +34,7 @@ class FamilySpec:
     split_ratio: float = 0.0
     nc: int = 1
     end2end: bool = False
+    kpt_dim: int = 3
 
 
 def literal(meta: Mapping[str, str], key: str) -> Any:
@@ -93,25 +96,54 @@ def detect_family(
     # --- YOLO (one rank-3 output)
     r3 = [i for i, s in enumerate(shapes) if len(s) == 3]
     kpt_shape = literal(meta, "kpt_shape")
-    is_pose_meta = kpt_shape is not None or str(meta.get("task", "")) == "pose"
-    if len(r3) == 1 and (want("yolo_pose") or want("detector_yolox")):
+    task = str(meta.get("task", "")).lower()
+    if task and task not in ("pose", "detect") and family is None and \
+            ("names" in meta or "stride" in meta):
+        # an ultralytics detect/segment/classify/obb export: its rank-3 output can look
+        # like a pose layout by chance (seg [1, 116, 8400] = 4 + 1 + 3*37)
+        raise ValueError(f"this is an ultralytics '{task}' model (metadata task={task!r}), "
+                         f"not a pose model; export a YOLO '-pose' model instead "
+                         f"(e.g. yolo11n-pose.pt with format=onnx)")
+    is_pose_meta = kpt_shape is not None or task == "pose"
+    if len(r3) == 1 and (want("yolo_pose") or want("detector_yolox") or want("detector_yolo")):
         i = r3[0]
         _, c, a = shapes[i]
         n_anchor = anchors(h_in, w_in)
         names_meta = literal(meta, "names")
         nc = len(names_meta) if isinstance(names_meta, dict) and names_meta else 1
+        # ultralytics YOLOv8/11 detector (a person detector for top-down models):
+        # [1, 4+nc, anchors], or [1, max_det, 6] when exported with NMS (YOLO26, nms=True)
+        if want("detector_yolo") and not is_pose_meta and (task == "detect" or family ==
+                                                             "detector_yolo"):
+            nc_d = nc if task == "detect" else c - 4
+            if a == n_anchor and c == 4 + nc_d and nc_d >= 1:
+                return FamilySpec("detector_yolo", outputs=(i,), nc=nc_d)
+            if a == 6 and c != n_anchor:
+                return FamilySpec("detector_yolo", outputs=(i,), nc=nc_d, end2end=True)
+            tried.append(f"ultralytics detector output {list(shapes[i])} is neither "
+                         f"[1, 4+{nc_d}, {n_anchor}] nor [1, max_det, 6]")
+        if want("detector_yolo") and family is None and not meta and a == n_anchor and \
+                c == 84:
+            return FamilySpec("detector_yolo", outputs=(i,), nc=80)  # COCO-80, no metadata
         k_meta = int(kpt_shape[0]) if isinstance(kpt_shape, (list, tuple)) else None
-        ndim = int(kpt_shape[1]) if isinstance(kpt_shape, (list, tuple)) else 3
+        ndim = int(kpt_shape[1]) if isinstance(kpt_shape, (list, tuple)) and \
+            len(kpt_shape) > 1 else 3
         if want("yolo_pose") and (is_pose_meta or family == "yolo_pose"):
-            if a == n_anchor or (a != c and c < a):
-                k = k_meta if k_meta else (c - 4 - nc) // 3
-                if ndim == 3 and 4 + nc + 3 * k == c and k > 0:
-                    return FamilySpec("yolo_pose", k=k, outputs=(i,), nc=nc)
-            k = k_meta if k_meta else (a - 6) // 3
-            if ndim == 3 and a == 6 + 3 * k and k > 0:
-                return FamilySpec("yolo_pose", k=k, outputs=(i,), nc=nc, end2end=True)
-            tried.append(f"YOLO-pose metadata but output {list(shapes[i])} does not match "
-                         f"[1, 4+nc+3K, anchors]")
+            if ndim not in (2, 3):
+                tried.append(f"YOLO-pose metadata kpt_shape={kpt_shape!r}: keypoints must "
+                             f"have 2 or 3 values")
+            else:
+                if a == n_anchor or (a != c and c < a):
+                    k = k_meta if k_meta else (c - 4 - nc) // ndim
+                    if 4 + nc + ndim * k == c and k > 0:
+                        return FamilySpec("yolo_pose", k=k, outputs=(i,), nc=nc, kpt_dim=ndim)
+                k = k_meta if k_meta else (a - 6) // ndim
+                if a == 6 + ndim * k and k > 0:
+                    return FamilySpec("yolo_pose", k=k, outputs=(i,), nc=nc, end2end=True,
+                                      kpt_dim=ndim)
+                tried.append(f"YOLO-pose metadata (kpt_shape={kpt_shape}, {nc} class(es)) but "
+                             f"output {list(shapes[i])} does not match "
+                             f"[1, 4+nc+{ndim}K, anchors]")
         if want("yolo_pose") and not is_pose_meta and a == n_anchor and (c - 5) % 3 == 0 \
                 and c > 5:
             return FamilySpec("yolo_pose", k=(c - 5) // 3, outputs=(i,), nc=1)
@@ -137,17 +169,24 @@ def detect_family(
         tried.append(f"two rank-3 outputs {list(sx)} and {list(sy)} are not SimCC vectors "
                      f"[N, K, r*{w_in}] and [N, K, r*{h_in}]")
 
-    # --- heatmaps: the last rank-4 output [N, K, H/s, W/s]
+    # --- heatmaps: rank-4 outputs [N, K, H/s, W/s]. Stacked Hourglass / CPM give one per
+    # stage (the last is the final one); other extra outputs (aux heads, features) are
+    # coarser than the heatmaps: take the finest stride, and the last of those.
     if want("heatmap"):
-        for i in reversed(range(len(shapes))):
-            s = shapes[i]
+        best: tuple[float, int] | None = None
+        for i, s in enumerate(shapes):
             if len(s) != 4 or s[2] <= 0 or s[3] <= 0:
                 continue
             fx, fy = w_in / s[3], h_in / s[2]
             if abs(fx - fy) < 1e-6 and fx >= 1 and abs(fx - round(fx)) < 1e-6 and s[1] >= 1:
-                return FamilySpec("heatmap", k=s[1], outputs=(i,), stride=(fx, fy))
-            tried.append(f"rank-4 output {list(s)} is not a heatmap at an integer stride of "
-                         f"the {w_in}x{h_in} input")
+                if best is None or fx <= best[0]:
+                    best = (fx, i)
+            else:
+                tried.append(f"rank-4 output {list(s)} is not a heatmap at an integer stride "
+                             f"of the {w_in}x{h_in} input")
+        if best is not None:
+            fx, i = best
+            return FamilySpec("heatmap", k=shapes[i][1], outputs=(i,), stride=(fx, fx))
     why = "; ".join(tried) if tried else "no output has the shape of a pose or detector family"
     if family:
         raise ValueError(f"the outputs do not fit the family {family!r} stated by the card: {why}")

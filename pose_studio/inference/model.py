@@ -20,9 +20,10 @@ from pose_studio.core import geometry as geo
 from pose_studio.core.skeleton import BUILTIN_SKELETONS, Skeleton, SkeletonError, get_skeleton
 from pose_studio.inference import decode as dec
 from pose_studio.inference.card import CARD_HELP, ModelCard, read_card
-from pose_studio.inference.errors import ModelError
+from pose_studio.inference.errors import InferenceError, ModelError
 from pose_studio.inference.family import FamilySpec, detect_family, literal
-from pose_studio.inference.preprocess import letterbox, to_tensor, warp_crops
+from pose_studio.inference.preprocess import as_bgr, letterbox, to_tensor, warp_crops
+from pose_studio.inference.providers import CPU
 from pose_studio.inference.results import CropMaps, PosePrediction
 from pose_studio.inference.session import OnnxSession
 
@@ -30,7 +31,7 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 POSE_FAMILIES = ("heatmap", "simcc", "yolo_pose", "rtmo")
 TOP_DOWN = ("heatmap", "simcc")
-DETECTOR_FAMILIES = ("detector_end2end", "detector_yolox")
+DETECTOR_FAMILIES = ("detector_end2end", "detector_yolox", "detector_yolo")
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +55,8 @@ class CropBatch:
 
     @staticmethod
     def concat(batches: Sequence[CropBatch]) -> CropBatch:
+        if len(batches) == 1:  # no copy of the (large) tensor
+            return batches[0]
         return CropBatch(np.concatenate([b.tensor for b in batches]),
                          np.concatenate([b.affines for b in batches]),
                          np.concatenate([b.boxes for b in batches]),
@@ -67,6 +70,23 @@ class Letterbox:
     ratio: float
     pad: tuple[int, int]
     frame_size: tuple[int, int]  # (W, H)
+
+
+def external_data_files(path: Path, max_graph_bytes: int = 64 << 20) -> list[Path]:
+    """Files beside ``path`` that hold its external tensor data (torch's dynamo exporter and
+    models over 2 GB write ``<name>.onnx.data``), found by their names in the graph file.
+
+    Graph files with external data are small, so larger ones are not searched.
+    """
+    try:
+        if path.stat().st_size > max_graph_bytes:
+            return []
+        data = path.read_bytes()
+        siblings = sorted(f for f in path.parent.iterdir() if f.is_file() and f != path)
+    except OSError:
+        return []
+    return [f for f in siblings if f.suffix.lower() not in (".onnx", ".json")
+            and f.name.encode() in data]
 
 
 def _kernel_for_sigma(sigma: float) -> int:
@@ -86,7 +106,7 @@ class _OnnxModel:
         self.family = spec.family
         self.input_size = input_size  # (w, h)
         self.name = card.name or path.stem
-        self.warnings: list[str] = list(sess.warnings)
+        self.warnings: list[str] = sess.warnings  # shared: the session adds run-time ones
         self.load_ms = load_ms
         self._hash: str | None = None
 
@@ -106,12 +126,13 @@ class _OnnxModel:
 
     @property
     def model_hash(self) -> str:
-        """sha256 of the model file (hex)."""
+        """sha256 of the model file and its external-data files (hex)."""
         if self._hash is None:
             h = hashlib.sha256()
-            with self.path.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
+            for f in (self.path, *external_data_files(self.path)):
+                with f.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
             self._hash = h.hexdigest()
         return self._hash
 
@@ -123,7 +144,9 @@ class _OnnxModel:
     def describe(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "name": self.name, "family": self.family,
-            "input_size": list(self.input_size), "batch": self.batch_size or "dynamic",
+            "input_size": list(self.input_size),
+            "batch": self.batch_size or ("1 (declared dynamic, does not batch)"
+                                         if self.session.batch_limit else "dynamic"),
             "inputs": [str(t) for t in self.session.inputs],
             "outputs": [str(t) for t in self.session.outputs],
             "providers": self.providers, "requested_providers": self.requested_providers,
@@ -131,10 +154,17 @@ class _OnnxModel:
             else None, **self.params(),
         }
 
+    def _frame(self, frame: np.ndarray) -> np.ndarray:
+        try:
+            return as_bgr(np.asarray(frame))
+        except ValueError as exc:
+            raise InferenceError(f"{self.path.name}: cannot use this frame: {exc}") from None
+
     def _prep_letterbox(self, frame: np.ndarray, *, centered: bool, mean: Any, std: Any,
                         rgb: bool, scale: float) -> tuple[np.ndarray, Letterbox]:
+        frame = self._frame(frame)
         canvas, r, pad = letterbox(frame, self.input_size, centered=centered)
-        x = to_tensor(canvas[None], mean, std, rgb, scale)
+        x = to_tensor(canvas[None], mean, std, rgb, scale, self.session.input_dtype)
         return x, Letterbox(r, pad, (int(frame.shape[1]), int(frame.shape[0])))
 
 
@@ -166,8 +196,12 @@ class PoseModel(_OnnxModel):
         self.scale = 1.0 / 255.0 if fam == "yolo_pose" and card.mean is None else 1.0
         self.box_padding = card.box_padding or 1.25
         self.refine = card.refine or "dark"  # dark | dark_udp (ViTPose/UDP) | quarter | none
+        # mmpose trains 256x192 heatmap models with sigma 2 (DARK kernel 11) and 384x288 ones
+        # (96x72 heatmaps) with sigma 3 (kernel 17); a card's sigma/kernel wins
+        hm_h = input_size[1] / spec.stride[1] if spec.stride[1] else 0.0
         self.dark_kernel = card.dark_kernel or (_kernel_for_sigma(card.heatmap_sigma)
-                                                if card.heatmap_sigma else 11)
+                                                if card.heatmap_sigma else
+                                                (17 if hm_h >= 96 else 11))
         self.keypoint_threshold = card.keypoint_threshold if card.keypoint_threshold is not None \
             else 0.3
         default_score = {"yolo_pose": 0.25, "rtmo": 0.5}.get(fam, 0.0)
@@ -209,6 +243,7 @@ class PoseModel(_OnnxModel):
     def prepare_crops(self, frame: np.ndarray, boxes_xyxy: Any,
                       box_scores: Any = None) -> CropBatch:
         """Crop and normalise the person boxes of one frame (None: the whole frame)."""
+        frame = self._frame(frame)
         if boxes_xyxy is None:
             h, w = frame.shape[:2]
             boxes = np.array([[0.0, 0.0, float(w), float(h)]])
@@ -217,7 +252,8 @@ class PoseModel(_OnnxModel):
         scores = np.ones(len(boxes), np.float32) if box_scores is None else \
             np.asarray(box_scores, dtype=np.float32).reshape(-1)
         crops, affines, _, _ = warp_crops(frame, boxes, self.input_size, self.box_padding)
-        tensor = to_tensor(crops, self.mean, self.std, self.rgb, self.scale)
+        tensor = to_tensor(crops, self.mean, self.std, self.rgb, self.scale,
+                           self.session.input_dtype)
         return CropBatch(tensor, affines, boxes, scores)
 
     def infer_crops(self, tensor: np.ndarray, max_batch: int = 32) -> list[np.ndarray]:
@@ -247,9 +283,11 @@ class PoseModel(_OnnxModel):
             hm = outputs[0]
             locs, vals = dec.decode_heatmaps(hm, self.refine, self.dark_kernel)
             h, w = hm.shape[2:]
-            if self.refine == "dark_udp":  # UDP: corners map to corners
+            if self.refine == "dark_udp":
+                # UDP (mmpose UDPHeatmap.decode, rtmlib ViTPose): heatmap pixel W-1 is the
+                # crop's right edge: x_img = x_hm / (W-1) * scale + center - scale/2
                 w_in, h_in = self.input_size
-                to_input = geo.scale_affine((w_in - 1) / (w - 1), (h_in - 1) / (h - 1))
+                to_input = geo.scale_affine(w_in / (w - 1), h_in / (h - 1))
             else:
                 to_input = geo.scale_affine(*self.spec.stride)
         else:
@@ -305,7 +343,7 @@ class PoseModel(_OnnxModel):
         if self.family == "yolo_pose":
             boxes, scores, kpts = dec.decode_yolo_pose(
                 outputs[0], k, self.spec.nc, self.score_threshold, self.nms_threshold,
-                end2end=self.spec.end2end)
+                end2end=self.spec.end2end, kpt_dim=self.spec.kpt_dim)
         else:
             dets, kp = np.asarray(outputs[0], np.float64), np.asarray(outputs[1], np.float64)
             keep = dets[:, 4] > self.score_threshold
@@ -334,19 +372,25 @@ class PoseModel(_OnnxModel):
 
 
 class DetectorModel(_OnnxModel):
-    """A person detector: mmdeploy end2end (NMS inside) or raw YOLOX (NMS here)."""
+    """A person detector: mmdeploy end2end (NMS inside), raw YOLOX or ultralytics YOLO
+    (NMS here)."""
 
     def __init__(self, path: Path, sess: OnnxSession, card: ModelCard, spec: FamilySpec,
                  input_size: tuple[int, int], load_ms: float) -> None:
         super().__init__(path, sess, card, spec, input_size, load_ms)
         # YOLOX (mmdet and Megvii): raw 0..255 BGR; RTMDet needs mean/std from card/pipeline.
+        # ultralytics: RGB / 255 in a centred letterbox.
+        ultra = spec.family == "detector_yolo"
         self.mean = card.mean
         self.std = card.std
-        self.rgb = (card.color or "bgr") == "rgb"
-        default = 0.3 if spec.family == "detector_end2end" else 0.5
+        self.rgb = (card.color or ("rgb" if ultra else "bgr")) == "rgb"
+        self.scale = 1.0 / 255.0 if ultra and card.mean is None else 1.0
+        self.centered = ultra
+        default = {"detector_end2end": 0.3, "detector_yolo": 0.3}.get(spec.family, 0.5)
         self.score_threshold = card.score_threshold if card.score_threshold is not None \
             else default
-        self.nms_threshold = card.nms_threshold if card.nms_threshold is not None else 0.45
+        self.nms_threshold = card.nms_threshold if card.nms_threshold is not None else \
+            (0.7 if ultra else 0.45)
         self.person_class = int(card.extra.get("person_class", 0))
 
     def params(self) -> dict[str, Any]:
@@ -355,9 +399,9 @@ class DetectorModel(_OnnxModel):
         return p
 
     def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        """Top-left letterbox with 114 padding (mmdet/rtmlib YOLOX convention)."""
-        return self._prep_letterbox(frame, centered=False, mean=self.mean, std=self.std,
-                                    rgb=self.rgb, scale=1.0)
+        """Letterbox with 114 padding: top-left (mmdet/rtmlib YOLOX) or centred (ultralytics)."""
+        return self._prep_letterbox(frame, centered=self.centered, mean=self.mean,
+                                    std=self.std, rgb=self.rgb, scale=self.scale)
 
     def infer(self, tensor: np.ndarray) -> list[list[np.ndarray]]:
         """Run letterboxed frames one at a time (detectors' outputs vary in length)."""
@@ -378,13 +422,17 @@ class DetectorModel(_OnnxModel):
                 if len(labels) == len(dets):
                     keep &= labels.astype(np.int64) == self.person_class
             boxes, scores = dets[keep, :4], dets[keep, 4]
+        elif self.family == "detector_yolo":
+            boxes, scores = dec.decode_yolo_detect(outputs[0], self.spec.nc,
+                                                   self.score_threshold, self.nms_threshold,
+                                                   self.spec.end2end, self.person_class)
         else:
             h, w = self.input_size[1], self.input_size[0]
             boxes, scores, cls = dec.decode_yolox_raw(outputs[0], (h, w), self.score_threshold,
                                                       self.nms_threshold)
             keep = cls == self.person_class
             boxes, scores = boxes[keep], scores[keep]
-        boxes = boxes / lb.ratio
+        boxes = geo.letterbox_to_image(boxes.reshape(-1, 2, 2), lb.ratio, lb.pad).reshape(-1, 4)
         fw, fh = lb.frame_size
         boxes = np.clip(boxes, 0, [fw, fh, fw, fh])
         ok = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
@@ -448,6 +496,29 @@ def _input_size(sess: OnnxSession, card: ModelCard, path: Path) -> tuple[int, in
                      f"card must give \"input_size\": [width, height]. {CARD_HELP}")
 
 
+def _model_file(p: Path) -> Path:
+    """The ``.onnx`` file to load: the path itself, or the one ``.onnx`` in a folder (an
+    extracted rtmlib/mmdeploy ``onnx_sdk`` archive holds ``end2end.onnx`` + ``pipeline.json``).
+    """
+    if not p.exists():
+        raise ModelError(f"{p}: model file not found")
+    if p.is_dir():
+        found = sorted(p.glob("*.onnx"))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ModelError(f"{p}: a folder without an .onnx model file")
+        raise ModelError(f"{p}: the folder holds several models "
+                         f"({', '.join(f.name for f in found)}); choose one")
+    if not p.is_file():
+        raise ModelError(f"{p}: not a file")
+    if p.suffix.lower() == ".zip":
+        raise ModelError(f"{p}: this is a zip archive (e.g. an rtmlib/mmdeploy onnx_sdk "
+                         f"download); extract it and open the end2end.onnx inside (its "
+                         f"pipeline.json beside it is read too)")
+    return p
+
+
 def load_model(
     path: str | Path,
     *,
@@ -470,11 +541,7 @@ def load_model(
     Raises:
         ModelError: not a file, not ONNX, corrupt, not a pose model/detector, bad card.
     """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelError(f"{p}: model file not found")
-    if not p.is_file():
-        raise ModelError(f"{p}: not a file")
+    p = _model_file(Path(path).expanduser())
     t0 = time.perf_counter()
     card = read_card(p)
     sess = OnnxSession(p, provider, device_id, threads)
@@ -483,6 +550,12 @@ def load_model(
         raise ModelError(f"{p}: expected one image input, found {len(sess.inputs)} ({desc}); "
                          f"this is not a supported pose model or person detector")
     inp = sess.inputs[0]
+    if len(inp.shape) == 4 and inp.shape[-1] in (1, 3, 4) and inp.shape[1] not in (1, 3, 4) \
+            and isinstance(inp.shape[1], int):
+        raise ModelError(f"{p}: the image input {inp} is channels-last (NHWC, e.g. a "
+                         f"TensorFlow/Keras export); Pose Studio needs NCHW [N, 3, H, W]. "
+                         f"Export again with an NCHW input (tf2onnx: --inputs-as-nchw "
+                         f"{inp.name}) ({desc})")
     if len(inp.shape) != 4 or (isinstance(inp.shape[1], int) and inp.shape[1] != 3) or \
             inp.dtype not in ("float32", "float16"):
         raise ModelError(f"{p}: expected an image input [N, 3, H, W] float32/float16, found "
@@ -492,8 +565,26 @@ def load_model(
     try:
         outs = sess.run_once(probe)
     except ModelError as exc:
-        raise ModelError(f"{p}: the model does not run on a {input_size[0]}x{input_size[1]} "
-                         f"image ({desc}): {exc}") from exc
+        gpu = sess.providers[0] if sess.providers and sess.providers[0] != CPU else None
+        if gpu is None:
+            raise ModelError(f"{p}: the model does not run on a {input_size[0]}x"
+                             f"{input_size[1]} image ({desc}): {exc}") from exc
+        # the GPU session was built but cannot run (missing kernels/libraries, out of
+        # memory): run on the CPU rather than not at all, and say so
+        cpu_sess = OnnxSession(p, "cpu", device_id, threads)
+        cpu_sess.requested_providers = sess.requested_providers
+        cpu_sess.warnings = [*sess.warnings, f"{gpu} cannot run this model ({exc}); "
+                             f"running on the CPU instead (slower)"]
+        sess = cpu_sess
+        try:
+            outs = sess.run_once(probe)
+        except ModelError as exc2:
+            raise ModelError(f"{p}: the model does not run on a {input_size[0]}x"
+                             f"{input_size[1]} image ({desc}): {exc2}") from exc2
+    if any(n != CPU for n in sess.requested_providers) and sess.providers[:1] == [CPU] and \
+            not any("CPU" in w for w in sess.warnings):
+        sess.warnings.append(f"onnxruntime fell back to the CPU (requested "
+                             f"{', '.join(sess.requested_providers)})")
     shapes = [(o.name, tuple(a.shape)) for o, a in zip(sess.outputs, outs)]
     try:
         spec = detect_family(input_size, shapes, sess.metadata, card.family)
@@ -501,7 +592,9 @@ def load_model(
         found = "; ".join(f"{n} {list(s)}" for n, s in shapes)
         raise ModelError(f"{p}: not a recognised pose model or person detector ({exc}). Found "
                          f"{desc} (outputs on a probe image: {found}). {CARD_HELP}") from exc
-    if not sess.providers or sess.providers[0] != "CPUExecutionProvider":
+    if spec.family in TOP_DOWN or (spec.family == "yolo_pose" and not spec.end2end):
+        sess.check_batching(outs, probe)  # the paths that batch images in one run
+    if not sess.providers or sess.providers[0] != CPU:
         sess.run_once(probe)  # second warm-up: cuDNN algo search, DML/CoreML compilation
     load_ms = (time.perf_counter() - t0) * 1000
     if spec.family in DETECTOR_FAMILIES:

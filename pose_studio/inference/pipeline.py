@@ -15,7 +15,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,7 +205,7 @@ def run_video(
     keep_maps: bool = True,
     max_crops_per_run: int = 32,
     queue_size: int | None = None,
-) -> Iterator[FrameResult]:
+) -> Generator[FrameResult, None, None]:
     """Predict frames of a video; yields one :class:`FrameResult` per requested frame, in order.
 
     Args:

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
 from pose_studio.core import geometry as geo
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """A 3-channel uint8 view/copy of a frame: grey (H, W) / (H, W, 1) and BGRA are converted.
+
+    Raises:
+        ValueError: not an image array.
+    """
+    if frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8:
+        return frame
+    if frame.dtype != np.uint8:
+        if frame.dtype == np.uint16:
+            frame = (frame >> 8).astype(np.uint8)
+        elif np.issubdtype(frame.dtype, np.floating):  # 0..1 floats
+            frame = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        else:
+            raise ValueError(f"unsupported frame dtype {frame.dtype}")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return np.ascontiguousarray(np.repeat(frame.reshape(frame.shape[0], frame.shape[1], 1),
+                                              3, axis=2))
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return np.ascontiguousarray(frame[:, :, :3])
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return frame
+    raise ValueError(f"a frame must be (H, W, 3) BGR, got shape {frame.shape}")
 
 
 def warp_crops(
@@ -63,10 +89,13 @@ def to_tensor(
     std: Sequence[float] | None,
     rgb: bool,
     scale: float = 1.0,
+    dtype: Any = np.float32,
 ) -> np.ndarray:
-    """``(n, h, w, 3)`` BGR uint8 -> ``(n, 3, h, w)`` float32, ``(x*scale - mean) / std``.
+    """``(n, h, w, 3)`` BGR uint8 -> ``(n, 3, h, w)`` ``dtype``, ``(x*scale - mean) / std``.
 
     ``mean``/``std`` are in the model's channel order (after the BGR->RGB swap when ``rgb``).
+    A float16 ``dtype`` (fp16 models) is computed in float32 and cast here, in the producer
+    thread, rather than in the thread that runs the model.
     """
     x = images[..., ::-1] if rgb else images
     out = np.empty((x.shape[0], 3, x.shape[1], x.shape[2]), dtype=np.float32)
@@ -77,4 +106,4 @@ def to_tensor(
             ch -= np.float32(mean[c])
         if std is not None:
             ch *= np.float32(1.0 / std[c])
-    return out
+    return out if out.dtype == dtype else out.astype(dtype)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import io
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +40,41 @@ _INSTALL_HINT = {
 }
 
 ProviderSpec = tuple[str, dict[str, Any]]
+
+_preload_lock = threading.Lock()
+_preload_done: list[str] = []  # the one outcome of preload_cuda_dlls, once per process
+
+
+def preload_cuda_dlls(ort_module: Any = None) -> str | None:
+    """Load CUDA/cuDNN from the ``nvidia-*`` pip wheels (or PyTorch) before a CUDA session.
+
+    ``onnxruntime.preload_dlls()`` exists since ORT 1.21; older builds, or CUDA libraries
+    already on the library path, need nothing. Runs once per process; never raises.
+
+    Returns:
+        None when fine (or not applicable), else a warning to show.
+    """
+    with _preload_lock:
+        if _preload_done:
+            return _preload_done[0] or None
+        if ort_module is None:
+            import onnxruntime
+
+            ort_module = onnxruntime
+        fn = getattr(ort_module, "preload_dlls", None)
+        msg = ""
+        if fn is not None:
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):  # it prints its own warnings
+                    fn()
+            except Exception as exc:  # a failed preload only means the EP may not load
+                msg = f"onnxruntime.preload_dlls() failed ({type(exc).__name__}: {exc})"
+            text = " ".join(out.getvalue().split())
+            if text and "WARNING" in text.upper() and not msg:
+                msg = f"onnxruntime.preload_dlls(): {text[:300]}"
+        _preload_done.append(msg)
+        return msg or None
 
 
 def available_providers() -> list[str]:
@@ -113,15 +151,28 @@ def select_providers(
         if name in (CUDA, DML):
             opts["device_id"] = int(device_id)
         if name == CUDA:
+            # EXHAUSTIVE (the default) benchmarks every conv per new input shape: slow first
+            # runs for each crop count; kSameAsRequested keeps the arena from doubling
             opts["cudnn_conv_algo_search"] = "HEURISTIC"
+            opts["arena_extend_strategy"] = "kSameAsRequested"
+            opts["do_copy_in_default_stream"] = True
         specs.append((name, opts))
     specs.append((CPU, {}))
     return specs
 
 
 def default_threads(cpu_count: int | None = None) -> int:
-    """Leave one core for the GUI and the video decoder."""
-    n = os.cpu_count() if cpu_count is None else cpu_count
+    """Leave one core for the GUI and the video decoder.
+
+    Counts the cores this process may run on (CPU affinity, e.g. ``taskset`` or a container
+    cpuset), not all cores of the machine.
+    """
+    n = cpu_count
+    if n is None:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # macOS / Windows
+            n = os.cpu_count()
     return max(1, (n or 1) - 1)
 
 
@@ -163,6 +214,10 @@ def create_session(
     dup = duplicate_ort_message()
     if dup:
         warnings.append(dup)
+    if any(n == CUDA for n, _ in specs):
+        pre = preload_cuda_dlls(ort)
+        if pre:
+            warnings.append(pre)
     requested = [n for n, _ in specs]
     try:
         sess = ort.InferenceSession(path, sess_options=session_options(specs, threads),
@@ -178,7 +233,7 @@ def create_session(
         except Exception as exc2:
             raise ModelError(f"{path}: cannot load the model: {_first_line(exc2)}") from exc2
         warnings.append(f"{requested[0]} failed to build a session ({reason}); "
-                        f"running on the CPU instead")
+                        f"running on the CPU instead (slower)")
         return sess, requested, warnings
     got = list(sess.get_providers())
     missing = [n for n in requested if n != CPU and n not in got]

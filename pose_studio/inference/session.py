@@ -49,11 +49,18 @@ class OnnxSession:
         except Exception:  # metadata is optional
             self.metadata = {}
         self._lock = threading.Lock()
+        import onnxruntime as ort
+
+        # failures come back as ModelError with ORT's message: no duplicate log on stderr
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
         self.input_name = self.inputs[0].name if self.inputs else ""
         self.input_dtype = np.float16 if self.inputs and self.inputs[0].dtype == "float16" \
             else np.float32
         b = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self.static_batch: int | None = b if isinstance(b, int) and b > 0 else None
+        #: 1 once a "dynamic" batch axis turned out not to batch (see check_batching)
+        self.batch_limit: int | None = None
 
     @property
     def providers(self) -> list[str]:
@@ -70,7 +77,7 @@ class OnnxSession:
         feed = {self.input_name: np.ascontiguousarray(x, dtype=self.input_dtype)}
         try:
             with self._lock:
-                outs = self.session.run(None, feed)
+                outs = self.session.run(None, feed, self._run_options)
         except Exception as exc:
             msg = str(exc).strip().splitlines()
             raise ModelError(f"{self.path.name}: inference failed for input "
@@ -78,10 +85,60 @@ class OnnxSession:
         return [o.astype(np.float32) if o.dtype in (np.float16, np.float64) else o
                 for o in outs]
 
+    def check_batching(self, single: list[np.ndarray], x1: np.ndarray) -> None:
+        """Verify that a dynamic batch axis really batches (``single``: outputs of ``x1``).
+
+        Exports often declare a dynamic batch axis while a Reshape inside still has the
+        batch size 1 baked in: batch 2 then fails, or mixes the two images. Such a model is
+        run one image at a time (with a warning) instead of failing mid-video.
+        """
+        if self.static_batch is not None or self.batch_limit is not None:
+            return
+        why = ""
+        try:
+            outs = self.run_once(np.concatenate([x1, x1]))
+        except ModelError as exc:
+            why = str(exc)
+        else:
+            for a, b in zip(single, outs):
+                if b.shape[:1] != (2,) or b.shape[1:] != a.shape[1:]:
+                    why = f"a batch of 2 gives output {list(b.shape)}, batch 1 {list(a.shape)}"
+                    break
+        if why:
+            self._limit_batch(why)
+
+    def _limit_batch(self, why: str) -> None:
+        self.batch_limit = 1
+        self.warnings.append(f"{self.path.name}: the batch axis is declared dynamic but the "
+                             f"model only runs one image at a time ({why}); running images "
+                             f"one by one (slower)")
+
     def run(self, x: np.ndarray, max_batch: int = 32) -> list[np.ndarray]:
-        """Run a batch of any size: split into the static batch (zero-padded) or ``max_batch``."""
+        """Run a batch of any size: split into the static batch (zero-padded) or ``max_batch``.
+
+        A dynamic-batch model that fails on several images but runs one is split further:
+        halved on out-of-memory errors (large GPU batches), else one image at a time.
+        """
+        while True:
+            try:
+                return self._run_split(x, max_batch)
+            except ModelError as exc:
+                step = self.batch_limit or max(1, int(max_batch))
+                if self.static_batch is not None or step < 2 or x.shape[0] < 2:
+                    raise
+                self.run_once(x[:1])  # one image fails too: a real error, raised from here
+                text = str(exc).lower()
+                if step > 2 and any(w in text for w in ("memory", "alloc", "oom")):
+                    self.batch_limit = step // 2
+                    self.warnings[:] = [w for w in self.warnings if "out of memory" not in w]
+                    self.warnings.append(f"{self.path.name}: out of memory on a batch of "
+                                         f"{step} images; running batches of {step // 2}")
+                else:
+                    self._limit_batch(str(exc))
+
+    def _run_split(self, x: np.ndarray, max_batch: int) -> list[np.ndarray]:
         n = int(x.shape[0])
-        step = self.static_batch or max(1, int(max_batch))
+        step = self.static_batch or self.batch_limit or max(1, int(max_batch))
         if n == step or (self.static_batch is None and n <= step):
             return self.run_once(x)
         parts: list[list[np.ndarray]] = []

@@ -120,6 +120,8 @@ def make_heatmap_model(
     static_batch: int = 1,
     sigma: float = 2.0,
     output_rank: int = 4,
+    aux_output: bool = False,
+    batch_one_inside: bool = False,
 ) -> Path:
     """Top-down heatmap model ``input [N,3,H,W] -> output [N,K,H/s,W/s]``.
 
@@ -129,6 +131,10 @@ def make_heatmap_model(
         n_stages: Stacked Hourglass/CPM style: one output per stage (``output_0``...), the last
             is the final one. Earlier planted stages carry peaks shifted by 5 px (decoy).
         output_rank: 4 for a real model; 3 or 5 build a wrong model.
+        aux_output: Add a coarser rank-4 output ``aux`` (the heatmaps pooled 4x4) after the
+            heatmaps, like an auxiliary head left in an export.
+        batch_one_inside: Declare a dynamic batch but reshape to batch 1 inside (a common
+            export mistake): batch 2 fails.
     """
     h_in, w_in = input_hw
     h, w = h_in // stride, w_in // stride
@@ -157,8 +163,13 @@ def make_heatmap_model(
         elif output_rank == 5:
             y = g.op("Unsqueeze", [y, g.const([1], dtype=np.int64)])
             shape = [b, 1, k, h, w]
+        if batch_one_inside:
+            y = g.op("Reshape", [y, g.const([1, k, h, w], dtype=np.int64)])
         name = "output" if n_stages == 1 else f"output_{s}"
         outputs.append((name, y, shape, TensorProto.FLOAT))
+    if aux_output:
+        aux = g.op("AveragePool", [outputs[-1][1]], kernel_shape=[4, 4], strides=[4, 4])
+        outputs.append(("aux", aux, [b, k, h // 4, w // 4], TensorProto.FLOAT))
     return _finish(g, path, in_name="input", in_shape=[b, 3, h_in, w_in], body_in="x32",
                    outputs=outputs, fp16=fp16, name="heatmap")
 
@@ -212,14 +223,18 @@ def make_yolo_pose_model(
     fp16: bool = False,
     planted: Sequence[dict[str, Any]] | None = None,
     metadata: bool = True,
+    kpt_dim: int = 3,
+    extra_metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Ultralytics YOLOv8/11-pose export: ``images [1,3,H,W] -> output0 [1, 4+nc+3K, A]``.
+    """Ultralytics YOLOv8/11-pose export: ``images [1,3,H,W] -> output0 [1, 4+nc+dK, A]``.
 
     ``planted``: detections ``{"anchor": i, "box": (cx, cy, w, h), "score": s,
-    "kpts": (K, 3) array of x, y, visibility}`` in input pixels; all other anchors score 0.
+    "kpts": (K, kpt_dim) array of x, y[, visibility]}`` in input pixels; all other anchors
+    score 0. ``kpt_dim=2`` is e.g. ultralytics tiger-pose (``kpt_shape=[12, 2]``).
+    ``extra_metadata`` overrides/extends the ultralytics metadata.
     """
     h_in, w_in = input_hw
-    c = 4 + nc + 3 * k
+    c = 4 + nc + kpt_dim * k
     a = _anchor_count(h_in, w_in)
     g = _G()
     rng = np.random.default_rng(_RNG_SEED)
@@ -233,8 +248,8 @@ def make_yolo_pose_model(
     scl = np.ones((1, c, 1), dtype=np.float32)
     scl[0, :4] = w_in
     scl[0, 4:4 + nc] = 0.05  # random model: low class scores
-    scl[0, 4 + nc::3] = w_in
-    scl[0, 5 + nc::3] = h_in
+    scl[0, 4 + nc::kpt_dim] = w_in
+    scl[0, 5 + nc::kpt_dim] = h_in
     y = g.op("Mul", [y, g.const(scl)])
     if planted is not None:
         const = np.zeros((1, c, a), dtype=np.float32)
@@ -247,9 +262,9 @@ def make_yolo_pose_model(
         y = g.op("Add", [y, g.const(const)])
     meta = None
     if metadata:
-        meta = {"task": "pose", "kpt_shape": f"[{k}, 3]", "names": "{0: 'person'}",
+        meta = {"task": "pose", "kpt_shape": f"[{k}, {kpt_dim}]", "names": "{0: 'person'}",
                 "imgsz": f"[{h_in}, {w_in}]", "stride": "32", "batch": "1",
-                "author": "Ultralytics"}
+                "author": "Ultralytics", **(extra_metadata or {})}
     return _finish(g, path, in_name="images", in_shape=[1, 3, h_in, w_in], body_in="x32",
                    outputs=[("output0", y, [1, c, a], TensorProto.FLOAT)], fp16=fp16,
                    metadata=meta, name="yolo_pose")
@@ -481,3 +496,116 @@ def make_heavy_simcc_model(
         outs.append((name, o, [b, k, n], TensorProto.FLOAT))
     return _finish(g, path, in_name="input", in_shape=[b, 3, h_in, w_in], body_in="x32",
                    outputs=outs, name="heavy_simcc")
+
+
+def make_nhwc_model(path: str | Path, input_hw: tuple[int, int] = (64, 48), k: int = 17) -> Path:
+    """A TensorFlow-style heatmap model with a channels-last input ``[1, H, W, 3]``."""
+    h_in, w_in = input_hw
+    g = _G()
+    x = g.op("Transpose", ["x32"], perm=[0, 3, 1, 2])
+    pooled = g.op("AveragePool", [x], kernel_shape=[4, 4], strides=[4, 4])
+    y = g.op("Conv", [pooled, g.const(np.ones((k, 3, 1, 1)))])
+    return _finish(g, path, in_name="input", in_shape=[1, h_in, w_in, 3], body_in="x32",
+                   outputs=[("output", y, [1, k, h_in // 4, w_in // 4], TensorProto.FLOAT)],
+                   name="nhwc")
+
+
+COLOR_MEAN = (123.675, 116.28, 103.53)  # RGB order
+COLOR_STD = (58.395, 57.12, 57.375)
+
+
+def make_color_probe_heatmap_model(
+    path: str | Path,
+    input_hw: tuple[int, int] = (128, 96),
+    k: int = 3,
+    order: str = "rgb",
+    stride: int = 4,
+) -> Path:
+    """A heatmap model whose output follows the image: keypoint ``i`` is the Gaussian-blurred
+    colour channel ``i % 3`` (0 red, 1 green, 2 blue) in the model's channel ``order``.
+
+    The input is un-normalised with the ImageNet mean/std (in ``order``), and the blur conv is
+    centred so that heatmap pixel ``j`` sits on input pixel ``stride * j`` (the mmpose codec
+    convention). A frame with a red and a blue blob therefore gives keypoints on the blobs only
+    when crop affine, colour order, normalisation, stride and sub-pixel decoding are all right.
+    """
+    h_in, w_in = input_hw
+    mean = np.asarray(COLOR_MEAN if order == "rgb" else COLOR_MEAN[::-1], np.float32)
+    std = np.asarray(COLOR_STD if order == "rgb" else COLOR_STD[::-1], np.float32)
+    g = _G()
+    img = g.op("Mul", ["x32", g.const(std.reshape(1, 3, 1, 1))])
+    img = g.op("Add", [img, g.const(mean.reshape(1, 3, 1, 1))])
+    img = g.op("Relu", [g.op("Sub", [img, g.const(10.0)])])
+    sig = 2.0 * stride
+    ks = int(6 * sig) | 1
+    ax = np.arange(ks) - ks // 2
+    ker = np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sig**2))
+    wconv = np.zeros((k, 3, ks, ks), np.float32)
+    for i in range(k):
+        colour = i % 3
+        wconv[i, colour if order == "rgb" else 2 - colour] = ker / ker.sum()
+    y = g.op("Conv", [img, g.const(wconv)], strides=[stride, stride], pads=[ks // 2] * 4)
+    mx = g.op("ReduceMax", [y], axes=[2, 3], keepdims=1)
+    y = g.op("Div", [y, g.op("Add", [mx, g.const(1e-6)])])
+    y = g.op("Mul", [y, g.const(0.9)])
+    return _finish(g, path, in_name="input", in_shape=["batch", 3, h_in, w_in], body_in="x32",
+                   outputs=[("output", y, ["batch", k, h_in // stride, w_in // stride],
+                             TensorProto.FLOAT)], name="color_probe")
+
+
+def blob_frame(size: tuple[int, int], blobs: dict[int, tuple[float, float]],
+               sigma: float = 4.0) -> np.ndarray:
+    """A black BGR frame with one Gaussian blob per colour (0 red, 1 green, 2 blue) at (x, y)."""
+    w, h = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, 3), np.float32)
+    for colour, (x, y) in blobs.items():
+        blob = 255.0 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+        img[..., 2 - colour] = np.maximum(img[..., 2 - colour], blob)
+    return np.clip(img.round(), 0, 255).astype(np.uint8)
+
+
+def make_yolo_detect_model(
+    path: str | Path,
+    input_hw: tuple[int, int] = (640, 640),
+    nc: int = 80,
+    planted: Sequence[dict[str, Any]] | None = None,
+    metadata: bool = True,
+) -> Path:
+    """Ultralytics YOLOv8/11 detector export: ``images [1,3,H,W] -> output0 [1, 4+nc, A]``
+    (``cx, cy, w, h`` in input pixels, then sigmoid class scores; no NMS).
+
+    ``planted``: ``{"anchor": i, "box": (cx, cy, w, h), "score": s, "cls": c}``.
+    """
+    h_in, w_in = input_hw
+    c = 4 + nc
+    a = _anchor_count(h_in, w_in)
+    g = _G()
+    rng = np.random.default_rng(_RNG_SEED)
+    parts = []
+    for s in (8, 16, 32):
+        p = g.op("AveragePool", ["x32"], kernel_shape=[s, s], strides=[s, s])
+        y = g.op("Conv", [p, g.const(rng.normal(0, 0.5, (c, 3, 1, 1)))])
+        parts.append(g.op("Reshape", [y, g.const([0, c, -1], dtype=np.int64)]))
+    y = g.op("Concat", parts, axis=2)
+    y = g.op("Sigmoid", [y])
+    scl = np.ones((1, c, 1), dtype=np.float32)
+    scl[0, :4] = w_in
+    scl[0, 4:] = 0.05
+    y = g.op("Mul", [y, g.const(scl)])
+    if planted is not None:
+        const = np.zeros((1, c, a), dtype=np.float32)
+        for det in planted:
+            i = int(det["anchor"])
+            const[0, :4, i] = det["box"]
+            const[0, 4 + int(det.get("cls", 0)), i] = det["score"]
+        y = g.op("Mul", [y, g.const(0.0)])
+        y = g.op("Add", [y, g.const(const)])
+    meta = None
+    if metadata:
+        names = {i: ("person" if i == 0 else f"class{i}") for i in range(nc)}
+        meta = {"task": "detect", "names": str(names), "imgsz": f"[{h_in}, {w_in}]",
+                "stride": "32", "batch": "1", "author": "Ultralytics"}
+    return _finish(g, path, in_name="images", in_shape=[1, 3, h_in, w_in], body_in="x32",
+                   outputs=[("output0", y, [1, c, a], TensorProto.FLOAT)], metadata=meta,
+                   name="yolo_detect")
