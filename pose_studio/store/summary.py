@@ -78,8 +78,8 @@ def _accumulate(rec: np.ndarray, offsets: np.ndarray, kinds: np.ndarray, scores:
     scored = pred & ~np.isnan(scores)
     s = scores[scored]
     np.add.at(rec["n_scored"], offsets[scored], 1)
-    np.add.at(rec["sum"], offsets[scored], s)
-    with np.errstate(over="ignore"):  # absurd scores saturate to inf in float32
+    with np.errstate(over="ignore"):  # absurd scores saturate to inf
+        np.add.at(rec["sum"], offsets[scored], s)
         np.fmin.at(rec["min"], offsets[scored], s.astype(np.float32))
 
 
