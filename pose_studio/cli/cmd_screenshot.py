@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--frame", type=int, default=None, help="frame to show (default: the first)")
     p.add_argument("--out", required=True, help="output PNG file")
     p.add_argument("--size", default="1400x860", help="window size WxH (default 1400x860)")
+    p.add_argument("--model", help="load this pose model (.onnx) into the Model panel")
+    p.add_argument("--heatmap", action="store_true",
+                   help="show the model's heatmaps on the frame (needs --model)")
     p.set_defaults(func=run)
 
 
@@ -42,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot open {args.path}: no such file or folder")
     if args.frame is not None and args.frame < 0:
         raise CliError("--frame must be 0 or more")
+    if args.heatmap and not args.model:
+        raise CliError("--heatmap needs --model")
+    if args.model and not Path(args.model).is_file():
+        raise CliError(f"cannot load the model {args.model}: no such file")
     # Offscreen unless a display was asked for explicitly.
     if not os.environ.get("POSE_STUDIO_SCREENSHOT_ONSCREEN"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from pose_studio.gui.app import screenshot
 
-    screenshot(args.path, args.frame, args.out, size=size)
+    screenshot(args.path, args.frame, args.out, size=size, model=args.model,
+               heatmap=bool(args.heatmap))
     print(args.out)
     return 0

@@ -47,6 +47,10 @@ def _a(id_: str, text: str, keys: tuple[str, ...] | str, menu: str, tip: str, **
     return ActionSpec(id_, text, keys, menu, tip, **kw)
 
 
+#: Actions whose shortcut only fires while the frame view has the focus (Tab must keep moving
+#: the focus between the other widgets).
+VIEW_ONLY: frozenset[str] = frozenset({"next_instance", "prev_instance"})
+
 #: Menus in menu-bar order.
 MENUS: tuple[str, ...] = ("&File", "&Edit", "&View", "&Navigate", "&Model", "&Help")
 
@@ -82,7 +86,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Move the selected keypoint 10 px up"),
     _a("nudge_down_10", "Nudge Keypoint Down 10 px", "Shift+Down", "&Edit",
        "Move the selected keypoint 10 px down"),
-    _a("next_instance", "Select Next Instance", "Tab", "&Edit", "Select the next instance"),
+    _a("next_instance", "Select Next Instance", "Tab", "&Edit",
+       "Select the next instance (while the frame view has the keyboard focus; elsewhere Tab "
+       "moves the focus as usual)"),
+    _a("prev_instance", "Select Previous Instance", "Shift+Tab", "&Edit",
+       "Select the previous instance (while the frame view has the keyboard focus)"),
     _a("next_keypoint", "Select Next Keypoint", ".", "&Edit",
        "Select the next keypoint of the instance (unlabeled ones too)"),
     _a("prev_keypoint", "Select Previous Keypoint", ",", "&Edit",
@@ -119,6 +127,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("next_labeled", "Next Labeled Frame", "L", "&Navigate", "Jump to the next user-labeled frame"),
     _a("prev_labeled", "Previous Labeled Frame", "Shift+L", "&Navigate",
        "Jump to the previous user-labeled frame"),
+    _a("next_unlabeled", "Next Unlabeled Predicted Frame", "U", "&Navigate",
+       "Jump to the next frame with predictions but no user label"),
+    _a("prev_unlabeled", "Previous Unlabeled Predicted Frame", "Shift+U", "&Navigate",
+       "Jump to the previous frame with predictions but no user label"),
     _a("next_low", "Next Low-Confidence Frame", "J", "&Navigate",
        "Jump to the next run of low-confidence predictions"),
     _a("prev_low", "Previous Low-Confidence Frame", "Shift+J", "&Navigate",
@@ -141,6 +153,21 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 ACTIONS_BY_ID: dict[str, ActionSpec] = {a.id: a for a in ACTIONS}
+
+#: Mouse gestures of the frame view and timeline, ``(gesture, what it does)``, for the help.
+MOUSE_GESTURES: tuple[tuple[str, str], ...] = (
+    ("Click keypoint", "Select it (arrows then nudge it; V cycles its visibility)"),
+    ("Drag keypoint", "Move it (one undo step; a prediction becomes a label)"),
+    ("Alt + drag", "Move the whole instance"),
+    ("Right-click keypoint", "Cycle visibility: visible → occluded → unlabeled"),
+    ("Double-click prediction", "Accept it as a label"),
+    ("Hover keypoint", "Name, kind, visibility and score (status bar)"),
+    ("Wheel", "Zoom at the cursor"),
+    ("Drag empty space / middle drag", "Pan"),
+    ("Click / drag timeline", "Seek; long-GOP video shows a marked keyframe preview "
+                              "until release"),
+    ("Click confidence plot", "Seek to that frame"),
+)
 
 
 def shortcut_table() -> list[tuple[str, str, str]]:

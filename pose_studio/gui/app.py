@@ -67,6 +67,25 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def _quit_on_signals(win: Any) -> None:
+    """Ctrl+C in the terminal or SIGTERM closes the window properly (threads stopped, project
+    checkpointed) instead of killing the process mid-write."""
+    import signal
+
+    def close(*_: object) -> None:
+        QTimer.singleShot(0, win.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, close)
+        except (ValueError, OSError):  # not the main thread, or not supported here
+            return
+    # Python only runs signal handlers between bytecodes: wake the interpreter regularly.
+    timer = QTimer(win)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+
 def run_app(paths: list[str]) -> int:
     """Open the window on ``paths`` (videos and/or one project) and run the event loop."""
     app = ensure_app()
@@ -74,6 +93,7 @@ def run_app(paths: list[str]) -> int:
     from .main_window import MainWindow
 
     win = MainWindow()
+    _quit_on_signals(win)
     win.show()
     win.raise_()
     win.activateWindow()  # shortcuts work at once, even without a window manager
@@ -106,10 +126,14 @@ def screenshot(
     *,
     size: tuple[int, int] = (1400, 860),
     timeout_s: float = 30.0,
+    model: str | Path | None = None,
+    heatmap: bool = False,
 ) -> None:
     """Render the main window offscreen (``grab()``) on a project or video and save a PNG.
 
     A video without a project is opened in a temporary project (never beside the video).
+    ``model`` loads a pose model first (the Model panel shows it); ``heatmap`` then overlays
+    its heatmaps on the frame (needs ``model``).
 
     Raises:
         PoseStudioError: the file cannot be opened or the image cannot be written.
@@ -150,7 +174,11 @@ def screenshot(
                           lambda: bool(errors) or win.view.frame_idx == win.doc.frame_idx)
                     if errors:
                         raise PoseStudioError(errors[0])
-                _wait(150)
+                if model is not None:
+                    _load_model_for_shot(win, Path(model), heatmap, errors, timeout_s)
+                _wait(int(timeout_s * 1000), lambda: not win._scores_timer.isActive() and not any(
+                    j.running for j in win._jobs.values()))  # the review curves
+                _wait(300)
             pix = win.grab()
             out.parent.mkdir(parents=True, exist_ok=True)
             if not pix.save(str(out), "PNG"):
@@ -160,6 +188,25 @@ def screenshot(
             win.close()
             win.deleteLater()
             _wait(20)
+
+
+def _load_model_for_shot(win: Any, model: Path, heatmap: bool, errors: list[str],
+                         timeout_s: float) -> None:
+    if not model.is_file():
+        raise PoseStudioError(f"cannot load the model {model}: no such file")
+    panel = getattr(win, "model_panel", None)
+    if panel is None or win.inference is None:
+        raise PoseStudioError("model inference is not available (onnxruntime missing?)")
+    panel.set_pose_path(str(model))
+    panel.request_load()
+    _wait(int(timeout_s * 1000), lambda: bool(errors) or win._model_ready())
+    if errors:
+        raise PoseStudioError(errors[0])
+    if heatmap:
+        win.actions_by_id["show_heatmap"].setChecked(True)
+        _wait(int(timeout_s * 1000), lambda: bool(errors) or win.view.has_heatmap())
+        if errors:
+            raise PoseStudioError(errors[0])
 
 
 __all__ = ["ensure_app", "run_app", "screenshot"]

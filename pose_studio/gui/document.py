@@ -59,6 +59,17 @@ class FrameState:
         )
 
 
+def _iou(a: Any, b: Any) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    ax, ay, aw, ah = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
 class Document(QObject):
     """The open project, current video/frame and selection.
 
@@ -204,10 +215,24 @@ class Document(QObject):
                 return inst
         return None
 
+    #: A prediction whose box overlaps a label's this much is that person again (e.g. after the
+    #: model was re-run over labeled frames, which replaces the prediction the label came from).
+    COVERED_IOU = 0.6
+
     def visible_predictions(self) -> list[Instance]:
-        """Predictions on this frame not yet accepted into a user instance."""
-        accepted = {i.source_id for i in self.instances(InstanceKind.USER) if i.source_id}
-        return [p for p in self.instances(InstanceKind.PREDICTED) if p.id not in accepted]
+        """Predictions on this frame not yet accepted into a user instance (nor covered by one)."""
+        users = self.instances(InstanceKind.USER)
+        accepted = {i.source_id for i in users if i.source_id}
+        boxes = [b for b in (u.box() for u in users) if b is not None]
+        out = []
+        for p in self.instances(InstanceKind.PREDICTED):
+            if p.id in accepted:
+                continue
+            pb = p.box()
+            if pb is not None and any(_iou(pb, b) >= self.COVERED_IOU for b in boxes):
+                continue
+            out.append(p)
+        return out
 
     def _changed(self, video_id: int, frame_idx: int) -> None:
         if (video_id, frame_idx) == self._cache_key:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -53,7 +53,7 @@ from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.paths import resource
 from pose_studio.core.skeleton import COCO17, Skeleton
 
-from .actions import MENUS, build_actions
+from .actions import MENUS, VIEW_ONLY, build_actions
 from .document import Document
 from .settings import Settings
 from .undo import Editor
@@ -148,6 +148,11 @@ class MainWindow(QMainWindow):
         self._run_id: int | None = None
         self._last_result: Any = None
         self._after_open_goto: int | None = None
+        self._scrubbing = False
+        self._asked: dict[int, int] = {}  # req_id -> frame asked for (scrub previews differ)
+        self._jobs: dict[str, Any] = {}  # background jobs by purpose (one each)
+        self._finished_jobs: list[Any] = []  # cancelled jobs still winding down
+        self.fingerprint_report: Any = None
         self.messages: list[tuple[str, str]] = []  # (title, text) of every error shown
 
         # Hooks (tests replace them; defaults ask the user).
@@ -160,6 +165,10 @@ class MainWindow(QMainWindow):
         self._plot_timer.setSingleShot(True)
         self._plot_timer.setInterval(120)
         self._plot_timer.timeout.connect(self._update_review_plot)
+        self._scores_timer = QTimer(self)
+        self._scores_timer.setSingleShot(True)
+        self._scores_timer.setInterval(700)
+        self._scores_timer.timeout.connect(self._start_scores_job)
         self._build_ui()
         self.loader = (loader_factory or _default_loader)(self)
         self._wire_loader()
@@ -214,6 +223,10 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self.banner = _Banner(self)
+        self.banner.next_clicked.connect(self._next_bad_frame)
+        self.banner.list_clicked.connect(self._show_bad_frames)
+        lay.addWidget(self.banner)
         lay.addWidget(self.view, 1)
         tl_row = QHBoxLayout()
         tl_row.setContentsMargins(6, 4, 6, 0)
@@ -245,6 +258,10 @@ class MainWindow(QMainWindow):
             name[len("act_"):]: getattr(self, name) for name in dir(self) if name.startswith("act_")
         }
         self.actions_by_id: dict[str, QAction] = build_actions(self, handlers)
+        for aid in VIEW_ONLY:
+            act = self.actions_by_id[aid]
+            act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.view.addAction(act)
         for name in ("skeleton", "keypoints", "labels", "predictions"):
             act = self.actions_by_id[f"show_{name}"]
             act.blockSignals(True)
@@ -257,7 +274,7 @@ class MainWindow(QMainWindow):
         self.frame_spin.valueChanged.connect(self._on_spin)
         self.speed_combo.currentIndexChanged.connect(self._on_speed_combo)
         self.timeline.seek_requested.connect(self._on_timeline_seek)
-        self.timeline.scrub_started.connect(lambda: setattr(self.view, "fast", True))
+        self.timeline.scrub_started.connect(self._on_scrub_started)
         self.timeline.scrub_finished.connect(self._on_scrub_finished)
         self.view.keypoint_moved.connect(self._on_keypoint_moved)
         self.view.instance_moved.connect(self._on_instance_moved)
@@ -265,8 +282,11 @@ class MainWindow(QMainWindow):
         self.view.instance_double_clicked.connect(self._on_accept_id)
         self.view.selection_requested.connect(self._on_view_selection)
         self.view.zoom_changed.connect(lambda s: self.zoom_label.setText(f"{s * 100:.0f}%"))
+        self.view.hovered.connect(lambda t: self.status(t, 3000))
         self.view.viewport().installEventFilter(self)
-        self.frame_spin.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)  # text fields in docks keep their keys (_typing_key)
         self.video_list.video_activated.connect(self._on_video_activated)
         self.video_list.relink_requested.connect(self._on_relink_requested)
         self.instance_list.instance_selected.connect(
@@ -383,6 +403,7 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, title, text)
         else:
             QMessageBox.warning(self, title, text)
+        self.activateWindow()  # shortcuts keep working after the box (even without a WM)
 
     def status(self, text: str, ms: int = 4000) -> None:
         self.statusBar().showMessage(text, ms)
@@ -443,6 +464,10 @@ class MainWindow(QMainWindow):
         ctrl.progress.connect(panel.set_progress)
         ctrl.batch_finished.connect(panel.batch_finished)
         self.add_panel("model", "Model", panel)
+        last = panel.pose_path()
+        if last and Path(last).is_file():
+            # The last model used is ready without a click (a broken file only shows a message).
+            QTimer.singleShot(0, panel.request_load)
 
     def _attach_review_plot(self) -> None:
         try:
@@ -643,6 +668,7 @@ class MainWindow(QMainWindow):
             self._fingerprints = {}
         self.doc.set_video(video_id, int(meta.frame_count), float(meta.fps or 30.0))
         self.view.setFocus()
+        self._start_fingerprint_check(video_id)
 
     @guarded
     def _on_index_built(self, blob: Any) -> None:
@@ -683,6 +709,7 @@ class MainWindow(QMainWindow):
             if was_switch:
                 self.doc.set_video(None, 0, 30.0)
             self.view.clear_frame("the video could not be opened")
+            self.statusBar().clearMessage()
             self.show_error("Cannot open video", message)
             if failed_path is not None and self._pending_open:
                 self._open_next_pending()
@@ -717,13 +744,22 @@ class MainWindow(QMainWindow):
     def _request_frame(self, frame_idx: int) -> None:
         if self._loader_video_id is None:
             return
-        self._shown_req = self.loader.request(frame_idx)
+        if self._scrubbing and hasattr(self.loader, "scrub"):
+            req = self.loader.scrub(frame_idx)  # a keyframe preview when the GOP is long
+        else:
+            req = self.loader.request(frame_idx)
+        self._shown_req = req
+        if len(self._asked) > 256:
+            self._asked = {k: v for k, v in self._asked.items() if k >= req - 64}
+        self._asked[req] = frame_idx
 
     def _on_frame_ready(self, req_id: int, frame_idx: int, frame: object) -> None:
         if self._closed:
             return
         if self._playing and req_id == self._play_req:
             self.view.set_frame(frame, frame_idx)  # type: ignore[arg-type]
+            if self.view.approximate:
+                self.view.set_approximate(None)
             self._from_playback = True
             try:
                 self.doc.set_frame(frame_idx)
@@ -735,10 +771,127 @@ class MainWindow(QMainWindow):
         if req_id < self._shown_req:
             return  # an older scrub frame after a newer one was shown
         self._shown_req = req_id
+        asked = self._asked.pop(req_id, frame_idx)
         self.view.set_frame(frame, frame_idx)  # type: ignore[arg-type]
+        if asked != frame_idx:
+            self.view.set_approximate(
+                f"≈ preview: keyframe {frame_idx}, not frame {asked} (release to load it)")
+            return
+        self.view.set_approximate(None)
         self._check_fingerprint(frame_idx, frame)
         if frame_idx == self.doc.frame_idx and self._wants_inference():
             self._request_inference()
+
+    # --- background jobs ---------------------------------------------------------------------
+    def _run_job(self, purpose: str, fn: Callable[[Callable[[], bool]], Any],
+                 on_done: Callable[[Any], None]) -> None:
+        """Run ``fn(cancelled)`` off the GUI thread; a newer job of the same purpose cancels
+        the older one (its result is dropped)."""
+        from .workers.jobs import BackgroundJob
+
+        if self._closed:
+            return
+        old = self._jobs.pop(purpose, None)
+        if old is not None:
+            old.cancel()
+            old.done.disconnect()
+            self._finished_jobs.append(old)
+        job = BackgroundJob(fn, self, name=f"pose-studio-{purpose}")
+        job.done.connect(on_done)
+        job.failed.connect(lambda msg, p=purpose: self.status(f"{p}: {msg}", 8000))
+        self._jobs[purpose] = job
+        job.start()
+        self._finished_jobs = [j for j in self._finished_jobs if j.running]
+
+    def _start_fingerprint_check(self, video_id: int) -> None:
+        """Compare the stored fingerprints of labeled frames with the video, in the background."""
+        self.fingerprint_report = None
+        self.banner.hide()
+        stored = dict(self._fingerprints)
+        if not stored or self._loader_path is None:
+            return
+        from .workers.fingerprints import verify_fingerprints
+
+        factory: Callable[[str, bytes | None], Any] | None = getattr(
+            self.loader, "reader_factory", None)
+        if factory is None:
+            from pose_studio.video import open_video
+
+            def factory(p: str, i: bytes | None) -> Any:
+                return open_video(p, index=i)
+        path = self._loader_path
+        index = self.doc.project.video_index(video_id) if self.doc.project is not None else None
+
+        def work(cancelled: Callable[[], bool]) -> Any:
+            return verify_fingerprints(lambda: factory(path, index), video_id, stored, cancelled,
+                                       self.FINGERPRINT_MAX_DISTANCE)
+
+        n = len(stored)
+        self.status(f"checking that {n} labeled frame{'s' if n != 1 else ''} still match the "
+                    "video…")
+        self._run_job("fingerprints", work, self._on_fingerprint_report)
+
+    def _on_fingerprint_report(self, report: Any) -> None:
+        if report.video_id != self.doc.video_id or report.cancelled:
+            return
+        self.fingerprint_report = report
+        bad = report.bad_frames
+        if not bad:
+            self.banner.hide()
+            n = report.checked
+            self.status("the labeled frame still matches the video" if n == 1 else
+                        f"all {n} labeled frames still match the video", 5000)
+            return
+        shown = ", ".join(str(f) for f in bad[:8]) + ("…" if len(bad) > 8 else "")
+        n = len(bad)
+        frames = f"{n} frame{'s' if n != 1 else ''} ({shown})"
+        self.banner.show_text(
+            f"⚠ The labels on {frames} no longer sit on their pictures: the video was "
+            "replaced or re-encoded since they were made. Check them, or relink the original "
+            "video (File ▸ Relink Video)."
+        )
+        self.status(f"{frames}: the picture differs from when it was labeled", 15000)
+
+    def _next_bad_frame(self) -> None:
+        rep = self.fingerprint_report
+        if rep is None or not rep.bad_frames:
+            return
+        later = [f for f in rep.bad_frames if f > self.doc.frame_idx]
+        self.goto(later[0] if later else rep.bad_frames[0])
+
+    def _show_bad_frames(self) -> None:
+        """A non-modal list of the frames whose labels no longer match; double-click jumps."""
+        rep = self.fingerprint_report
+        if rep is None:
+            return
+        from PySide6.QtWidgets import QDialog, QListWidget, QListWidgetItem
+
+        dlg = getattr(self, "_bad_dialog", None)
+        if dlg is None:
+            dlg = QDialog(self)
+            dlg.setWindowTitle("Labels that no longer match the video")
+            dlg.setModal(False)
+            lst = QListWidget(dlg)
+            lst.setObjectName("bad_frames_list")
+            lst.itemActivated.connect(lambda it: self.goto(int(it.data(Qt.ItemDataRole.UserRole))))
+            lay = QVBoxLayout(dlg)
+            lay.addWidget(QLabel("Double-click a frame to go there:", dlg))
+            lay.addWidget(lst)
+            dlg.resize(420, 360)
+            self._bad_dialog = dlg
+            self._bad_list = lst
+        self._bad_list.clear()
+        dist = dict(rep.mismatched)
+        for f in rep.bad_frames:
+            n = len(self.doc.project.instances(self.doc.video_id, f, kind=InstanceKind.USER)) \
+                if self.doc.project is not None and self.doc.video_id is not None else 0
+            why = (f"{dist[f]} of 64 fingerprint bits differ" if f in dist
+                   else "the video no longer has this frame")
+            item = QListWidgetItem(f"frame {f}: {n} label(s), {why}")
+            item.setData(Qt.ItemDataRole.UserRole, f)
+            self._bad_list.addItem(item)
+        dlg.show()
+        dlg.raise_()
 
     _from_playback = False
     _fingerprints: dict[int, int] = {}  # noqa: RUF012 - replaced per video, never mutated here
@@ -807,9 +960,14 @@ class MainWindow(QMainWindow):
     def _on_timeline_seek(self, frame_idx: int) -> None:
         self.goto(frame_idx)
 
+    def _on_scrub_started(self) -> None:
+        self._scrubbing = True
+        self.view.fast = True
+
     def _on_scrub_finished(self) -> None:
+        self._scrubbing = False
         self.view.fast = False
-        self._request_frame(self.doc.frame_idx)  # repaint the final frame smoothly
+        self._request_frame(self.doc.frame_idx)  # the exact frame (and a smooth repaint)
 
     # --- playback --------------------------------------------------------------------------------
     def act_play(self) -> None:
@@ -926,6 +1084,16 @@ class MainWindow(QMainWindow):
         self._jump(review.next_labeled(self.doc.frames.labeled, self.doc.frame_idx, -1),
                    "labeled frame")
 
+    def act_next_unlabeled(self) -> None:
+        f = self.doc.frames
+        self._jump(review.next_unlabeled(f.labeled, self.doc.frame_idx, 1, predicted=f.predicted),
+                   "unlabeled predicted frame")
+
+    def act_prev_unlabeled(self) -> None:
+        f = self.doc.frames
+        self._jump(review.next_unlabeled(f.labeled, self.doc.frame_idx, -1, predicted=f.predicted),
+                   "unlabeled predicted frame")
+
     def act_next_low(self) -> None:
         self._jump(review.next_low_confidence(self.doc.frames.min_score, self.doc.frame_idx, 1,
                                               exclude=self.doc.frames.labeled),
@@ -974,7 +1142,20 @@ class MainWindow(QMainWindow):
             self.model_panel.set_video(n, self.doc.frame_idx)
         self._last_result = None
         if video_id < 0:
+            # Nothing shown any more: no stale rows, marks, curves or time from the last video.
             self.view.set_instances(None, [])
+            self.instance_list.set_instances([])
+            f = self.doc.frames
+            self.timeline.set_arrays(f.labeled, f.predicted, f.min_score)
+            self.timeline.set_current(0)
+            self.time_label.setText(self._time_text(0))
+            self.banner.hide()
+            if hasattr(self, "review_plot"):
+                self.review_plot.set_arrays(None)
+                self.review_plot.set_keypoint_scores(None)
+                self.review_plot.set_instance_scores(None)
+        else:
+            self._scores_timer.start()
         goto = self._after_open_goto
         if goto is not None and video_id >= 0:
             self._after_open_goto = None
@@ -985,6 +1166,29 @@ class MainWindow(QMainWindow):
         self.timeline.set_arrays(f.labeled, f.predicted, f.min_score)
         if hasattr(self, "review_plot"):
             self._plot_timer.start()  # debounced: edits patch one frame at a time
+
+    def _start_scores_job(self) -> None:
+        """Per-person and per-keypoint score curves for the review plot, off the GUI thread."""
+        plot = getattr(self, "review_plot", None)
+        proj, vid, n = self.doc.project, self.doc.video_id, self.doc.frame_count
+        if plot is None or proj is None or vid is None or self.doc.skeleton is None:
+            return
+        from .widgets.review_plot import review_scores
+
+        k = self.doc.skeleton.num_keypoints
+        names = list(self.doc.skeleton.keypoints)
+
+        def work(cancelled: Callable[[], bool]) -> Any:
+            return vid, review_scores(proj, vid, n, k, cancelled)
+
+        def done(out: Any) -> None:
+            v, (kp, inst, labels) = out
+            if v != self.doc.video_id or getattr(self, "review_plot", None) is None:
+                return
+            self.review_plot.set_keypoint_scores(kp, names)
+            self.review_plot.set_instance_scores(inst, labels)
+
+        self._run_job("scores", work, done)
 
     def _update_review_plot(self) -> None:
         try:
@@ -1008,7 +1212,9 @@ class MainWindow(QMainWindow):
         preds = self.doc.visible_predictions()
         sel = (self.doc.selected_instance_id, self.doc.selected_keypoint)
         self.view.set_instances(self.doc.skeleton, [*preds, *users], sel)
-        accepted = {i.source_id for i in users if i.source_id is not None}
+        shown = {p.id for p in preds}
+        accepted = {i.id for i in self.doc.instances(InstanceKind.PREDICTED)
+                    if i.id not in shown}  # accepted, or covered by a label
         self.instance_list.set_instances(self.doc.instances(), accepted)  # type: ignore[arg-type]
         self.instance_list.select_instance(self.doc.selected_instance_id)
 
@@ -1018,8 +1224,32 @@ class MainWindow(QMainWindow):
             self._snap_state = None
         self.view.update_selection(sel)
         self.instance_list.select_instance(self.doc.selected_instance_id)
+        self._describe_selection()
         if self.options.heatmap and self._last_result is not None:
             self._show_heatmap(self._last_result)
+
+    def _describe_selection(self) -> None:
+        """One status line on what is selected and what the keys do with it."""
+        inst = self.doc.selected()
+        if inst is None:
+            return
+        k = self.doc.selected_keypoint
+        what = "prediction" if inst.is_prediction else "label"
+        if k is None:
+            sc = inst.mean_score()
+            score = f" (score {sc:.2f})" if sc is not None else ""
+            hint = ("A or double-click accepts it" if inst.is_prediction
+                    else "Alt-drag moves it, Delete removes it")
+            self.status(f"{what}{score} selected: {hint}", 6000)
+            return
+        vis = Visibility(int(inst.visibility[k])).name.lower()
+        kp_score = ""
+        if inst.kp_scores is not None and k < len(inst.kp_scores):
+            v = float(inst.kp_scores[k])
+            if math.isfinite(v):
+                kp_score = f", score {v:.2f}"
+        self.status(f"{self._kp_name(k)} of a {what} ({vis}{kp_score}): drag or arrows to move, "
+                    "V cycles visibility, Esc deselects", 6000)
 
     def _on_view_selection(self, instance_id: int, k: int) -> None:
         if instance_id >= 0 and self._playing:
@@ -1032,6 +1262,9 @@ class MainWindow(QMainWindow):
             return False
         if getattr(self.doc.project, "read_only", False):
             self.status("the project is open read-only")
+            return False
+        if self.view.approximate:
+            self.status("a scrub preview is shown: wait for the exact frame before editing")
             return False
         return True
 
@@ -1243,14 +1476,21 @@ class MainWindow(QMainWindow):
         out[have] = acc[have] / cnt[have, None]
         return out - out.mean(axis=0), float(np.median(spans))
 
-    def act_next_instance(self) -> None:
+    def _cycle_instance(self, d: int) -> None:
         insts = [*self.doc.instances(InstanceKind.USER), *self.doc.visible_predictions()]
         if not insts:
+            self.status("no instances on this frame")
             return
         ids = [i.id for i in insts]
         cur = self.doc.selected_instance_id
-        j = (ids.index(cur) + 1) % len(ids) if cur in ids else 0
+        j = (ids.index(cur) + d) % len(ids) if cur in ids else (0 if d > 0 else len(ids) - 1)
         self.doc.select(ids[j], None)
+
+    def act_next_instance(self) -> None:
+        self._cycle_instance(1)
+
+    def act_prev_instance(self) -> None:
+        self._cycle_instance(-1)
 
     def _step_keypoint(self, d: int) -> None:
         inst = self.doc.selected()
@@ -1361,7 +1601,9 @@ class MainWindow(QMainWindow):
         info = self.inference.model_info if self.inference is not None else None
         if info is None or info.detector_path or info.family in ("yolo_pose", "rtmo"):
             return None
-        insts = self.doc.instances(InstanceKind.USER) or self.doc.visible_predictions()
+        # Every person on the frame: the labels, and the predictions not yet accepted (an
+        # accepted one is represented by its label).
+        insts = [*self.doc.instances(InstanceKind.USER), *self.doc.visible_predictions()]
         boxes = []
         for inst in insts:
             b = inst.box()
@@ -1440,6 +1682,8 @@ class MainWindow(QMainWindow):
         items = [(int(result.frame_idx), inst) for inst in result.instances]
         proj.add_predictions(vid, items, self._run_id, replace=True)
         self.doc.instances_written(vid, int(result.frame_idx))
+        if not self._playing:
+            self._scores_timer.start()
         self.status(f"{len(items)} instance(s) predicted on frame {result.frame_idx}")
 
     # --- snap to the heatmap's peaks ----------------------------------------------------------
@@ -1527,6 +1771,7 @@ class MainWindow(QMainWindow):
 
     def _on_predictions_written(self, video_id: int) -> None:
         self.doc.predictions_written(int(video_id))
+        self._scores_timer.start()
 
     def _on_inference_failed(self, message: str) -> None:
         self._predict_pending = None
@@ -1534,16 +1779,26 @@ class MainWindow(QMainWindow):
 
     def _on_batch_finished(self, n_frames: int, cancelled: bool) -> None:
         self.doc.predictions_written(self.doc.video_id if self.doc.video_id is not None else -1)
+        self._scores_timer.start()
         self.status(f"{'cancelled after' if cancelled else 'predicted'} {n_frames} frames", 8000)
 
     # ======================================================================= file actions =====
     def _dialog_open_paths(self) -> list[str]:
         files, _ = QFileDialog.getOpenFileNames(
-            self, "Open video or project", str(Path.home()),
+            self, "Open video or project", self._start_dir(),
             "Videos and projects (*.posestudio *.mp4 *.avi *.mov *.mkv *.m4v *.ts *.webm *.mpg);;"
             "All files (*)",
         )
         return list(files)
+
+    def _start_dir(self) -> str:
+        """Where file dialogs open: the open project's folder, else the last file's."""
+        if self.doc.project is not None:
+            return str(Path(str(self.doc.project.path)).parent)
+        for f in self.settings.recent_files():
+            if Path(f).parent.is_dir():
+                return str(Path(f).parent)
+        return str(Path.home())
 
     def _dialog_new_project_path(self, video: Path) -> Path | None:
         default = video.with_suffix(PROJECT_SUFFIX) if video.is_file() else video.parent / (
@@ -1581,7 +1836,7 @@ class MainWindow(QMainWindow):
     @guarded
     def act_new_project(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "New project", str(Path.home() / "untitled.posestudio"),
+            self, "New project", str(Path(self._start_dir()) / "untitled.posestudio"),
             "Pose Studio project (*.posestudio)",
         )
         if path:
@@ -1591,7 +1846,7 @@ class MainWindow(QMainWindow):
     def act_add_video(self) -> None:
         if self.doc.project is None:
             return
-        files, _ = QFileDialog.getOpenFileNames(self, "Add videos", str(Path.home()),
+        files, _ = QFileDialog.getOpenFileNames(self, "Add videos", self._start_dir(),
                                                 "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.ts *.webm);;All files (*)")
         if files:
             self.add_videos([Path(f) for f in files])
@@ -1703,6 +1958,11 @@ class MainWindow(QMainWindow):
         self._switching = None
         self._loader_path = None
         self._loader_video_id = None
+        for job in self._jobs.values():
+            job.cancel()
+        self.banner.hide()
+        self.fingerprint_report = None
+        self.view.set_approximate(None)
         ctrl = self.inference
         if ctrl is not None and hasattr(ctrl, "cancel_batch"):
             try:
@@ -1717,13 +1977,29 @@ class MainWindow(QMainWindow):
         Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_Minus, Qt.Key.Key_Plus,
     })
 
+    def _typing_key(self, obj: QObject, event: QEvent) -> bool:
+        from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit
+
+        if not isinstance(obj, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)):
+            return False
+        if isinstance(obj, QLineEdit) and obj.isReadOnly():
+            return False
+        if not (isinstance(obj, QWidget) and obj.window() is self):
+            return False
+        key = event.key()  # type: ignore[attr-defined]
+        mods = event.modifiers() & ~Qt.KeyboardModifier.ShiftModifier  # type: ignore[attr-defined]
+        mods &= ~Qt.KeyboardModifier.KeypadModifier
+        if key in self._SPIN_KEYS and not (mods & Qt.KeyboardModifier.ControlModifier):
+            return True
+        text = event.text()  # type: ignore[attr-defined]
+        return bool(text) and text.isprintable() and not (
+            mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                    | Qt.KeyboardModifier.MetaModifier))
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if (
-            obj is self.frame_spin
-            and event.type() == QEvent.Type.ShortcutOverride
-            and event.key() in self._SPIN_KEYS  # type: ignore[attr-defined]
-        ):
-            # Typing in the frame box: its own keys beat the window's shortcuts.
+        if event.type() == QEvent.Type.ShortcutOverride and self._typing_key(obj, event):
+            # Typing in a text field (frame box, threshold, filters): its keys beat the
+            # window's one-letter and arrow shortcuts.
             event.accept()
             return True
         if obj is self.view.viewport() and event.type() == QEvent.Type.MouseMove:
@@ -1758,6 +2034,13 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("saving the window layout failed")
         self._playing = False
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        for job in [*self._jobs.values(), *self._finished_jobs]:
+            job.stop()
+        self._jobs.clear()
+        self._finished_jobs = []
         for lane in (self.loader, self.inference):
             if lane is not None and hasattr(lane, "shutdown"):
                 try:
@@ -1815,6 +2098,42 @@ def local_peaks(
         if len(out) >= max_peaks:
             break
     return out
+
+
+class _Banner(QWidget):
+    """A non-modal warning strip above the frame (fingerprint mismatches)."""
+
+    next_clicked = Signal()
+    list_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("warning_banner")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("#warning_banner { background: #fff3c4; }"
+                           " QLabel { color: #5a4500; }")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.addWidget(self.label, 1)
+        for text, sig, tip in (("Next", self.next_clicked, "Go to the next such frame"),
+                               ("List…", self.list_clicked, "List every such frame"),
+                               ("✕", None, "Hide this warning")):
+            b = QToolButton(self)
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            if sig is None:
+                b.clicked.connect(self.hide)
+            else:
+                b.clicked.connect(sig.emit)
+            lay.addWidget(b)
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
 
 
 def _quick_hash(path: str) -> str:

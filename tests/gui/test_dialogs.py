@@ -211,7 +211,7 @@ def test_shortcuts_dialog_lists_and_filters(qtbot) -> None:
 def test_shortcuts_dialog_reads_the_action_table(qtbot) -> None:
     from PySide6.QtWidgets import QWidget
 
-    from pose_studio.gui.actions import ACTIONS
+    from pose_studio.gui.actions import ACTIONS, MOUSE_GESTURES
 
     parent = QWidget()
     qtbot.addWidget(parent)
@@ -219,8 +219,10 @@ def test_shortcuts_dialog_reads_the_action_table(qtbot) -> None:
     assert dlg.parent() is parent
     assert ShortcutsDialog(None, parent).parent() is parent  # (entries, parent) order
     rows = dlg.visible_rows()
-    assert len(rows) == len(ACTIONS) > 5
+    assert len(rows) == len(ACTIONS) + len(MOUSE_GESTURES) and len(ACTIONS) > 5
     assert not dlg.table.isColumnHidden(0)
+    dlg.filter.setText("alt + drag")  # mouse gestures are listed too, as written
+    assert [r[1] for r in dlg.visible_rows()] == ["Alt + drag"]
 
 
 # --- training -------------------------------------------------------------------------------------

@@ -123,6 +123,27 @@ def test_request_returns_exact_frame_from_worker_thread(qtbot, make_loader) -> N
     assert readers[0].thread != threading.get_ident()
 
 
+def test_a_stale_stored_index_is_rebuilt_and_handed_back(qtbot, make_loader) -> None:
+    """A replaced video makes the reader rebuild its index: the new one must be stored."""
+    readers: list[FakeReader] = []
+    base = _fake_factory(readers)
+
+    def factory(path: str, index: bytes | None) -> FakeReader:
+        r = base(path, index)
+        r.index_status = "stale" if index == b"OLD" else "loaded"  # type: ignore[attr-defined]
+        return r
+
+    loader = make_loader(reader_factory=factory, readahead_s=0)
+    rec = Recorder(loader)
+    loader.open("fake.mp4", b"OLD")
+    _until(qtbot, lambda: rec.metas, timeout=3000)
+    _until(qtbot, lambda: rec.indexes, timeout=3000)
+    assert rec.indexes == [b"IDX"]
+    loader.open("fake.mp4", b"IDX")  # a fitting index: nothing to store
+    _until(qtbot, lambda: len(rec.metas) == 2, timeout=3000)
+    assert rec.indexes == [b"IDX"]
+
+
 def test_request_right_after_open_is_served(qtbot, make_loader) -> None:
     readers: list[FakeReader] = []
     loader = make_loader(reader_factory=_fake_factory(readers), readahead_s=0)

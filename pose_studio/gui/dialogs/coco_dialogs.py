@@ -172,6 +172,10 @@ class _TaskDialog(QDialog):
         super().done(result)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class ExportCocoDialog(_TaskDialog):
     """See the module docstring."""
 
@@ -212,8 +216,18 @@ class ExportCocoDialog(_TaskDialog):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.image_format)
         fl.addWidget(self.jpeg_quality)
+        self.counts_label = QLabel()
+        self.counts_label.setObjectName("export_counts")
+        self.counts_label.setWordWrap(True)
+        try:
+            self._counts: dict[str, int] | None = dict(project.counts())
+        except Exception:  # an older store without counts(): just no summary
+            self._counts = None
         self.form.addRow("Export", self.source)
+        self.form.addRow("", self.counts_label)
         self.form.addRow("Videos", self.videos)
+        self.source.currentIndexChanged.connect(self._update_counts)
+        self._update_counts()
         self.form.addRow("JSON file", _path_row(self.out_path, self._browse_out))
         self.form.addRow("", self.write_images)
         self.form.addRow("Image folder", _path_row(self.images_dir, self._browse_images))
@@ -225,6 +239,27 @@ class ExportCocoDialog(_TaskDialog):
         self._update_enabled()
 
     # --- options -----------------------------------------------------------------------------
+    def _update_counts(self) -> None:
+        """What the chosen source holds (all videos), so an empty export is no surprise."""
+        c = self._counts
+        if c is None:
+            self.counts_label.setText("")
+            return
+        src = self.source.currentData()
+        parts, n = [], 0
+        if src in ("user", "all"):
+            n += c.get("user_instances", 0)
+            parts.append(f"{_plural(c.get('user_instances', 0), 'labeled instance')} on "
+                         f"{_plural(c.get('labeled_frames', 0), 'frame')}")
+        if src in ("predicted", "all"):
+            n += c.get("predicted_instances", 0)
+            parts.append(f"{_plural(c.get('predicted_instances', 0), 'predicted instance')} on "
+                         f"{_plural(c.get('predicted_frames', 0), 'frame')}")
+        text = " and ".join(parts) + " in the project"
+        if n == 0:
+            text = f"<span style='color:#b9770e'>⚠ nothing to export: {text}</span>"
+        self.counts_label.setText(text)
+
     def _default_images_dir(self) -> None:
         if not self.images_dir.isModified():
             out = Path(self.out_path.text() or ".")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 Entry = tuple[str, str, str, str]  # group, name, shortcut, description
+MOUSE_GROUP = "Mouse"  # rows whose "shortcut" is a gesture, shown as written
 
 
 def _native(shortcut: str) -> str:
@@ -43,11 +44,15 @@ def entries_from_actions() -> list[Entry]:
         from pose_studio.gui.actions import ACTIONS
     except ImportError:
         return []
+    from pose_studio.gui.actions import MOUSE_GESTURES
+
     rows: list[Entry] = []
     for spec in ACTIONS:
         group = spec.menu.replace("&", "")
         keys = ", ".join(spec.shortcuts)
         rows.append((group, spec.label.rstrip("…"), keys, spec.tip))
+    for gesture, what in MOUSE_GESTURES:
+        rows.append((MOUSE_GROUP, what, gesture, ""))
     return rows
 
 
@@ -91,7 +96,8 @@ class ShortcutsDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         for r, (group, name, keys, desc) in enumerate(rows):
-            for c, text in enumerate((group, name, _native(keys), desc)):
+            shown = keys if group == MOUSE_GROUP else _native(keys)
+            for c, text in enumerate((group, name, shown, desc)):
                 item = QTableWidgetItem(text)
                 if c == 2:
                     item.setData(Qt.ItemDataRole.UserRole, keys)
@@ -113,7 +119,7 @@ class ShortcutsDialog(QDialog):
     def _apply_filter(self, text: str) -> None:
         needle = text.strip().lower()
         for r, row in enumerate(self._rows):
-            hay = " ".join((*row, _native(row[2]))).lower()
+            hay = " ".join((*row, row[2] if row[0] == MOUSE_GROUP else _native(row[2]))).lower()
             self.table.setRowHidden(r, bool(needle) and needle not in hay)
 
     def visible_rows(self) -> list[tuple[str, str, str]]:

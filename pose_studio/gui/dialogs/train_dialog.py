@@ -99,6 +99,13 @@ class TrainDialog(QDialog):
         self.init = QComboBox()
         self.init.addItem("Bundled model (fine-tune)", "bundled")
         self.init.addItem("From scratch", None)
+        if api.bundled_weights() is None:
+            # Nothing to fine-tune from in this install: say so rather than fail at start.
+            self.init.setItemText(0, "Bundled model (not installed)")
+            item = self.init.model().item(0)  # type: ignore[attr-defined]
+            if item is not None:
+                item.setEnabled(False)
+            self.init.setCurrentIndex(1)
         self.device = QComboBox()
         for label, key in (("Auto", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda")):
             self.device.addItem(label, key)

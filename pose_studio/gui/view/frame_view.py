@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
@@ -69,6 +71,7 @@ class FrameView(QGraphicsView):
     instance_double_clicked = Signal(int)
     selection_requested = Signal(int, int)
     zoom_changed = Signal(float)
+    hovered = Signal(str)  # plain "name · prediction · visible · score 0.91" of the keypoint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +90,7 @@ class FrameView(QGraphicsView):
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # the window takes drops
+        self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
 
         self.pixmap_item = QGraphicsPixmapItem()
         self.pixmap_item.setOffset(-0.5, -0.5)
@@ -111,6 +115,16 @@ class FrameView(QGraphicsView):
         self._selected: tuple[int | None, int | None] = (None, None)
         self._last_scene_pos: QPointF | None = None
         self.fast = False  # FastTransformation while playing
+        # "Approximate" marker: a scrub preview (keyframe) is shown instead of the frame.
+        self.approximate = False
+        self.preview_label = QLabel(self.viewport())
+        self.preview_label.setObjectName("preview_label")
+        self.preview_label.setStyleSheet(
+            "QLabel { background: rgba(255, 196, 0, 230); color: black; font-weight: bold;"
+            " padding: 4px 8px; border-radius: 3px; }"
+        )
+        self.preview_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.preview_label.hide()
 
     # --- frame -----------------------------------------------------------------------------------
     def set_frame(self, frame: np.ndarray, frame_idx: int) -> None:
@@ -135,12 +149,36 @@ class FrameView(QGraphicsView):
         if self._auto_fit:
             self.fit()
 
+    def set_approximate(self, text: str | None) -> None:
+        """Mark the shown picture as a preview (``text``) or as the exact frame (None).
+
+        While a preview is shown the overlays are hidden: they belong to another frame, and
+        nothing may be annotated on a picture that is not the frame being labeled.
+        """
+        self.approximate = text is not None
+        if text is None:
+            self.preview_label.hide()
+        else:
+            self.preview_label.setText(text)
+            self.preview_label.adjustSize()
+            self.preview_label.move(8, 8)
+            self.preview_label.show()
+            self.preview_label.raise_()
+        self._apply_overlay_visibility()
+
+    def _apply_overlay_visibility(self) -> None:
+        for item in self.instance_items:
+            item.setVisible(not self.approximate)
+        for hm in self.heatmap_items:
+            hm.setVisible(self.options.heatmap and not self.approximate)
+
     def clear_frame(self, message: str = "") -> None:
         self.pixmap_item.setPixmap(QPixmap())
         self.set_heatmaps([])
         self.frame = None
         self.frame_idx = None
         self._image_size = None
+        self.set_approximate(None)
         self.set_instances(None, [])
         self.show_message(message)
 
@@ -213,6 +251,7 @@ class FrameView(QGraphicsView):
         item = self.itemAt(event.position().toPoint())
         if event.button() == Qt.MouseButton.LeftButton and (
             item is None or item is self.pixmap_item or isinstance(item, HeatmapItem)
+            or item.data(0) == "decoration"
         ):
             self.selection_requested.emit(-1, -1)
         super().mousePressEvent(event)
@@ -260,7 +299,7 @@ class FrameView(QGraphicsView):
     def set_options(self, options: OverlayOptions) -> None:
         self.options = options
         for item in self.heatmap_items:
-            item.setVisible(options.heatmap)
+            item.setVisible(options.heatmap and not self.approximate)
 
     def set_instances(
         self,
@@ -299,6 +338,8 @@ class FrameView(QGraphicsView):
             )
             self._scene.addItem(item)
             self.instance_items.append(item)
+        if self.approximate:
+            self._apply_overlay_visibility()
 
     def update_selection(self, selected: tuple[int | None, int | None]) -> None:
         self._selected = selected
@@ -324,7 +365,10 @@ class FrameView(QGraphicsView):
         self.selection_requested.emit(item.instance_id, -1 if k is None else k)
 
     def keypoint_hovered(self, item: InstanceItem, k: int) -> None:
-        return
+        """Name and score of the keypoint under the mouse, for the status bar (tooltips need an
+        active window; this works always)."""
+        text = re.sub(r"<[^>]+>", "", item._tooltip(k).replace("<br>", " · "))
+        self.hovered.emit(text)
 
     def set_heatmaps(self, maps: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> None:
         """Show ``(map, map_to_image_affine)`` pairs (one per predicted instance); [] clears."""
@@ -337,7 +381,7 @@ class FrameView(QGraphicsView):
             if i < len(maps):
                 item.opacity_value = self.heatmap_opacity
                 item.set_heatmap(*maps[i])
-                item.setVisible(self.options.heatmap)
+                item.setVisible(self.options.heatmap and not self.approximate)
             else:
                 item.clear()
                 item.setVisible(False)

@@ -40,7 +40,10 @@ def colorize(heatmap: np.ndarray, opacity: float) -> np.ndarray:
     idx = (norm * 255).astype(np.uint8)
     rgba = np.empty((*hm.shape, 4), np.uint8)
     rgba[..., :3] = _LUT[idx]
-    rgba[..., 3] = (np.sqrt(norm) * 255 * float(np.clip(opacity, 0.0, 1.0))).astype(np.uint8)
+    # Transparent below ~12% of the peak so the crop's faint floor does not tint a whole box;
+    # then rising steadily so the blob's shoulders stay visible.
+    a = np.clip((norm - 0.12) / 0.88, 0.0, 1.0) ** 0.75
+    rgba[..., 3] = (a * 255 * float(np.clip(opacity, 0.0, 1.0))).astype(np.uint8)
     return np.ascontiguousarray(rgba)
 
 

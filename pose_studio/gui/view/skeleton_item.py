@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsLineItem,
+    QGraphicsRectItem,
     QGraphicsSceneHoverEvent,
     QGraphicsSceneMouseEvent,
     QGraphicsSimpleTextItem,
@@ -193,6 +194,17 @@ class InstanceItem(QGraphicsItem):
         self.labels: list[QGraphicsSimpleTextItem] = []
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
         self.setZValue(10 if not self.predicted else 5)
+        # The selected instance gets a dashed box around its keypoints: which person the keys
+        # act on is visible at a glance, even in a crowd.
+        self.sel_box = QGraphicsRectItem(self)
+        pen = QPen(QColor(255, 230, 90), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.sel_box.setPen(pen)
+        self.sel_box.setBrush(Qt.BrushStyle.NoBrush)
+        self.sel_box.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.sel_box.setZValue(0)
+        self.sel_box.setVisible(False)
+        self.sel_box.setData(0, "decoration")  # clicks on it count as clicks on the frame
         if self.predicted:
             self.setOpacity(PRED_OPACITY)
         self._build(selected_keypoint)
@@ -276,6 +288,19 @@ class InstanceItem(QGraphicsItem):
             if ok:
                 line.setLine(self._xy[a, 0], self._xy[a, 1], self._xy[b, 0], self._xy[b, 1])
                 line.setOpacity(float(min(alpha[a], alpha[b])))
+        self._sync_box()
+
+    def _sync_box(self) -> None:
+        lab = self.instance.visibility[: len(self._xy)] > 0
+        if not self.selected or not lab.any():
+            self.sel_box.setVisible(False)
+            return
+        pts = self._xy[lab]
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        pad = 0.08 * max(x1 - x0, y1 - y0, 20.0)
+        self.sel_box.setRect(QRectF(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad))
+        self.sel_box.setVisible(True)
 
     def _tooltip(self, k: int) -> str:
         inst = self.instance
@@ -319,6 +344,7 @@ class InstanceItem(QGraphicsItem):
             pen = line.pen()
             pen.setWidthF((2.0 if not self.predicted else 1.5) + (1.0 if selected else 0.0))
             line.setPen(pen)
+        self._sync_box()
 
     def keypoint_xy(self, k: int) -> tuple[float, float]:
         return float(self._xy[k, 0]), float(self._xy[k, 1])

@@ -38,6 +38,9 @@ class InstanceList(QTreeWidget):
         header = self.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # no sideways scrolling
+        header.setStretchLastSection(False)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._ids: list[int] = []
         self._updating = False
         self.itemSelectionChanged.connect(self._on_selection)
@@ -55,8 +58,9 @@ class InstanceList(QTreeWidget):
                 labeled = int(inst.labeled.sum())
                 score = inst.mean_score()
                 kind = "prediction" if inst.is_prediction else "label"
-                if inst.is_prediction and inst.id in accepted:
-                    kind = "prediction (accepted)"
+                hidden = inst.is_prediction and inst.id in accepted
+                if hidden:
+                    kind = "prediction (labeled)"
                 elif not inst.is_prediction and inst.source_id is not None:
                     kind = "label (from prediction)"
                 row = QTreeWidgetItem([
@@ -65,8 +69,12 @@ class InstanceList(QTreeWidget):
                     "" if inst.track_id is None else str(inst.track_id),
                 ])
                 if inst.is_prediction:
+                    # Readable blue for predictions; grey for those a label already covers.
+                    color = QColor(150, 150, 150) if hidden else QColor(30, 80, 170)
                     for c in range(len(self.COLUMNS)):
-                        row.setForeground(c, QBrush(QColor(140, 170, 230)))
+                        row.setForeground(c, QBrush(color))
+                    row.setToolTip(1, "Under a label: hidden in the frame view" if hidden else
+                                   "Model output: A or double-click makes it a label")
                 self.addTopLevelItem(row)
                 self._ids.append(-1 if inst.id is None else int(inst.id))
         finally:

@@ -284,10 +284,13 @@ class ModelPanel(QWidget):
         s.setValue(f"{self._key}/provider", self.provider())
 
     def _browse_pose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a pose model", "",
+        cur = self.pose_path()
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a pose model",
+                                              str(Path(cur).parent) if cur else "",
                                               "ONNX models (*.onnx);;All files (*)")
         if path:
             self.set_pose_path(path)
+            self.request_load()  # picking a file is the intent to use it
 
     def _browse_detector(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a person detector", "",

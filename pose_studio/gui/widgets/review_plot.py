@@ -73,6 +73,62 @@ def keypoint_scores(project: Any, video_id: int, n_frames: int | None = None,
     return review.keypoint_score_matrix(items, n_frames, n_keypoints)
 
 
+MAX_INSTANCE_CURVES = 8
+
+
+def review_scores(project: Any, video_id: int, n_frames: int | None = None,
+                  n_keypoints: int | None = None,
+                  cancelled: Any = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One pass over a video's predictions: ``(keypoint_matrix, instance_matrix, labels)``.
+
+    ``keypoint_matrix`` is ``(n_frames, K)`` (min over instances); ``instance_matrix`` is
+    ``(n_frames, M)``, the score of each person over time: by track when the predictions carry
+    track ids, else by position in the frame (left to right: "person 1" is the leftmost), at
+    most :data:`MAX_INSTANCE_CURVES`. NaN where none. Safe on a worker thread; returns early
+    (what it has so far) when ``cancelled()`` turns true.
+    """
+    if n_frames is None:
+        n_frames = int(project.video(video_id).frame_count)
+    if n_keypoints is None:
+        n_keypoints = int(project.skeleton.num_keypoints)
+    kp = np.full((n_frames, n_keypoints), np.nan, np.float32)
+    per_frame: dict[int, list[tuple[Any, float, float]]] = {}
+    tracks: set[int] = set()
+    for i, (_v, f, inst) in enumerate(project.iter_instances("predicted", video_id)):
+        if cancelled is not None and i % 4096 == 0 and cancelled():
+            break
+        if not 0 <= f < n_frames:
+            continue
+        ks = inst.kp_scores
+        if ks is not None and len(ks) == n_keypoints:
+            kp[f] = np.fmin(kp[f], np.asarray(ks, np.float32))
+        sc = inst.mean_score()
+        if sc is None:
+            continue
+        lab = inst.labeled
+        x = float(np.nanmean(inst.xy[lab, 0])) if lab.any() else 0.0
+        if inst.track_id is not None:
+            tracks.add(int(inst.track_id))
+        per_frame.setdefault(f, []).append((inst.track_id, x, float(sc)))
+    if tracks:
+        order = sorted(tracks)[:MAX_INSTANCE_CURVES]
+        col = {t: j for j, t in enumerate(order)}
+        labels = [f"track {t}" for t in order]
+        inst_m = np.full((n_frames, len(order)), np.nan, np.float32)
+        for f, items in per_frame.items():
+            for t, _x, sc in items:
+                if t is not None and int(t) in col:
+                    inst_m[f, col[int(t)]] = sc
+    else:
+        m = min(MAX_INSTANCE_CURVES, max((len(v) for v in per_frame.values()), default=0))
+        labels = [f"person {j + 1} (from left)" for j in range(m)]
+        inst_m = np.full((n_frames, m), np.nan, np.float32)
+        for f, items in per_frame.items():
+            for j, (_t, _x, sc) in enumerate(sorted(items, key=lambda it: it[1])[:m]):
+                inst_m[f, j] = sc
+    return kp, inst_m, labels
+
+
 class ReviewPlot(QWidget):
     """See the module docstring."""
 
@@ -88,6 +144,9 @@ class ReviewPlot(QWidget):
         self._min = np.zeros(0, np.float32)
         self._mean = np.zeros(0, np.float32)
         self._kp: np.ndarray | None = None
+        self._kp_names: list[str] = []
+        self._inst: np.ndarray | None = None
+        self._inst_names: list[str] = []
 
         self.plot = pg.PlotWidget()
         self.plot.setBackground(None)
@@ -96,13 +155,15 @@ class ReviewPlot(QWidget):
         pi.hideButtons()
         pi.showGrid(x=False, y=True, alpha=0.2)
         pi.setLabel("left", "score")
-        pi.setLabel("bottom", "frame")
+        # Three fixed ticks stay legible in a short dock (auto ticks overlap below ~120 px).
+        pi.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], []])
+        # No "frame" axis title: the numbers say it, and a short dock needs the height.
         pi.setClipToView(True)
         pi.setDownsampling(auto=True, mode="peak")
         vb = pi.getViewBox()
         vb.setMouseEnabled(x=True, y=False)
         vb.setLimits(yMin=-0.05, yMax=1.15)
-        pi.setYRange(0, 1.1, padding=0)
+        pi.setYRange(-0.03, 1.1, padding=0)  # the 0 tick stays inside the axis
         self.mean_curve = pi.plot([], [], pen=pg.mkPen(MEAN_COLOR, width=1.5), name="mean",
                                   connect="finite")
         self.min_curve = pi.plot([], [], pen=pg.mkPen(MIN_COLOR, width=1), name="min",
@@ -133,8 +194,11 @@ class ReviewPlot(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_click)
 
         self.keypoint_combo = QComboBox()
-        self.keypoint_combo.addItem("All keypoints", -1)
+        self.keypoint_combo.addItem("Whole frame", -1)
         self.keypoint_combo.setEnabled(False)
+        self.keypoint_combo.setToolTip(
+            "Which score to draw in purple and to step through with the low buttons (J / Shift+J"
+            " use the frame's minimum): one person over time, or one keypoint")
         self.keypoint_combo.currentIndexChanged.connect(self._update_keypoint_curve)
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setRange(0.0, 1.0)
@@ -142,6 +206,7 @@ class ReviewPlot(QWidget):
         self.threshold_spin.setDecimals(2)
         self.threshold_spin.setValue(review.DEFAULT_LOW_CONFIDENCE)
         self.threshold_spin.setToolTip("Low-confidence threshold")
+        self.threshold_spin.setKeyboardTracking(False)  # commit on Enter: typing is not reset
         self.threshold_spin.valueChanged.connect(self.set_threshold)
         self.prev_low = QToolButton()
         self.prev_low.setText("◀ low")
@@ -154,7 +219,7 @@ class ReviewPlot(QWidget):
         self.summary = QLabel()
         self.key_label = QLabel(
             "&nbsp;&nbsp;".join((_swatch(MEAN_COLOR, "mean"), _swatch(MIN_COLOR, "min"),
-                                 _swatch(KEYPOINT_COLOR, "keypoint"),
+                                 _swatch(KEYPOINT_COLOR, "chosen"),
                                  _swatch(LABELED_COLOR, "labeled")))
         )
 
@@ -173,6 +238,7 @@ class ReviewPlot(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
         lay.addWidget(self.plot, 1)
+        self.plot.setMinimumHeight(80)
         self._update_summary()
 
     # --- data --------------------------------------------------------------------------------
@@ -201,6 +267,9 @@ class ReviewPlot(QWidget):
             self._n = int(self._labeled.shape[0])
             if self._kp is not None and self._kp.shape[0] != self._n:
                 self._kp = None
+            if self._inst is not None and self._inst.shape[0] != self._n:
+                self._inst = None
+            self._inst = None
         x = np.arange(self._n, dtype=np.float64)
         self.mean_curve.setData(x, self._mean.astype(np.float64))
         self.min_curve.setData(x, self._min.astype(np.float64))
@@ -215,32 +284,70 @@ class ReviewPlot(QWidget):
 
     def set_keypoint_scores(self, matrix: np.ndarray | None, names: Sequence[str] = ()) -> None:
         """Per-keypoint scores ``(n_frames, K)`` (NaN where none) and the keypoint names."""
-        keep = self.keypoint_combo.currentData()
-        self.keypoint_combo.blockSignals(True)
-        self.keypoint_combo.clear()
-        self.keypoint_combo.addItem("All keypoints", -1)
         if matrix is None:
             self._kp = None
+            self._kp_names = []
         else:
             m = np.asarray(matrix, np.float32)
             if m.ndim != 2:
                 raise ValueError(f"keypoint scores must be (frames, keypoints), got {m.shape}")
             self._kp = m
-            for k in range(m.shape[1]):
-                self.keypoint_combo.addItem(names[k] if k < len(names) else f"keypoint {k}", k)
-            i = self.keypoint_combo.findData(keep)
-            self.keypoint_combo.setCurrentIndex(max(0, i))
-        self.keypoint_combo.setEnabled(self._kp is not None)
-        self.keypoint_combo.blockSignals(False)
+            self._kp_names = [names[k] if k < len(names) else f"keypoint {k}"
+                              for k in range(m.shape[1])]
+        self._fill_combo()
+
+    def set_instance_scores(self, matrix: np.ndarray | None, labels: Sequence[str] = ()) -> None:
+        """Per-person scores ``(n_frames, M)`` (NaN where none), one curve each (see
+        :func:`review_scores`), offered as "person j" in the curve list."""
+        if matrix is None:
+            self._inst = None
+            self._inst_names = []
+        else:
+            m = np.asarray(matrix, np.float32)
+            if m.ndim != 2:
+                raise ValueError(f"instance scores must be (frames, instances), got {m.shape}")
+            self._inst = m
+            self._inst_names = [labels[j] if j < len(labels) else f"person {j + 1}"
+                                for j in range(m.shape[1])]
+        self._fill_combo()
+
+    # Combo data: -1 whole frame, k >= 0 keypoint k, -2 - j person j.
+    def _fill_combo(self) -> None:
+        keep = self.keypoint_combo.currentData()
+        combo = self.keypoint_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("Whole frame", -1)
+        if self._inst is not None:
+            for j, name in enumerate(self._inst_names):
+                combo.addItem(name[:1].upper() + name[1:], -2 - j)
+        if self._kp is not None:
+            for k, name in enumerate(self._kp_names):
+                combo.addItem(name, k)
+        i = combo.findData(keep)
+        combo.setCurrentIndex(max(0, i))
+        combo.setEnabled(combo.count() > 1)
+        combo.blockSignals(False)
         self._update_keypoint_curve()
 
-    def _update_keypoint_curve(self) -> None:
+    def selected_scores(self) -> np.ndarray | None:
+        """The per-frame scores of the chosen person or keypoint (None: whole frame)."""
         k = self.keypoint_combo.currentData()
-        if self._kp is None or k is None or int(k) < 0 or int(k) >= self._kp.shape[1]:
+        if k is None or int(k) == -1:
+            return None
+        k = int(k)
+        if k >= 0:
+            return self._kp[:, k] if self._kp is not None and k < self._kp.shape[1] else None
+        j = -2 - k
+        return self._inst[:, j] if self._inst is not None and j < self._inst.shape[1] else None
+
+    def _update_keypoint_curve(self) -> None:
+        y = self.selected_scores()
+        if y is None:
             self.kp_curve.setVisible(False)
             self.kp_curve.setData([], [])
             return
-        y = self._kp[:, int(k)].astype(np.float64)
+        y = y.astype(np.float64)
         self.kp_curve.setData(np.arange(y.size, dtype=np.float64), y)
         self.kp_curve.setVisible(True)
 
@@ -270,9 +377,10 @@ class ReviewPlot(QWidget):
         self.threshold_line.blockSignals(True)
         self.threshold_line.setValue(v)
         self.threshold_line.blockSignals(False)
-        self.threshold_spin.blockSignals(True)
-        self.threshold_spin.setValue(v)
-        self.threshold_spin.blockSignals(False)
+        if abs(self.threshold_spin.value() - v) > 1e-9:
+            self.threshold_spin.blockSignals(True)
+            self.threshold_spin.setValue(v)
+            self.threshold_spin.blockSignals(False)
         self._update_summary()
         if changed:
             self.threshold_changed.emit(v)
@@ -313,9 +421,9 @@ class ReviewPlot(QWidget):
         if not self._n:
             return None
         scores = self._min if use_min else self._mean
-        k = self.keypoint_combo.currentData()
-        if self._kp is not None and k is not None and int(k) >= 0:
-            scores = self._kp[:, int(k)]
+        sel = self.selected_scores()
+        if sel is not None:
+            scores = sel
         return review.next_low_confidence(
             scores, self._current if current is None else current, direction,
             threshold=self.threshold, exclude=self._labeled if skip_labeled else None,

@@ -11,13 +11,17 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
 
 
-def describe(video: Any) -> str:
-    """One line for a :class:`VideoRecord`: name, size, frames, fps."""
-    name = Path(str(video.path)).name
+def details(video: Any) -> str:
+    """Size, frames and fps of a :class:`VideoRecord`."""
     bits = [f"{video.width}×{video.height}", f"{video.frame_count} frames"]
     if getattr(video, "fps", None):
         bits.append(f"{float(video.fps):.3g} fps" + (" VFR" if getattr(video, "vfr", False) else ""))
-    return f"{name}  ({', '.join(bits)})"
+    return ", ".join(bits)
+
+
+def describe(video: Any) -> str:
+    """One line for a :class:`VideoRecord`: name, size, frames, fps."""
+    return f"{Path(str(video.path)).name}  ({details(video)})"
 
 
 class VideoList(QListWidget):
@@ -36,6 +40,10 @@ class VideoList(QListWidget):
         self.itemClicked.connect(self._activated)
         self._ids: list[int] = []
         self._current: int | None = None
+        # A narrow dock: name over details, elided in the middle, never a sideways scrollbar.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setUniformItemSizes(True)
 
     def set_videos(self, videos: Sequence[Any], current: int | None) -> None:
         self.blockSignals(True)
@@ -44,9 +52,9 @@ class VideoList(QListWidget):
             self._ids = []
             for v in videos:
                 missing = not Path(str(v.path)).exists()
-                text = describe(v) + ("  — missing, right-click to relink" if missing else "")
-                item = QListWidgetItem(text)
-                item.setToolTip(str(v.path))
+                second = "missing: right-click to relink" if missing else details(v)
+                item = QListWidgetItem(f"{Path(str(v.path)).name}\n{second}")
+                item.setToolTip(f"{v.path}\n{describe(v)}")
                 if missing:
                     item.setForeground(QBrush(QColor(230, 90, 80)))
                 self.addItem(item)

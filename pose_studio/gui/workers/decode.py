@@ -16,7 +16,8 @@ Usage (GUI thread)::
 Signals (all delivered on the GUI thread):
 
 * ``opened(object)``: a :class:`pose_studio.video.VideoMeta` after :meth:`FrameLoader.open`.
-* ``index_built(object)``: ``bytes`` of the frame index when :meth:`open` was given none; store
+* ``index_built(object)``: ``bytes`` of the frame index when :meth:`open` was given none (or a
+  stale one that had to be rebuilt); store
   it with ``Project.set_video_index`` so the next open skips indexing.
 * ``frame_ready(int, int, object)``: ``(req_id, frame_idx, frame)``; ``frame`` is the reader's
   H×W×3 BGR uint8 array and is **read-only** (never write into it: the reader's cache and Qt
@@ -208,7 +209,9 @@ class _DecodeWorker(QObject):
         fps = float(meta.fps) if meta.fps and meta.fps > 0 else 30.0
         self._readahead_n = int(max(0, min(budget, round(self._readahead_s * fps))))
         self.opened.emit(meta)
-        if index is None:
+        # A stored index that no longer fits the file (replaced or re-encoded video) was rebuilt:
+        # hand the new one back too, or the file is re-indexed on every open.
+        if index is None or getattr(reader, "index_status", "built") in ("stale", "invalid"):
             try:
                 blob = reader.index_bytes()
             except Exception:
@@ -358,6 +361,7 @@ class FrameLoader(QObject):
                  cache_mb: int = 256) -> None:
         super().__init__(parent)
         self._state = _State()
+        self.reader_factory: ReaderFactory = reader_factory or _default_reader_factory
         self._req = 0
         self._play_req = -1
         self._play_ids: set[int] = set()

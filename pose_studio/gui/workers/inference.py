@@ -291,8 +291,17 @@ class _InferenceWorker(QObject):
             def reader_factory() -> Any:
                 return self._open_video(job.video_path, job.index_blob)
 
+            kw: dict[str, Any] = {}
+            if (self._det is None and getattr(self._pose, "top_down", False)
+                    and _accepts(api.run_video, "boxes")):
+                # No detector: crop the people already on each frame (labels, predictions), so
+                # a re-run refines them instead of replacing them with one whole-frame pose.
+                known = people_boxes(project, job.video_id, start, stop, s.cancel.is_set)
+                if known:
+                    kw["boxes"] = known
             results = api.run_video(reader_factory, self._pose, detector=self._det,
-                                    frames=range(start, stop), batch=job.batch, cancel=s.cancel)
+                                    frames=range(start, stop), batch=job.batch, cancel=s.cancel,
+                                    **kw)
             t0 = time.monotonic()
             last_emit = 0.0
             for chunk in _chunks(results, job.chunk, s.cancel):
@@ -324,6 +333,32 @@ class _InferenceWorker(QObject):
             s.idle.set()
             self.finished.emit(done, cancelled)
             self.busy.emit(False)
+
+
+def people_boxes(project: Any, video_id: int, start: int, stop: int,
+                 cancelled: Callable[[], bool] = lambda: False) -> dict[int, np.ndarray]:
+    """``{frame: (n, 4) xyxy}`` of the people already on frames ``[start, stop)``: user
+    instances, and predictions not yet accepted into one (an accepted prediction and its label
+    are one person)."""
+    users: dict[int, list[Any]] = {}
+    preds: dict[int, list[Any]] = {}
+    for i, (_v, f, inst) in enumerate(project.iter_instances("all", video_id)):
+        if i % 4096 == 0 and cancelled():
+            break
+        if start <= f < stop:
+            (preds if inst.is_prediction else users).setdefault(f, []).append(inst)
+    out: dict[int, np.ndarray] = {}
+    for f in set(users) | set(preds):
+        u = users.get(f, [])
+        accepted = {i.source_id for i in u if i.source_id is not None}
+        boxes = []
+        for inst in [*u, *(p for p in preds.get(f, []) if p.id not in accepted)]:
+            b = inst.box()
+            if b is not None and b[2] > 1 and b[3] > 1:
+                boxes.append((b[0], b[1], b[0] + b[2], b[1] + b[3]))
+        if boxes:
+            out[f] = np.asarray(boxes, np.float64)
+    return out
 
 
 def _is_one_stage(model: Any) -> bool:

@@ -1,0 +1,91 @@
+"""Small one-shot background jobs (fingerprint checks, review score matrices).
+
+``BackgroundJob(fn)`` runs ``fn(cancelled)`` on its own QThread; ``cancelled()`` returns True
+once :meth:`BackgroundJob.cancel` was called, and a long ``fn`` should return early then.
+``done(object)`` carries the result and ``failed(str)`` a user-readable reason; both arrive on
+the GUI thread, and never after :meth:`cancel` (late results are dropped, so a job started for
+a video that is no longer shown cannot paint over the new one). :meth:`stop` cancels and joins;
+the window calls it on close so no thread outlives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from pose_studio.core.errors import PoseStudioError
+
+log = logging.getLogger(__name__)
+
+
+class _Runner(QThread):
+    result = Signal(object)
+    error = Signal(str)
+
+    def __init__(self, fn: Callable[[Callable[[], bool]], Any], flag: threading.Event) -> None:
+        super().__init__()
+        self._fn = fn
+        self._flag = flag
+
+    def run(self) -> None:
+        try:
+            out = self._fn(self._flag.is_set)
+        except PoseStudioError as exc:
+            self.error.emit(str(exc))
+            return
+        except Exception as exc:  # a bug: log it, report it briefly
+            log.exception("background job failed")
+            self.error.emit(f"internal error: {type(exc).__name__}: {exc}")
+            return
+        self.result.emit(out)
+
+
+class BackgroundJob(QObject):
+    """See the module docstring."""
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[Callable[[], bool]], Any], parent: QObject | None = None,
+                 name: str = "pose-studio-job") -> None:
+        super().__init__(parent)
+        self._flag = threading.Event()
+        self._thread: _Runner | None = _Runner(fn, self._flag)
+        self._thread.setObjectName(name)
+        self._thread.result.connect(self._on_result)
+        self._thread.error.connect(self._on_error)
+
+    def start(self) -> BackgroundJob:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def cancel(self) -> None:
+        """Ask the job to stop; its result (if any) is dropped."""
+        self._flag.set()
+
+    def stop(self, timeout_ms: int = 3000) -> None:
+        """Cancel and join (safe twice)."""
+        self.cancel()
+        th = self._thread
+        if th is not None and th.isRunning() and not th.wait(timeout_ms):
+            log.warning("background job %s did not stop in %d ms", th.objectName(), timeout_ms)
+
+    def _on_result(self, out: object) -> None:
+        if not self._flag.is_set():
+            self.done.emit(out)
+
+    def _on_error(self, msg: str) -> None:
+        if not self._flag.is_set():
+            self.failed.emit(msg)
+
+
+__all__ = ["BackgroundJob"]
