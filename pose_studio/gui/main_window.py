@@ -1676,7 +1676,7 @@ class MainWindow(QMainWindow):
         info = self.inference.model_info if self.inference is not None else None
         if self._run_id is None and info is not None:
             self._run_id = proj.create_model_run(
-                model_path=str(info.pose_path), model_hash=_quick_hash(str(info.pose_path)),
+                model_path=str(info.pose_path), model_hash=info.model_hash,
                 providers=list(info.providers), params={"mode": "interactive"},
             )
         items = [(int(result.frame_idx), inst) for inst in result.instances]
@@ -2134,20 +2134,6 @@ class _Banner(QWidget):
     def show_text(self, text: str) -> None:
         self.label.setText(text)
         self.show()
-
-
-def _quick_hash(path: str) -> str:
-    """SHA-256 of a model file (read in chunks); "" if unreadable."""
-    import hashlib
-
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        return ""
-    return h.hexdigest()
 
 
 def _default_loader(parent: QObject) -> Any:

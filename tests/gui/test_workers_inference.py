@@ -293,14 +293,20 @@ def test_real_model_live_and_batch(qtbot, ctl_factory, tmp_path: Path) -> None:
         assert rec.results[-1][:2] == (req, 7)
         assert rec.results[-1][2].frame_idx == 7 and len(rec.results[-1][2].instances) == 1
 
-        # batch=4: 8 crops x 17 maps > 128 channels trips inference/decode.py on OpenCV 5
-        ctl.start_batch(proj, vid, str(path), index, 0, 30, chunk=8, batch=4)
+        import hashlib
+
+        assert info.model_hash == hashlib.sha256(model.read_bytes()).hexdigest()
+
+        # batch=8: 8 crops x 17 maps = 136 maps, past OpenCV's 128-channel filter limit
+        ctl.start_batch(proj, vid, str(path), index, 0, 30, chunk=8, batch=8)
         _until(qtbot, lambda: rec.finished or len(rec.errors) > 1, timeout=30000)
         assert rec.finished == [(30, False)], rec.errors
         arrays = proj.frame_arrays(vid)
         assert arrays.predicted.sum() == 30
         assert len(rec.written) == 4  # ceil(30 / 8) committed chunks
         assert rec.progress[-1][:2] == (30, 30)
+        (run,) = proj.model_runs()
+        assert run.model_hash == info.model_hash
     finally:
         proj.close()
 

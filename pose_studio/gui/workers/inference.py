@@ -83,6 +83,8 @@ class ModelInfo:
     providers: tuple[str, ...]
     warnings: tuple[str, ...] = ()
     requested_provider: str = "auto"
+    #: sha256 of the model file, computed in the worker at load (never on the GUI thread).
+    model_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,11 @@ def _default_open_video(path: str, index: bytes | None) -> Any:
     return open_video(path, index=index)
 
 
-def _file_hash(path: str) -> str:
+def _model_hash(pose: Any, path: str) -> str:
+    """The engine's hash of the model (file + external data); a plain file hash for stand-ins."""
+    value = getattr(pose, "model_hash", None)
+    if isinstance(value, str):
+        return value
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:
@@ -282,7 +288,7 @@ class _InferenceWorker(QObject):
             else:
                 run_id = project.create_model_run(
                     model_path=info.pose_path if info else "",
-                    model_hash=_file_hash(info.pose_path) if info else "",
+                    model_hash=info.model_hash if info else "",
                     providers=list(info.providers) if info else [],
                     params={"detector": info.detector_path if info else None,
                             "frames": [start, stop], **job.params},
@@ -402,6 +408,7 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
         providers=providers,
         warnings=tuple(dict.fromkeys(warnings)),
         requested_provider=provider,
+        model_hash=_model_hash(pose, pose_path),
     )
 
 
