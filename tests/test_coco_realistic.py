@@ -17,7 +17,7 @@ from pose_studio.core.skeleton import COCO17
 from pose_studio.formats.coco import import_coco
 from pose_studio.formats.coco_read import CocoFormatError, load_json, parse_coco
 from pose_studio.store.project import Project
-from pose_studio.video import fingerprint, open_video
+from pose_studio.video import frame_signature, open_video
 from tests.support.videos import make_indexed_video
 
 K = COCO17.num_keypoints
@@ -254,7 +254,7 @@ def test_import_stores_a_fingerprint_for_every_labeled_frame(
     assert sorted(stored) == frames and stored[4] == 12345
     with open_video(video) as r:
         for f in (0, 5, 17, 29):
-            assert stored[f] == fingerprint(r.get(f)) % (1 << 64)
+            assert stored[f] == frame_signature(r.get(f))
     assert p.frames_missing_fingerprints(1) == []
     p.add_instance(1, 9, Instance(xy=np.ones((K, 2)), visibility=np.full(K, 2)))
     assert p.frames_missing_fingerprints(1) == [9]

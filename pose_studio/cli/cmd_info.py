@@ -66,7 +66,7 @@ def check(project: Any) -> list[dict[str, Any]]:
         out.append({"id": v.id, "path": str(r.path), "file": r.status.state,
                     "checked": r.checked, "moved": list(r.moved),
                     "unverified": list(r.unverified), "frames_now": r.frame_count,
-                    "shift": r.shift,
+                    "shift": r.shift, "reasons": {str(f): w for f, w in r.reasons.items()},
                     "error": r.error, "notes": list(r.notes)})
     return out
 
@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
         if c["moved"]:
             print(f"{head} {len(c['moved'])} of {c['checked']} checked labeled frames no longer "
                   f"show the picture they were labeled on: frames {_frames_text(c['moved'])}")
+            if c["shift"] is None:
+                for f, why in list(c["reasons"].items())[:5]:
+                    print(f"{head}   frame {f}: {why}")
         else:
             print(f"{head} all {c['checked']} checked labeled frames match their fingerprints")
         if c["unverified"]:

@@ -504,7 +504,7 @@ def import_coco(
 
     # Everything is valid. Read the labeled frames' fingerprints before taking the write lock.
     notes = list(parsed.notes)
-    fps_by_video: dict[int, dict[int, int]] = {}
+    fps_by_video: dict[int, dict[int, bytes]] = {}
     if fingerprints:
         user_images = {ci.image_id for ci in parsed.instances
                        if ci.instance.kind is InstanceKind.USER}
@@ -687,7 +687,7 @@ def _import_fingerprints(
     folder_index: bytes | None,
     notes: list[str],
     progress: Progress | None,
-) -> dict[int, dict[int, int]]:
+) -> dict[int, dict[int, bytes]]:
     """Fingerprints of the frames the import labels that have none yet, per video id (-1: the
     image folder about to be added). A video that cannot be read is noted, not fatal."""
     from pose_studio.formats.frame_check import read_fingerprints
@@ -697,7 +697,7 @@ def _import_fingerprints(
         wanted.setdefault(vid, set()).add(frame)
     total = sum(len(f) for f in wanted.values())
     done_before = 0
-    out: dict[int, dict[int, int]] = {}
+    out: dict[int, dict[int, bytes]] = {}
     for vid, frames in sorted(wanted.items()):
         if vid < 0:
             path, index = Path(image_folder or ""), folder_index

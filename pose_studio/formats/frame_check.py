@@ -1,9 +1,18 @@
 """Do a project's labels still sit on their frames? Fingerprints read from the video.
 
-The store keeps a 64-bit fingerprint (``pose_studio.video.fingerprint``) for labeled frames and
+The store keeps a fingerprint (``pose_studio.video.fingerprint``: a 32x32 thumbnail signature,
+``bytes``; or, in projects from before format 4, a 64-bit hash, ``int``) for labeled frames and
 the video file's identity (``Project.video_file_status``). This module reads frames to fill and
-to verify fingerprints; it is what ``pose-studio info --check``, COCO import and the GUI (on
-opening a video whose file changed) use.
+to verify fingerprints; it is the one implementation behind ``pose-studio info --check``, COCO
+import and the GUI's background check (:func:`compare_with_video` on a reader the caller's thread
+owns).
+
+A label counts as moved when its frame now shows a different picture (distance over the
+threshold) or, for signatures, when a neighbouring frame (up to :data:`NEIGHBOURS` away) matches
+the stored signature clearly better than the frame itself (:data:`NEIGHBOUR_RATIO`): that is
+how a shift by one or two frames (a frame dropped or duplicated at the start or mid-video, a VFR
+re-encode) is caught per label even in a static-camera video where neighbouring frames differ
+only by a small moving person.
 
 Typical GUI use on opening video ``vid`` (in a worker thread)::
 
@@ -17,25 +26,42 @@ Typical GUI use on opening video ``vid`` (in a worker thread)::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.video.fingerprint import (
+    NEIGHBOUR_RATIO,
+    NEIGHBOURS,
+    Fingerprint,
+    fingerprint,
+    frame_signature,
+    mismatch,
+    where_is_label,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pose_studio.store.identity import VideoFileStatus
     from pose_studio.store.project import Project
 
 __all__ = [
+    "NEIGHBOURS",
+    "NEIGHBOUR_RATIO",
     "FrameCheck",
+    "FrameComparison",
     "check_video_frames",
+    "compare_with_video",
     "fill_missing_fingerprints",
     "read_fingerprints",
 ]
 
 Progress = Callable[[int, int], None]
+Cancel = threading.Event | Callable[[], bool] | None
+
+MAX_SHIFT = 5
+SHIFT_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,7 @@ class FrameCheck:
         checked: Labeled frames with a fingerprint that were compared.
         unverified: Labeled frames without a stored fingerprint (cannot be checked).
         frame_count: Frames in the video file now (None when it could not be opened).
+        reasons: ``{frame: why}`` for moved frames (for the GUI's list).
         shift: When the labeled pictures are found as a whole ``shift`` frames away (frames
             dropped or added at the start: the picture labeled on frame ``f`` is now frame
             ``f + shift``), else None. Then every checked label is in ``moved``.
@@ -65,10 +92,19 @@ class FrameCheck:
     shift: int | None = None
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    reasons: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.moved
+
+
+def _cancelled(cancel: Cancel) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
 
 
 def _iter_frames(reader: Any, frames: list[int]) -> Iterable[tuple[int, Any]]:
@@ -76,7 +112,7 @@ def _iter_frames(reader: Any, frames: list[int]) -> Iterable[tuple[int, Any]]:
     if not frames:
         return
     lo, hi = frames[0], frames[-1]
-    if len(frames) * 4 >= hi - lo + 1:
+    if len(frames) * 4 >= hi - lo + 1 and hasattr(reader, "iter_frames"):
         wanted = set(frames)
         for i, img in reader.iter_frames(lo, hi + 1):
             if i in wanted:
@@ -86,6 +122,29 @@ def _iter_frames(reader: Any, frames: list[int]) -> Iterable[tuple[int, Any]]:
             yield i, reader.get(i)
 
 
+@dataclass
+class _Both:
+    sig: bytes
+    hash: int
+
+    def like(self, stored: Fingerprint) -> Fingerprint:
+        return self.sig if isinstance(stored, bytes | bytearray) else self.hash
+
+
+def _read_both(reader: Any, frames: Iterable[int], progress: Progress | None,
+               cancel: Cancel) -> dict[int, _Both]:
+    n = len(reader)
+    wanted = sorted({int(f) for f in frames if 0 <= int(f) < n})
+    out: dict[int, _Both] = {}
+    for done, (i, img) in enumerate(_iter_frames(reader, wanted), start=1):
+        if _cancelled(cancel):
+            break
+        out[i] = _Both(frame_signature(img), fingerprint(img))
+        if progress is not None:
+            progress(done, len(wanted))
+    return out
+
+
 def read_fingerprints(
     path: str | Path,
     frames: Iterable[int],
@@ -93,14 +152,15 @@ def read_fingerprints(
     index: bytes | None = None,
     reader: Any = None,
     progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> dict[int, int]:
-    """Fingerprints of ``frames`` of the video at ``path`` (frames past its end are left out).
+    cancel: Cancel = None,
+) -> dict[int, bytes]:
+    """Signatures (what the store keeps now) of ``frames`` of the video at ``path`` (frames past
+    its end are left out). ``reader``: use this open reader instead of opening ``path``.
 
     Raises:
         VideoError: the video cannot be opened or decoded.
     """
-    from pose_studio.video import fingerprint, open_video
+    from pose_studio.video import open_video
 
     own = reader is None
     if own:
@@ -108,11 +168,11 @@ def read_fingerprints(
     try:
         n = len(reader)
         wanted = sorted({int(f) for f in frames if 0 <= int(f) < n})
-        out: dict[int, int] = {}
+        out: dict[int, bytes] = {}
         for done, (i, img) in enumerate(_iter_frames(reader, wanted), start=1):
-            if cancel is not None and cancel.is_set():
+            if _cancelled(cancel):
                 break
-            out[i] = int(fingerprint(img))
+            out[i] = frame_signature(img)
             if progress is not None:
                 progress(done, len(wanted))
         return out
@@ -122,9 +182,10 @@ def read_fingerprints(
 
 
 def fill_missing_fingerprints(
-    project: Project, video_id: int, *, reader: Any = None, progress: Progress | None = None
+    project: Project, video_id: int, *, reader: Any = None, progress: Progress | None = None,
+    cancel: Cancel = None,
 ) -> int:
-    """Store fingerprints for labeled frames that have none (the project must be writable and
+    """Store signatures for labeled frames that have none (the project must be writable and
     the video unchanged: otherwise the new fingerprints would vouch for the wrong pictures).
 
     Returns:
@@ -135,10 +196,82 @@ def fill_missing_fingerprints(
         return 0
     rec = project.video(video_id)
     fps = read_fingerprints(rec.path, missing, index=project.video_index(video_id),
-                            reader=reader, progress=progress)
-    if fps:
+                            reader=reader, progress=progress, cancel=cancel)
+    if fps and not _cancelled(cancel):
         project.set_fingerprints(video_id, fps)
-    return len(fps)
+        return len(fps)
+    return 0
+
+
+@dataclass(frozen=True)
+class FrameComparison:
+    """What :func:`compare_with_video` found (frames ascending).
+
+    Attributes:
+        moved: Frames whose labels no longer sit on their picture (including ``missing``).
+        missing: Stored frames past the end of the video now.
+        checked: Frames compared.
+        frame_count: Frames in the video now.
+        shift: Whole-video offset of the labeled pictures (see :class:`FrameCheck`), else None.
+        reasons: ``{frame: why}`` for every moved frame.
+        cancelled: Stopped early (the rest of the result is incomplete).
+    """
+
+    moved: tuple[int, ...]
+    missing: tuple[int, ...]
+    checked: int
+    frame_count: int
+    shift: int | None = None
+    reasons: dict[int, str] = field(default_factory=dict)
+    cancelled: bool = False
+
+
+def compare_with_video(
+    reader: Any,
+    stored: Mapping[int, Fingerprint],
+    *,
+    progress: Progress | None = None,
+    cancel: Cancel = None,
+    find_shift: bool = True,
+) -> FrameComparison:
+    """Compare stored fingerprints with the frames of an open ``reader`` (owned by the caller's
+    thread). Signatures are also compared with the frames up to :data:`NEIGHBOURS` away.
+
+    Raises:
+        VideoError: a frame cannot be decoded.
+    """
+    n = len(reader)
+    keys = sorted(int(f) for f in stored)
+    missing = [f for f in keys if not 0 <= f < n]
+    inside = [f for f in keys if 0 <= f < n]
+    need = set(inside)
+    for f in inside:
+        if isinstance(stored[f], bytes | bytearray):
+            need.update(range(f - NEIGHBOURS, f + NEIGHBOURS + 1))
+    now = _read_both(reader, need, progress, cancel)
+    if _cancelled(cancel):
+        return FrameComparison((), (), 0, n, cancelled=True)
+    reasons: dict[int, str] = {f: f"the video has only {n} frames now" for f in missing}
+    for f in inside:
+        ref = stored[f]
+        near = {d: now[f + d].like(ref) for d in range(-NEIGHBOURS, NEIGHBOURS + 1)
+                if d and f + d in now}
+        d = where_is_label(ref, now[f].like(ref), near)
+        if d == 0:
+            reasons[f] = "the picture differs from when it was labeled"
+        elif d is not None:
+            reasons[f] = (f"the labeled picture is now frame {f + d} "
+                          f"({abs(d)} frame{'s' if abs(d) > 1 else ''} "
+                          f"{'later' if d > 0 else 'earlier'})")
+    shift = None
+    if find_shift and reasons and len(inside) >= 3:
+        shift = _find_shift(reader, {f: stored[f] for f in inside}, now, n, cancel)
+        if shift is not None:
+            for f in keys:
+                reasons.setdefault(f, f"the labeled pictures are now {abs(shift)} frame(s) "
+                                      f"{'later' if shift > 0 else 'earlier'}")
+    return FrameComparison(tuple(sorted(reasons)), tuple(missing), len(inside), n, shift,
+                           reasons, cancelled=_cancelled(cancel))
 
 
 def check_video_frames(
@@ -148,23 +281,27 @@ def check_video_frames(
     max_distance: int | None = None,
     reader: Any = None,
     progress: Progress | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Cancel = None,
+    only_labeled: bool = True,
 ) -> FrameCheck:
     """Compare every labeled frame's stored fingerprint with the video as it is now.
 
-    Never raises for an unreadable video: the result's ``error`` says why.
+    ``reader``: an open reader of the video to use (the GUI passes one its worker thread owns);
+    ``max_distance`` is ignored (kept for callers; thresholds live in
+    ``pose_studio.video.fingerprint``). ``only_labeled=False`` also checks frames that have a
+    fingerprint but no user label now (the GUI's view). Never raises for an unreadable video: the result's
+    ``error`` says why.
     """
-    from pose_studio.video import DEFAULT_MAX_DISTANCE, fingerprint_distance
-
-    limit = DEFAULT_MAX_DISTANCE if max_distance is None else int(max_distance)
+    del max_distance
     rec = project.video(video_id)
     status = project.video_file_status(video_id)
     labeled = set(project.labeled_frames(video_id))
-    stored = {f: v for f, v in project.fingerprints(video_id).items() if f in labeled}
+    stored = {f: v for f, v in project.fingerprints(video_id).items()
+              if f in labeled or not only_labeled}
     unverified = tuple(sorted(labeled - set(stored)))
     base = FrameCheck(video_id=video_id, path=rec.path, status=status, unverified=unverified,
                       stored_frame_count=rec.frame_count)
-    if status.state == "missing":
+    if status.state == "missing" and reader is None:
         return replace(base, error=status.detail or f"{rec.path} is missing")
     try:
         from pose_studio.video import open_video
@@ -172,70 +309,49 @@ def check_video_frames(
         own = reader is None
         rd = open_video(rec.path, index=project.video_index(video_id)) if own else reader
         try:
-            n = len(rd)
-            now = read_fingerprints(rec.path, stored, reader=rd, progress=progress,
-                                    cancel=cancel)
+            cmp = compare_with_video(rd, stored, progress=progress, cancel=cancel)
         finally:
             if own:
                 rd.close()
     except PoseStudioError as e:
         return replace(base, error=str(e))
-    if cancel is not None and cancel.is_set():
+    if cmp.cancelled:
         return replace(base, error="cancelled")
-    moved = sorted(
-        f for f, v in stored.items()
-        if f not in now or fingerprint_distance(now[f], v) > limit
-    )
+    n = cmp.frame_count
     notes = []
     if n != rec.frame_count:
         notes.append(f"the video has {n} frames now, {rec.frame_count} when it was added")
-    shift = None
-    if moved or n != rec.frame_count:
-        # A 64-bit hash cannot tell every pair of neighbouring frames apart, so a global shift
-        # (the usual way a re-cut or re-encoded file goes wrong) is found over all labels.
-        try:
-            shift = _find_shift(rec.path, project.video_index(video_id), stored, now, n)
-        except PoseStudioError:
-            shift = None
-        if shift is not None:
-            moved = sorted(stored)
-            notes.append(f"the labeled pictures are now {abs(shift)} frame(s) "
-                         f"{'later' if shift > 0 else 'earlier'} in the video (frames were "
-                         f"{'added' if shift > 0 else 'dropped'} at the start)")
-    return replace(base, moved=tuple(moved), checked=len(stored), frame_count=n, shift=shift,
-                   notes=tuple(notes))
-
-
-MAX_SHIFT = 5
-SHIFT_SAMPLES = 64
+    if cmp.shift is not None:
+        s = cmp.shift
+        notes.append(f"the labeled pictures are now {abs(s)} frame(s) "
+                     f"{'later' if s > 0 else 'earlier'} in the video (frames were "
+                     f"{'added' if s > 0 else 'dropped'} at the start)")
+    return replace(base, moved=cmp.moved, checked=len(stored), frame_count=n, shift=cmp.shift,
+                   notes=tuple(notes), reasons=dict(cmp.reasons))
 
 
 def _find_shift(
-    path: Path, index: bytes | None, stored: dict[int, int], now: dict[int, int], n: int
+    reader: Any, stored: dict[int, Fingerprint], now: dict[int, _Both], n: int, cancel: Cancel
 ) -> int | None:
     """The offset ``d`` (|d| <= MAX_SHIFT) for which frames ``f + d`` of the video match the
     stored fingerprints of frames ``f`` clearly better than ``d = 0``, else None."""
-    from pose_studio.video import fingerprint_distance
-
-    if len(stored) < 3:
-        return None
     keys = sorted(stored)
     step = max(1, len(keys) // SHIFT_SAMPLES)
-    stored = {f: stored[f] for f in keys[::step][:SHIFT_SAMPLES]}  # bounds the decoding work
-    need = {f + d for f in stored for d in range(-MAX_SHIFT, MAX_SHIFT + 1)} - set(now)
+    sample = {f: stored[f] for f in keys[::step][:SHIFT_SAMPLES]}  # bounds the decoding work
+    need = {f + d for f in sample for d in range(-MAX_SHIFT, MAX_SHIFT + 1)} - set(now)
     fps = dict(now)
-    fps.update(read_fingerprints(path, need, index=index))
+    fps.update(_read_both(reader, need, None, cancel))
 
-    def mean_distance(d: int) -> float | None:
-        ds = [fingerprint_distance(fps[f + d], v) for f, v in stored.items() if f + d in fps]
-        return sum(ds) / len(ds) if len(ds) >= max(3, len(stored) // 2) else None
+    def mean_ratio(d: int) -> float | None:
+        ds = [mismatch(fps[f + d].like(v), v) for f, v in sample.items() if f + d in fps]
+        return sum(ds) / len(ds) if len(ds) >= max(3, len(sample) // 2) else None
 
-    scores = {d: mean_distance(d) for d in range(-MAX_SHIFT, MAX_SHIFT + 1)}
+    scores = {d: mean_ratio(d) for d in range(-MAX_SHIFT, MAX_SHIFT + 1)}
     valid = {d: s for d, s in scores.items() if s is not None}
     if not valid:
         return None
     best = min(valid, key=lambda d: (valid[d], abs(d)))
-    zero = valid.get(0, 64.0)
-    if best != 0 and valid[best] <= 4.0 and zero >= 2.0 * valid[best] + 2.0:
+    zero = valid.get(0, 10.0)
+    if best != 0 and valid[best] <= 0.5 and zero >= 2.0 * valid[best] + 0.2:
         return best
     return None

@@ -804,13 +804,21 @@ class MainWindow(QMainWindow):
         self._finished_jobs = [j for j in self._finished_jobs if j.running]
 
     def _start_fingerprint_check(self, video_id: int) -> None:
-        """Compare the stored fingerprints of labeled frames with the video, in the background."""
+        """Check the labeled frames against the video in the background (the same check as
+        ``pose-studio info --check``); also stores fingerprints of labeled frames that have none
+        while the video file is unchanged."""
         self.fingerprint_report = None
         self.banner.hide()
-        stored = dict(self._fingerprints)
-        if not stored or self._loader_path is None:
+        project = self.doc.project
+        if project is None or self._loader_path is None:
             return
-        from .workers.fingerprints import verify_fingerprints
+        stored = dict(self._fingerprints)
+        try:
+            if not stored and not project.frames_missing_fingerprints(video_id):
+                return
+        except PoseStudioError:
+            return
+        from .workers import fingerprints as fpmod
 
         factory: Callable[[str, bytes | None], Any] | None = getattr(
             self.loader, "reader_factory", None)
@@ -820,35 +828,51 @@ class MainWindow(QMainWindow):
             def factory(p: str, i: bytes | None) -> Any:
                 return open_video(p, index=i)
         path = self._loader_path
-        index = self.doc.project.video_index(video_id) if self.doc.project is not None else None
+        index = project.video_index(video_id)
 
         def work(cancelled: Callable[[], bool]) -> Any:
-            return verify_fingerprints(lambda: factory(path, index), video_id, stored, cancelled,
-                                       self.FINGERPRINT_MAX_DISTANCE)
+            return fpmod.verify_fingerprints(lambda: factory(path, index), video_id, None,
+                                             cancelled, project=project)
 
         n = len(stored)
-        self.status(f"checking that {n} labeled frame{'s' if n != 1 else ''} still match the "
-                    "video…")
+        if n:
+            self.status(f"checking that {n} labeled frame{'s' if n != 1 else ''} still match "
+                        "the video…")
         self._run_job("fingerprints", work, self._on_fingerprint_report)
 
     def _on_fingerprint_report(self, report: Any) -> None:
         if report.video_id != self.doc.video_id or report.cancelled:
             return
         self.fingerprint_report = report
+        if report.filled and self.doc.project is not None:
+            try:
+                self._fingerprints = dict(self.doc.project.fingerprints(report.video_id))
+            except PoseStudioError:
+                log.debug("fingerprints not reloaded", exc_info=True)
+        if report.error is not None:
+            self.status(f"could not check the labeled frames against the video: {report.error}",
+                        10000)
+            return
         bad = report.bad_frames
         if not bad:
             self.banner.hide()
             n = report.checked
-            self.status("the labeled frame still matches the video" if n == 1 else
-                        f"all {n} labeled frames still match the video", 5000)
+            if n:
+                self.status("the labeled frame still matches the video" if n == 1 else
+                            f"all {n} labeled frames still match the video", 5000)
             return
         shown = ", ".join(str(f) for f in bad[:8]) + ("…" if len(bad) > 8 else "")
         n = len(bad)
         frames = f"{n} frame{'s' if n != 1 else ''} ({shown})"
+        why = "the video was replaced or re-encoded since they were made"
+        if report.shift is not None:
+            s = report.shift
+            why = (f"the labeled pictures are now {abs(s)} frame{'s' if abs(s) != 1 else ''} "
+                   f"{'later' if s > 0 else 'earlier'} in the video (frames were "
+                   f"{'added' if s > 0 else 'dropped'} at the start)")
         self.banner.show_text(
-            f"⚠ The labels on {frames} no longer sit on their pictures: the video was "
-            "replaced or re-encoded since they were made. Check them, or relink the original "
-            "video (File ▸ Relink Video)."
+            f"⚠ The labels on {frames} no longer sit on their pictures: {why}. Check them, or "
+            "relink the original video (File ▸ Relink Video)."
         )
         self.status(f"{frames}: the picture differs from when it was labeled", 15000)
 
@@ -885,8 +909,7 @@ class MainWindow(QMainWindow):
         for f in rep.bad_frames:
             n = len(self.doc.project.instances(self.doc.video_id, f, kind=InstanceKind.USER)) \
                 if self.doc.project is not None and self.doc.video_id is not None else 0
-            why = (f"{dist[f]} of 64 fingerprint bits differ" if f in dist
-                   else "the video no longer has this frame")
+            why = dist.get(f, "the video no longer has this frame")
             item = QListWidgetItem(f"frame {f}: {n} label(s), {why}")
             item.setData(Qt.ItemDataRole.UserRole, f)
             self._bad_list.addItem(item)
@@ -894,30 +917,34 @@ class MainWindow(QMainWindow):
         dlg.raise_()
 
     _from_playback = False
-    _fingerprints: dict[int, int] = {}  # noqa: RUF012 - replaced per video, never mutated here
-    FINGERPRINT_MAX_DISTANCE = 10
+    _fingerprints: dict[int, int | bytes] = {}  # noqa: RUF012 - replaced per video, never mutated
 
     def _check_fingerprint(self, frame_idx: int, frame: Any) -> None:
         """Warn when a labeled frame no longer shows the picture it was labeled on."""
         stored = self._fingerprints.get(frame_idx)
         if stored is None:
             return
-        from pose_studio.video import fingerprint, fingerprint_distance
+        from pose_studio.video import describe_mismatch, fingerprint_like, mismatch
 
-        d = fingerprint_distance(fingerprint(frame), stored)
-        if d > self.FINGERPRINT_MAX_DISTANCE:
-            self.status(f"warning: frame {frame_idx} looks different from when it was labeled "
-                        f"({d} of 64 bits differ): was the video replaced or re-encoded?", 15000)
+        try:
+            now = fingerprint_like(frame, stored)
+            if mismatch(now, stored) <= 1.0:
+                return
+            how = describe_mismatch(now, stored)
+        except ValueError:  # a damaged stored value: nothing to compare with
+            return
+        self.status(f"warning: frame {frame_idx} looks different from when it was labeled "
+                    f"({how}): was the video replaced or re-encoded?", 15000)
 
     def _remember_fingerprint(self) -> None:
-        """Store the picture's fingerprint the first time a frame gets a user edit."""
+        """Store the picture's signature the first time a frame gets a user edit."""
         f, vid, frame = self.doc.frame_idx, self.doc.video_id, self.view.frame
         if vid is None or frame is None or self.view.frame_idx != f or f in self._fingerprints:
             return
         try:
-            from pose_studio.video import fingerprint
+            from pose_studio.video import frame_signature
 
-            fp = int(fingerprint(frame))
+            fp = frame_signature(frame)
             self.doc.project.set_fingerprints(vid, {f: fp})
             self._fingerprints = {**self._fingerprints, f: fp}
         except PoseStudioError:

@@ -11,6 +11,9 @@ History:
        milliseconds); filled from the existing instances during the upgrade.
     3: ``videos.file_size``, ``file_mtime_ns``, ``file_digest``: the video file's identity, so
        opening a project can tell cheaply that a video was replaced (NULL for older videos).
+    4: ``frames.signature`` (BLOB): the frame's thumbnail signature, which tells neighbouring
+       frames of a static-camera video apart. Old ``frames.fingerprint`` hashes stay as they are
+       and are still checked with the old hash.
 """
 
 from __future__ import annotations
@@ -84,10 +87,11 @@ def _summary_score(score: float | None, vis: bytes, kps: bytes | None) -> float 
 def _v1_to_v2(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE instances ADD COLUMN summary_score FLOAT")
     rows = conn.exec_driver_sql("SELECT id, score, visibility, kp_scores FROM instances").fetchall()
-    conn.exec_driver_sql(
-        "UPDATE instances SET summary_score = ? WHERE id = ?",
-        [(_summary_score(s, v, k), i) for i, s, v, k in rows],
-    )
+    if rows:  # an empty parameter list would run the statement once without parameters
+        conn.exec_driver_sql(
+            "UPDATE instances SET summary_score = ? WHERE id = ?",
+            [(_summary_score(s, v, k), i) for i, s, v, k in rows],
+        )
     conn.exec_driver_sql(
         "CREATE TABLE frame_summary (video_id INTEGER NOT NULL, chunk INTEGER NOT NULL, "
         "data BLOB NOT NULL, PRIMARY KEY (video_id, chunk), "
@@ -101,7 +105,11 @@ def _v2_to_v3(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE videos ADD COLUMN {ddl}")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]
+def _v3_to_v4(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE frames ADD COLUMN signature BLOB")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 

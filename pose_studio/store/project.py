@@ -124,6 +124,31 @@ def _to_i64(v: int) -> int:
     return v - _U64 if v > _I64_MAX else v
 
 
+#: Largest fingerprint signature the store accepts (a 32x32 thumbnail is 1025 bytes).
+MAX_SIGNATURE_BYTES = 16384
+_UPSERT_FINGERPRINT = (
+    "INSERT INTO frames (video_id, frame_idx, fingerprint, signature) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (video_id, frame_idx) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "signature = excluded.signature"
+)
+
+
+def _fingerprint_rows(
+    video_id: int, fingerprints: Mapping[int, int | bytes]
+) -> list[tuple[int, int, int | None, bytes | None]]:
+    rows: list[tuple[int, int, int | None, bytes | None]] = []
+    for f, v in fingerprints.items():
+        if isinstance(v, bytes | bytearray | memoryview):
+            b = bytes(v)
+            if not 0 < len(b) <= MAX_SIGNATURE_BYTES:
+                raise ValueError(f"fingerprint of frame {f} has {len(b)} bytes "
+                                 f"(1..{MAX_SIGNATURE_BYTES})")
+            rows.append((video_id, int(f), None, b))
+        else:
+            rows.append((video_id, int(f), _to_i64(int(v)), None))
+    return rows
+
+
 class Project:
     """An open project file. Create with :meth:`create`, open with :meth:`open`."""
 
@@ -937,25 +962,32 @@ class Project:
                     yield int(r[0]), int(r[1]), instance_from_row(r[2:])
 
     # --- fingerprints ----------------------------------------------------------------------------
-    def set_fingerprints(self, video_id: int, fingerprints: Mapping[int, int]) -> None:
-        """Store 64-bit frame fingerprints (to check later that a relinked video still matches)."""
+    def set_fingerprints(self, video_id: int, fingerprints: Mapping[int, int | bytes]) -> None:
+        """Store frame fingerprints (to check later that the video still shows the labeled
+        pictures): ``{frame_idx: fingerprint}``.
+
+        A fingerprint is ``bytes`` (a signature, ``pose_studio.video.frame_signature``: what new
+        code stores) or ``int`` (the old 64-bit hash, ``pose_studio.video.fingerprint``; kept for
+        projects and callers from before format 4). Storing one replaces whatever the frame had.
+        The store does not look inside the bytes (at most :data:`MAX_SIGNATURE_BYTES`).
+        """
         frames = np.fromiter(fingerprints.keys(), dtype=np.int64, count=len(fingerprints))
+        rows = _fingerprint_rows(video_id, fingerprints)
         with self._write(bulk=True) as s:
             conn = s.connection()
             self._check_frames(conn, video_id, frames)
-            conn.exec_driver_sql(
-                "INSERT INTO frames (video_id, frame_idx, fingerprint) VALUES (?, ?, ?) "
-                "ON CONFLICT (video_id, frame_idx) DO UPDATE SET fingerprint = excluded.fingerprint",
-                [(video_id, int(f), _to_i64(v)) for f, v in fingerprints.items()],
-            )
+            conn.exec_driver_sql(_UPSERT_FINGERPRINT, rows)
 
-    def fingerprints(self, video_id: int) -> dict[int, int]:
+    def fingerprints(self, video_id: int) -> dict[int, int | bytes]:
+        """``{frame_idx: fingerprint}`` of the video's frames that have one, ascending:
+        ``bytes`` signatures, or ``int`` (unsigned 64-bit) hashes stored by older versions."""
         with self._read() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT frame_idx, fingerprint FROM frames WHERE video_id = ? "
-                "AND fingerprint IS NOT NULL ORDER BY frame_idx", (video_id,)
+                "SELECT frame_idx, fingerprint, signature FROM frames WHERE video_id = ? "
+                "AND (fingerprint IS NOT NULL OR signature IS NOT NULL) ORDER BY frame_idx",
+                (video_id,),
             ).fetchall()
-        return {int(f): int(v) % _U64 for f, v in rows}
+        return {int(f): bytes(sig) if sig is not None else int(v) % _U64 for f, v, sig in rows}
 
     # --- tracks ----------------------------------------------------------------------------------
     def create_track(self, name: str) -> int:
@@ -1159,12 +1191,11 @@ class ImportWriter:
         self._s.flush()
         return int(row.id)
 
-    def set_fingerprints(self, video_id: int, fingerprints: Mapping[int, int]) -> None:
-        self._s.connection().exec_driver_sql(
-            "INSERT INTO frames (video_id, frame_idx, fingerprint) VALUES (?, ?, ?) "
-            "ON CONFLICT (video_id, frame_idx) DO UPDATE SET fingerprint = excluded.fingerprint",
-            [(video_id, int(f), _to_i64(v)) for f, v in fingerprints.items()],
-        )
+    def set_fingerprints(self, video_id: int, fingerprints: Mapping[int, int | bytes]) -> None:
+        """As :meth:`Project.set_fingerprints`, inside the import transaction."""
+        rows = _fingerprint_rows(video_id, fingerprints)
+        if rows:
+            self._s.connection().exec_driver_sql(_UPSERT_FINGERPRINT, rows)
 
     def _finish(self) -> None:
         conn = self._s.connection()

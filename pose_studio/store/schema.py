@@ -46,7 +46,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -117,8 +117,12 @@ class FrameRow(Base):
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
     frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Unsigned 64-bit fingerprint stored as signed (SQLite integers are signed).
+    # Old (format <= 3) unsigned 64-bit hash stored as signed (SQLite integers are signed);
+    # still read and checked for frames fingerprinted by older versions.
     fingerprint: Mapped[int | None] = mapped_column(Integer)
+    # Format 4: the frame's signature (pose_studio.video.frame_signature: a small thumbnail).
+    # A frame has at most one of the two (storing one clears the other).
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class TrackRow(Base):

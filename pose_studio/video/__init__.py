@@ -8,7 +8,10 @@
   (timestamps are the robust identity of a frame), ``reader.timestamp(i)`` / ``timestamps()``,
   ``reader.warnings``, ``reader.index_bytes()`` (store it; pass it back as ``index=`` to skip
   indexing; ``reader.index_status`` says whether it was used or had to be rebuilt).
-* ``fingerprint(frame)``, ``fingerprint_distance(a, b)``, ``check_fingerprints(reader, stored)``.
+* ``frame_signature(frame) -> bytes`` (the fingerprint stored for labeled frames),
+  ``signature_distance(a, b)``, ``mismatch(now, stored)`` (<= 1: same picture, either kind),
+  ``check_fingerprints(reader, stored)``; the old 64-bit ``fingerprint(frame)`` /
+  ``fingerprint_distance(a, b)`` still check projects from before format 4.
 * Every problem with the input is a :class:`VideoError` (path + reason).
 * ``tune_malloc()``: optional, process-wide (call once at start-up): avoids page-fault costs of
   fresh frame buffers on Linux.
@@ -23,9 +26,19 @@ from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.errors import FrameIndexError, VideoError
 from pose_studio.video.fingerprint import (
     DEFAULT_MAX_DISTANCE,
+    NEIGHBOUR_RATIO,
+    NEIGHBOURS,
+    SIGNATURE_MAX_DISTANCE,
+    Fingerprint,
     check_fingerprints,
+    describe_mismatch,
     fingerprint,
     fingerprint_distance,
+    fingerprint_like,
+    frame_signature,
+    mismatch,
+    signature_distance,
+    where_is_label,
 )
 from pose_studio.video.memory import tune_malloc
 from pose_studio.video.meta import VideoMeta
@@ -34,13 +47,23 @@ from pose_studio.video.open import open_video
 __all__ = [
     "DEFAULT_CACHE_MB",
     "DEFAULT_MAX_DISTANCE",
+    "NEIGHBOURS",
+    "NEIGHBOUR_RATIO",
+    "SIGNATURE_MAX_DISTANCE",
+    "Fingerprint",
     "FrameIndexError",
     "VideoError",
     "VideoMeta",
     "VideoReader",
     "check_fingerprints",
+    "describe_mismatch",
     "fingerprint",
     "fingerprint_distance",
+    "fingerprint_like",
+    "frame_signature",
+    "mismatch",
     "open_video",
+    "signature_distance",
     "tune_malloc",
+    "where_is_label",
 ]

@@ -309,18 +309,25 @@ def test_locked_project_opens_read_only_and_refuses_edits(qtbot, make_window, fa
 
 
 def test_first_edit_stores_fingerprint_and_drift_is_reported(qtbot, win):
-    from pose_studio.video import fingerprint
+    from pose_studio.video import fingerprint, frame_signature
 
     inst = _add_user(win, 0)
     win.doc.select(inst.id, 2)
     qtbot.keyClick(win.view, Qt.Key.Key_V)
     fps = win.doc.project.fingerprints(win.doc.video_id)
-    assert fps == {0: fingerprint(win.view.frame) % (1 << 64)}
-    # pretend the video changed under the labels of frame 3
-    win.doc.project.set_fingerprints(win.doc.video_id, {3: fingerprint(win.view.frame) ^ -1})
+    assert fps == {0: frame_signature(win.view.frame)}  # the signature, not the old hash
+    # pretend the video changed under the labels of frame 3 (signature of another picture)
+    # and of frame 5 (an old-style 64-bit hash, still checked)
+    frame0 = win.view.frame
+    win.doc.project.set_fingerprints(win.doc.video_id, {3: frame_signature(frame0),
+                                                        5: fingerprint(frame0) ^ -1})
     win._fingerprints = win.doc.project.fingerprints(win.doc.video_id)
     win.goto(3)
     wait_frame(qtbot, win, 3)
+    assert "looks different" in win.statusBar().currentMessage()
+    win.statusBar().clearMessage()
+    win.goto(5)
+    wait_frame(qtbot, win, 5)
     assert "looks different" in win.statusBar().currentMessage()
 
 

@@ -100,6 +100,7 @@ def test_fingerprint_check_runs_in_the_background_and_lists_moved_labels(
     win.doc.project.set_fingerprints(vid, {4: good, 7: wrong})
     _add_user(win, 7)
     win.shutdown()
+    fake_video.write_bytes(b"\2" * 64)  # the file changed since it was added: check it
 
     threads: list[str] = []
     import pose_studio.gui.workers.fingerprints as fpmod
