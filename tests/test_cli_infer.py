@@ -121,3 +121,28 @@ def test_models_convert(tmp_path: Path, mode: str, capsys: pytest.CaptureFixture
     m = load_model(out, provider="cpu")
     assert isinstance(m, PoseModel) and m.family == "heatmap" and m.name == "tiny"
     assert m.session.input_dtype == np.float32  # float32 I/O kept
+
+
+def test_infer_uses_every_core_unless_told(tmp_path: Path, project: tuple[Path, int],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """No window to keep responsive on the command line: the model gets all usable cores."""
+    import pose_studio.inference as inf
+    from pose_studio.inference import providers
+
+    path, _ = project
+    pose = om.make_heatmap_model(tmp_path / "pose.onnx", input_hw=(64, 48))
+    seen: list[int | None] = []
+    real = inf.load_model
+
+    def spy(*a: object, **k: object) -> object:
+        seen.append(k.get("threads"))  # type: ignore[arg-type]
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inf, "load_model", spy)
+    monkeypatch.setattr(providers, "usable_cores", lambda: 3)
+    assert cli.main(["infer", str(path), "--model", str(pose), "--frames", "0:2",
+                     "--provider", "cpu", "--quiet"]) == 0
+    assert cli.main(["infer", str(path), "--model", str(pose), "--frames", "0:2",
+                     "--provider", "cpu", "--quiet", "--threads", "1"]) == 0
+    assert seen == [3, 1]
+    assert cli.main(["infer", str(path), "--model", str(pose), "--threads", "0"]) == 1

@@ -161,19 +161,20 @@ def select_providers(
     return specs
 
 
-def default_threads(cpu_count: int | None = None) -> int:
-    """Leave one core for the GUI and the video decoder.
+def usable_cores() -> int:
+    """The cores this process may run on (CPU affinity, e.g. ``taskset`` or a container cpuset),
+    not all cores of the machine."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS / Windows
+        n = os.cpu_count() or 1
+    return max(1, n)
 
-    Counts the cores this process may run on (CPU affinity, e.g. ``taskset`` or a container
-    cpuset), not all cores of the machine.
-    """
-    n = cpu_count
-    if n is None:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):  # macOS / Windows
-            n = os.cpu_count()
-    return max(1, (n or 1) - 1)
+
+def default_threads(cpu_count: int | None = None) -> int:
+    """Leave one core for the GUI and the video decoder."""
+    n = usable_cores() if cpu_count is None else cpu_count
+    return max(1, n - 1)
 
 
 def session_options(specs: Sequence[ProviderSpec], threads: int | None = None) -> Any:
