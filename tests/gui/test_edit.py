@@ -209,6 +209,14 @@ def test_dragging_a_prediction_makes_a_user_copy(qtbot, win):
     assert user.source_id == pred.id
     assert user.xy[2][0] == pytest.approx(x + 6, abs=1.5 / view.scale_factor())
     assert win.undo_stack.count() == 1
+    lst = win.instance_list
+    rows = lambda: [lst.topLevelItem(i).text(1)  # noqa: E731
+                    for i in range(lst.topLevelItemCount())]
+    assert rows() == ["label (from prediction)", "prediction (labeled)"]
+    win.undo_stack.undo()
+    (only,) = win.doc.project.instances(win.doc.video_id, 0)
+    assert only.same_values(pred)
+    assert rows() == ["prediction"]
 
 
 def test_add_and_delete_instance_with_undo(qtbot, win):
