@@ -37,32 +37,13 @@ from pose_studio.video.fingerprint import (
 )
 
 cv2.setNumThreads(1)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.moving_blobs import blob_frames  # noqa: E402
 
 
 def blob_clip(n: int, size: tuple[int, int] = (320, 240), seed: int = 0) -> list[np.ndarray]:
-    """Static textured background, three small 'people' (ellipses ~1/12 of the height wide)
-    walking slowly (0.7-2 px per frame) and swinging an 'arm'."""
-    w, h = size
-    rng = np.random.default_rng(seed)
-    bg = cv2.resize(rng.integers(40, 220, (h // 8, w // 8, 3)).astype(np.uint8), size,
-                    interpolation=cv2.INTER_CUBIC)
-    bg = np.clip(bg.astype(np.int16) + rng.integers(0, 12, bg.shape), 0, 255).astype(np.uint8)
-    people = [(0.2 * w, 0.55 * h, 0.7, (30, 30, 160)), (0.6 * w, 0.6 * h, -1.2, (200, 190, 60)),
-              (0.4 * w, 0.35 * h, 2.0, (60, 140, 60))]
-    out = []
-    for t in range(n):
-        img = bg.copy()
-        for x0, y0, v, col in people:
-            x = round(x0 + v * t)
-            y = int(y0)
-            pw, ph = max(3, w // 40), max(8, h // 10)
-            cv2.ellipse(img, (x, y), (pw, ph), 0, 0, 360, col, -1, cv2.LINE_AA)
-            cv2.circle(img, (x, y - ph - pw), pw, (150, 170, 220), -1, cv2.LINE_AA)
-            a = np.radians(30 * np.sin(t / 3.0))
-            cv2.line(img, (x, y - ph // 2), (int(x + ph * np.sin(a)), int(y + ph * np.cos(a) // 2)),
-                     col, max(1, pw // 2), cv2.LINE_AA)
-        out.append(img)
-    return out
+    """Static textured background, three small 'people' walking slowly (0.7-2 px per frame)."""
+    return blob_frames(n, size, seed, speeds=(0.7, -1.2, 2.0))
 
 
 def synth_clip(n: int, size: tuple[int, int] = (320, 240)) -> list[np.ndarray] | None:

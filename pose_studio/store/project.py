@@ -149,6 +149,14 @@ def _fingerprint_rows(
     return rows
 
 
+
+def _project_file(path: str | Path) -> Path:
+    """Absolute path with the project suffix added when missing (new files only)."""
+    p = Path(path).expanduser()
+    if p.suffix.lower() != SUFFIX:
+        p = p.with_name(p.name + SUFFIX)
+    return p.absolute()
+
 class Project:
     """An open project file. Create with :meth:`create`, open with :meth:`open`."""
 
@@ -190,10 +198,7 @@ class Project:
         Raises:
             ProjectError: the file exists, or the folder is missing or not writable.
         """
-        p = Path(path).expanduser()
-        if p.suffix.lower() != SUFFIX:
-            p = p.with_name(p.name + SUFFIX)
-        p = p.absolute()
+        p = _project_file(path)
         if p.exists():
             raise ProjectError(f"cannot create project {p}: the file already exists")
         if not p.parent.is_dir():
@@ -1026,10 +1031,7 @@ class Project:
         open elsewhere. Returns the new path.
         """
         self._check_open()
-        new = Path(path).expanduser()
-        if new.suffix.lower() != SUFFIX:
-            new = new.with_name(new.name + SUFFIX)
-        new = new.absolute()
+        new = _project_file(path)
         if new == self._path:
             raise ProjectError(f"save as: {new} is the open project itself")
         if new.exists():

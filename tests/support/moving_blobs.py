@@ -17,15 +17,17 @@ import cv2
 import numpy as np
 
 
-def blob_frames(n: int, size: tuple[int, int] = (160, 120), seed: int = 0) -> list[np.ndarray]:
-    """``n`` BGR frames of ``size`` (w, h)."""
+def blob_frames(n: int, size: tuple[int, int] = (160, 120), seed: int = 0,
+                speeds: tuple[float, float, float] = (1.0, -1.5, 2.5)) -> list[np.ndarray]:
+    """``n`` BGR frames of ``size`` (w, h); ``speeds`` are the figures' px per frame."""
     w, h = size
     rng = np.random.default_rng(seed)
     bg = cv2.resize(rng.integers(40, 220, (max(2, h // 8), max(2, w // 8), 3)).astype(np.uint8),
                     size, interpolation=cv2.INTER_CUBIC)
     bg = np.clip(bg.astype(np.int16) + rng.integers(0, 12, bg.shape), 0, 255).astype(np.uint8)
-    people = [(0.2 * w, 0.55 * h, 1.0, (30, 30, 160)), (0.6 * w, 0.6 * h, -1.5, (200, 190, 60)),
-              (0.4 * w, 0.35 * h, 2.5, (60, 140, 60))]
+    people = [(0.2 * w, 0.55 * h, speeds[0], (30, 30, 160)),
+              (0.6 * w, 0.6 * h, speeds[1], (200, 190, 60)),
+              (0.4 * w, 0.35 * h, speeds[2], (60, 140, 60))]
     out = []
     for t in range(n):
         img = bg.copy()
