@@ -211,6 +211,17 @@ def make_simcc_model(
                    outputs=outs, fp16=fp16, name="simcc")
 
 
+
+def _yolo_head(g: _G, c: int) -> str:
+    """An ultralytics-shaped head: ``c`` sigmoid channels over the stride-8/16/32 anchors."""
+    rng = np.random.default_rng(_RNG_SEED)
+    parts = []
+    for s in (8, 16, 32):
+        p = g.op("AveragePool", ["x32"], kernel_shape=[s, s], strides=[s, s])
+        y = g.op("Conv", [p, g.const(rng.normal(0, 0.5, (c, 3, 1, 1)))])
+        parts.append(g.op("Reshape", [y, g.const([0, c, -1], dtype=np.int64)]))
+    return g.op("Sigmoid", [g.op("Concat", parts, axis=2)])
+
 def _anchor_count(h: int, w: int, strides: Sequence[int] = (8, 16, 32)) -> int:
     return sum((h // s) * (w // s) for s in strides)
 
@@ -237,14 +248,7 @@ def make_yolo_pose_model(
     c = 4 + nc + kpt_dim * k
     a = _anchor_count(h_in, w_in)
     g = _G()
-    rng = np.random.default_rng(_RNG_SEED)
-    parts = []
-    for s in (8, 16, 32):
-        p = g.op("AveragePool", ["x32"], kernel_shape=[s, s], strides=[s, s])
-        y = g.op("Conv", [p, g.const(rng.normal(0, 0.5, (c, 3, 1, 1)))])
-        parts.append(g.op("Reshape", [y, g.const([0, c, -1], dtype=np.int64)]))
-    y = g.op("Concat", parts, axis=2)
-    y = g.op("Sigmoid", [y])
+    y = _yolo_head(g, c)
     scl = np.ones((1, c, 1), dtype=np.float32)
     scl[0, :4] = w_in
     scl[0, 4:4 + nc] = 0.05  # random model: low class scores
@@ -285,14 +289,7 @@ def make_yolox_raw(
     c = 5 + nc
     a = _anchor_count(h_in, w_in)
     g = _G()
-    rng = np.random.default_rng(_RNG_SEED)
-    parts = []
-    for s in (8, 16, 32):
-        p = g.op("AveragePool", ["x32"], kernel_shape=[s, s], strides=[s, s])
-        y = g.op("Conv", [p, g.const(rng.normal(0, 0.5, (c, 3, 1, 1)))])
-        parts.append(g.op("Reshape", [y, g.const([0, c, -1], dtype=np.int64)]))
-    y = g.op("Concat", parts, axis=2)
-    y = g.op("Sigmoid", [y])
+    y = _yolo_head(g, c)
     y = g.op("Mul", [y, g.const(0.01)])
     y = g.op("Transpose", [y], perm=[0, 2, 1])
     if planted is not None:
@@ -581,14 +578,7 @@ def make_yolo_detect_model(
     c = 4 + nc
     a = _anchor_count(h_in, w_in)
     g = _G()
-    rng = np.random.default_rng(_RNG_SEED)
-    parts = []
-    for s in (8, 16, 32):
-        p = g.op("AveragePool", ["x32"], kernel_shape=[s, s], strides=[s, s])
-        y = g.op("Conv", [p, g.const(rng.normal(0, 0.5, (c, 3, 1, 1)))])
-        parts.append(g.op("Reshape", [y, g.const([0, c, -1], dtype=np.int64)]))
-    y = g.op("Concat", parts, axis=2)
-    y = g.op("Sigmoid", [y])
+    y = _yolo_head(g, c)
     scl = np.ones((1, c, 1), dtype=np.float32)
     scl[0, :4] = w_in
     scl[0, 4:] = 0.05
