@@ -150,7 +150,7 @@ def _fingerprint_rows(
 
 
 
-def _project_file(path: str | Path) -> Path:
+def _project_file(path: str | os.PathLike[str]) -> Path:
     """Absolute path with the project suffix added when missing (new files only)."""
     p = Path(path).expanduser()
     if p.suffix.lower() != SUFFIX:
