@@ -422,6 +422,18 @@ def make_corrupt(path: str | Path, source: str | Path) -> Path:
     return Path(path)
 
 
+
+def _heavy_trunk(g: _G, rng: np.random.Generator, width: int, depth: int) -> str:
+    """A 4x4/4 stem then ``depth`` 3x3 conv + ReLU layers at stride 4 (the costly part)."""
+    y = g.op("Conv", ["x32", g.const(rng.normal(0, 0.1, (width, 3, 4, 4))),
+                      g.const(np.zeros(width))], strides=[4, 4])
+    y = g.op("Relu", [y])
+    for _ in range(depth):
+        wconv = rng.normal(0, np.sqrt(2.0 / (9 * width)), (width, width, 3, 3))
+        y = g.op("Conv", [y, g.const(wconv), g.const(np.zeros(width))], pads=[1, 1, 1, 1])
+        y = g.op("Relu", [y])
+    return y
+
 def make_heavy_heatmap_model(
     path: str | Path,
     k: int = 17,
@@ -438,13 +450,7 @@ def make_heavy_heatmap_model(
     b = _batch_dim(dynamic_batch)
     g = _G()
     rng = np.random.default_rng(_RNG_SEED)
-    y = g.op("Conv", ["x32", g.const(rng.normal(0, 0.1, (width, 3, 4, 4))),
-                      g.const(np.zeros(width))], strides=[4, 4])
-    y = g.op("Relu", [y])
-    for _ in range(depth):
-        wconv = rng.normal(0, np.sqrt(2.0 / (9 * width)), (width, width, 3, 3))
-        y = g.op("Conv", [y, g.const(wconv), g.const(np.zeros(width))], pads=[1, 1, 1, 1])
-        y = g.op("Relu", [y])
+    y = _heavy_trunk(g, rng, width, depth)
     y = g.op("Conv", [y, g.const(rng.normal(0, 0.1, (k, width, 1, 1))), g.const(np.zeros(k))])
     y = g.op("Sigmoid", [y])
     return _finish(g, path, in_name="input", in_shape=[b, 3, h_in, w_in], body_in="x32",
@@ -476,13 +482,7 @@ def make_heavy_simcc_model(
     b = _batch_dim(dynamic_batch)
     g = _G()
     rng = np.random.default_rng(_RNG_SEED)
-    y = g.op("Conv", ["x32", g.const(rng.normal(0, 0.1, (width, 3, 4, 4))),
-                      g.const(np.zeros(width))], strides=[4, 4])
-    y = g.op("Relu", [y])
-    for _ in range(depth):
-        wconv = rng.normal(0, np.sqrt(2.0 / (9 * width)), (width, width, 3, 3))
-        y = g.op("Conv", [y, g.const(wconv), g.const(np.zeros(width))], pads=[1, 1, 1, 1])
-        y = g.op("Relu", [y])
+    y = _heavy_trunk(g, rng, width, depth)
     y = g.op("AveragePool", [y], kernel_shape=[8, 8], strides=[8, 8])
     y = g.op("Conv", [y, g.const(rng.normal(0, 0.1, (k, width, 1, 1))), g.const(np.zeros(k))])
     feat = (h_in // 32) * (w_in // 32)
