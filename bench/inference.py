@@ -9,6 +9,9 @@ per frame. Each measurement runs in its own process so its peak memory (max RSS)
 * pipeline (video): ``run_video`` from the video file (decode, crop, normalise, run, decode
   SimCC); the decoding overlaps the model only where a core is free.
 * pipeline (frames in RAM): the same with frames decoded beforehand: the pipeline's own cost.
+* pipeline, INT8-static copy: the same pipeline on ``models convert --int8-static`` of the
+  model (calibrated on the clip's crops). A different file, so it is not part of the
+  same-file comparison; printed with its keypoint shift because it is what a CPU user can do.
 * rtmlib: ``rtmlib.RTMPose`` called per frame on frames decoded in the same loop (how rtmlib
   is used); rtmlib is not a project dependency: ``pip install --no-deps rtmlib``.
 
@@ -173,7 +176,24 @@ def job_rtmlib(cfg: dict[str, Any]) -> dict[str, Any]:
             "cpu_ms": (time.process_time() - c0) * 1000 / max(1, n)}
 
 
-JOBS = {"raw": job_raw, "pipeline": job_pipeline, "pipeline_mem": job_pipeline_mem,
+def job_convert(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The INT8-static copy, calibrated on the clip's 5-person crops."""
+    import numpy as np
+
+    from pose_studio.inference.convert import Calibration, convert_model
+    from pose_studio.video import open_video
+
+    with open_video(cfg["video"]) as r:
+        frames = [f for _, f in r.iter_frames(0, cfg["frames"])]
+    src = Path(cfg["model"])
+    boxes = [np.asarray(person_boxes(5))] * len(frames)
+    q = convert_model(src, src.with_name(src.stem + "_int8.onnx"), "int8-static",
+                      Calibration(frames, boxes))
+    return {"out": str(q.out_path), "size_in": q.size_in, "size_out": q.size_out,
+            "shift_mean": q.keypoint_shift_mean, "shift_p95": q.keypoint_shift_p95}
+
+
+JOBS = {"convert": job_convert, "raw": job_raw, "pipeline": job_pipeline, "pipeline_mem": job_pipeline_mem,
         "rtmlib": job_rtmlib}
 
 
@@ -224,6 +244,17 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     # rtmlib feeds BGR crops; tell the pipeline the same so the keypoints can be compared
     (tmp / "rtmpose_like.json").write_text(json.dumps({"color": "bgr"}))
     video = make_indexed_video(tmp / "clip.mp4", args.frames, size=FRAME_SIZE, texture=True)
+    # in a child process: the quantiser's memory would otherwise show in every child's peak RSS
+    # (Linux keeps ru_maxrss across fork + exec)
+    q = measure_once("convert", {"model": str(model), "video": str(video),
+                                 "frames": min(args.frames, 32)})
+    if "error" in q:
+        print(f"INT8-static conversion failed: {q['error']}")
+        return 1
+    print(f"INT8-static copy: {q['size_in'] / 1e6:.1f} MB -> {q['size_out'] / 1e6:.1f} MB; "
+          f"keypoints moved {q['shift_mean']:.2f} px on average (p95 {q['shift_p95']:.2f}) on "
+          "held-back frames. The model has random weights (flat SimCC vectors), so this shift "
+          "says little; on the trained bundled model static INT8 keeps OKS AP (see README)")
     have_rtmlib = rtmlib_available()
     print(f"model: SimCC, 256x192 input, {heavy_model_gmacs():.2f} GMAC "
           f"({2 * heavy_model_gmacs():.2f} GFLOP) per crop; video {FRAME_SIZE[0]}x"
@@ -233,23 +264,24 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         print("rtmlib not installed: skipping that column (pip install --no-deps rtmlib)")
     rows = []
     ncpu = os.cpu_count() or 1
-    methods = [  # (label, job, threads)
-        (f"raw session.run, {args.threads or 'app default'} threads", "raw", args.threads),
+    methods = [  # (label, job, threads, model file)
+        (f"raw session.run, {args.threads or 'app default'} threads", "raw", args.threads, model),
         (f"pipeline from video, {args.threads or 'app default'} threads", "pipeline",
-         args.threads),
+         args.threads, model),
         (f"pipeline, frames in RAM, {args.threads or 'app default'} thr.", "pipeline_mem",
-         args.threads),
-        (f"raw session.run, {ncpu} threads", "raw", ncpu),
-        (f"pipeline from video, {ncpu} threads", "pipeline", ncpu),
+         args.threads, model),
+        (f"raw session.run, {ncpu} threads", "raw", ncpu, model),
+        (f"pipeline from video, {ncpu} threads", "pipeline", ncpu, model),
+        (f"pipeline from video, {ncpu} thr., INT8-static", "pipeline", ncpu, q["out"]),
     ]
     if have_rtmlib:
-        methods.append(("rtmlib from video (ORT default threads)", "rtmlib", None))
+        methods.append(("rtmlib from video (ORT default threads)", "rtmlib", None, model))
     load0 = os.getloadavg()[0]
     for persons in (int(p) for p in args.persons.split(",")):
         best: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
-            for label, job, threads in methods:
-                cfg = {"model": str(model), "video": str(video), "frames": args.frames,
+            for label, job, threads, path in methods:
+                cfg = {"model": str(path), "video": str(video), "frames": args.frames,
                        "persons": persons, "batch": args.batch, "max_crops": args.max_crops,
                        "threads": threads}
                 out = measure_once(job, cfg)
@@ -266,7 +298,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
           f"{'vs rtmlib':>9} | {'peak MB':>7} | {'CPU ms/frame':>12}")
     for persons, best in rows:
         rtm = best.get("rtmlib from video (ORT default threads)")
-        for label, job, threads in methods:
+        for label, job, threads, _ in methods:
             r = best[label]
             if "error" in r:
                 print(f"{persons:7d} | {label:<44} | error: {r['error']}")

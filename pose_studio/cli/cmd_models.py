@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from pose_studio.core.errors import PoseStudioError
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +29,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--fp16", action="store_true", help="FP16 weights, float32 I/O (GPU)")
     g.add_argument("--int8", action="store_true",
                    help="dynamic INT8 weights (CPU; expect an accuracy drop, check it)")
+    g.add_argument("--int8-static", action="store_true",
+                   help="static INT8, activations calibrated on --calibrate (CPU; fastest)")
+    v.add_argument("--calibrate", metavar="PATH",
+                   help="for --int8-static: a video, an image folder, or a project "
+                        "(its labeled or predicted people give the crops)")
+    v.add_argument("--calib-frames", type=int, default=64, metavar="N",
+                   help="frames sampled evenly for calibration (default 64)")
     v.add_argument("--out", required=True, help="output .onnx file")
     v.set_defaults(func=run_convert)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -104,10 +115,69 @@ def run_check(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from pose_studio.inference.convert import convert_model
 
-    mode = "fp16" if args.fp16 else "int8"
-    s = convert_model(args.model, args.out, mode)
+    mode = "fp16" if args.fp16 else "int8" if args.int8 else "int8-static"
+    calib = None
+    if mode == "int8-static":
+        if not args.calibrate:
+            print("error: --int8-static needs --calibrate VIDEO|FOLDER|PROJECT: frames like the "
+                  "ones the model will see", file=sys.stderr)
+            return 2
+        calib = load_calibration(args.calibrate, max(2, args.calib_frames))
+    s = convert_model(args.model, args.out, mode, calib)
     print(f"wrote {s.out_path} ({mode}): {s.size_in / 1e6:.2f} MB -> {s.size_out / 1e6:.2f} MB, "
           f"largest output change on a probe image {s.max_abs_diff:.4g}")
-    if mode == "int8":
-        print("note: INT8 often costs pose accuracy; compare keypoints before relying on it")
+    if s.calibration_inputs:
+        print(f"calibrated on {s.calibration_inputs} inputs from {args.calibrate}")
+    if s.keypoint_shift_mean is not None:
+        print(f"keypoints moved {s.keypoint_shift_mean:.2f} px on average "
+              f"(95th percentile {s.keypoint_shift_p95:.2f} px) on held-back frames")
+    if mode != "fp16":
+        print("note: INT8 can cost pose accuracy; compare keypoints before relying on it")
     return 0
+
+
+def load_calibration(path_text: str, n_frames: int) -> Any:
+    """Frames (and person boxes, from a project) sampled evenly for static quantisation."""
+    import numpy as np
+
+    from pose_studio.inference.convert import Calibration
+    from pose_studio.store import Project
+    from pose_studio.video import open_video
+
+    path = Path(path_text)
+    frames: list[Any] = []
+    boxes: list[Any] = []
+    if path.is_file() and path.suffix == ".posestudio":
+        with Project.open(path, read_only=True) as proj:
+            per_frame: dict[tuple[int, int], list[list[float]]] = {}
+            for source in ("user", "predicted"):
+                for vid, f, inst in proj.iter_instances(source):
+                    b = inst.box()
+                    if b is not None and b[2] > 1 and b[3] > 1:
+                        per_frame.setdefault((vid, f), []).append(
+                            [b[0], b[1], b[0] + b[2], b[1] + b[3]])
+                if per_frame:
+                    break
+            videos = {v.id: v for v in proj.videos()}
+        if per_frame:
+            keys = sorted(per_frame)
+            pick = [keys[i] for i in np.linspace(0, len(keys) - 1, min(n_frames, len(keys)))
+                    .round().astype(int)]
+            for vid in sorted({k[0] for k in pick}):
+                with open_video(videos[vid].path) as r:
+                    for key in (k for k in pick if k[0] == vid):
+                        frames.append(r.get(key[1]))
+                        boxes.append(np.asarray(per_frame[key], np.float64))
+            return Calibration(frames, boxes)
+        sources = [v.path for v in videos.values()]
+    else:
+        sources = [path]
+    if not sources:
+        raise PoseStudioError(f"{path}: nothing to calibrate on (no videos)")
+    per_source = max(1, n_frames // len(sources))
+    for src in sources:
+        with open_video(src) as r:
+            n = len(r)
+            for i in np.linspace(0, n - 1, min(per_source, n)).round().astype(int):
+                frames.append(r.get(int(i)))
+    return Calibration(frames, None)
