@@ -206,3 +206,16 @@ def test_json_progress_subprocess_trains_resumes_and_exports(tmp_path) -> None:
     assert resume and resume[0]["epoch"] == 1
     epochs = [e["epoch"] for e in ev2 if e and e["event"] == "epoch"]
     assert epochs == [2]
+    # fine-tuning from it without --input/--width takes the checkpoint's size and network
+    tune = [sys.executable, "-m", "pose_studio.cli.cmd_train", "--out", str(tmp_path / "tune"),
+            "--synthetic-scenes", "4", "--epochs", "1", "--steps-per-epoch", "2", "--batch", "4",
+            "--threads", "1", "--name", "tuned", "--init", str(out / "last.pt")]
+    proc3 = subprocess.run(tune, capture_output=True, text=True, timeout=240)
+    assert proc3.returncode == 0, proc3.stderr[-2000:]
+    card = json.loads((tmp_path / "tune" / "tuned.json").read_text())
+    assert card["input_size"] == [64, 96] and card["training"]["net"]["width"] == 8
+    # a network that does not fit the weights is refused with a message, not a traceback
+    proc4 = subprocess.run([*tune, "--width", "16", "--out", str(tmp_path / "bad")],
+                           capture_output=True, text=True, timeout=240)
+    assert proc4.returncode == 1 and "do not fit this network" in proc4.stderr
+    assert "Traceback" not in proc4.stderr

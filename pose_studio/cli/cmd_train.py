@@ -37,8 +37,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--input", default="96x128", help="model input WIDTHxHEIGHT (default 96x128)")
-    p.add_argument("--width", type=int, default=16, help="HRNet base width (default 16)")
+    p.add_argument("--input", default=None,
+                   help="model input WIDTHxHEIGHT (default: that of --init or of the checkpoint "
+                        "resumed, else 96x128)")
+    p.add_argument("--width", type=int, default=None,
+                   help="HRNet base width (default: that of --init, else 16)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MIN",
                    help="stop after MIN minutes of training (the LR schedule fits into it)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
@@ -82,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if scenes is None:
         scenes = 0 if (args.project or args.synthetic_cache) else 2000
     cfg = TrainConfig(
-        out_dir=args.out, input_size=_size(args.input), epochs=args.epochs, batch=args.batch,
+        out_dir=args.out, input_size=_size(args.input) if args.input else None, epochs=args.epochs, batch=args.batch,
         lr=args.lr, time_budget_min=args.time_budget, threads=args.threads, device=args.device,
         seed=args.seed, synthetic_caches=list(args.synthetic_cache), synthetic_scenes=scenes,
         synthetic_style=args.style, val_cache=args.val_cache, project=args.project,
         steps_per_epoch=args.steps_per_epoch, init=init, resume=not args.no_resume,
-        net={"width": args.width}, export_name=args.name, export=args.export,
+        net={"width": args.width} if args.width else {}, export_name=args.name, export=args.export,
     )
     if args.json_progress:
         def emit(ev: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pose_studio.train import data as D
 from pose_studio.train import metrics as MT
 
 Progress = Callable[[dict[str, Any]], None]
+DEFAULT_INPUT = (96, 128)
 
 
 class TrainError(PoseStudioError):
@@ -33,7 +34,8 @@ class TrainError(PoseStudioError):
 @dataclass
 class TrainConfig:
     out_dir: str
-    input_size: tuple[int, int] = (96, 128)  # (w, h)
+    # (w, h); None: the size of the checkpoint resumed or fine-tuned from, else DEFAULT_INPUT
+    input_size: tuple[int, int] | None = None
     epochs: int = 30
     batch: int = 32
     lr: float = 2e-3
@@ -62,8 +64,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["input_size"] = list(self.input_size)
+        d["input_size"] = list(self.size)
         return d
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.input_size or DEFAULT_INPUT
 
 
 @dataclass
@@ -97,7 +103,7 @@ def load_samples(cfg: TrainConfig, emit: Progress) -> tuple[D.Samples, D.Samples
     if cfg.synthetic_scenes > 0:
         emit({"event": "status", "message": f"rendering {cfg.synthetic_scenes} synthetic scenes"})
         train_parts.append(D.synthetic_samples(cfg.seed + 12345, cfg.synthetic_scenes,
-                                               cfg.input_size, style=cfg.synthetic_style))
+                                               cfg.size, style=cfg.synthetic_style))
     if cfg.val_cache:
         val_parts.append(D.Samples.load(cfg.val_cache))
     elif train_parts and cfg.project is None:
@@ -107,7 +113,7 @@ def load_samples(cfg: TrainConfig, emit: Progress) -> tuple[D.Samples, D.Samples
     if cfg.project:
         from pose_studio.train.project_data import project_samples
 
-        ps = project_samples(cfg.project, cfg.input_size, source=cfg.project_source)
+        ps = project_samples(cfg.project, cfg.size, source=cfg.project_source)
         if len(ps) == 0:
             raise TrainError(f"{cfg.project}: the project has no labeled instances to train on")
         tr, va = D.split_by_groups(ps.group, cfg.val_fraction, cfg.seed, gap=cfg.block_frames)
@@ -190,6 +196,18 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
         device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    last = out / "last.pt"
+    resuming = cfg.resume and last.is_file()
+    init_ck = None
+    if resuming or cfg.init:
+        # the network and input size follow the checkpoint unless they are given
+        ck0 = _load_ckpt(torch, last if resuming else Path(str(cfg.init)))
+        init_ck = None if resuming else ck0
+        size0 = (ck0.get("config") or {}).get("input_size")
+        if cfg.input_size is None and size0:
+            cfg = replace(cfg, input_size=(int(size0[0]), int(size0[1])))
+        if not cfg.net and ck0.get("net"):
+            cfg = replace(cfg, net=dict(ck0["net"]))
 
     train_s, val_s = load_samples(cfg, emit)
     emit({"event": "data", "train": len(train_s), "val": len(val_s), "device": str(device)})
@@ -199,20 +217,17 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, step, best_ap, history = 0, 0, -1.0, []
     elapsed_before = 0.0
-    last = out / "last.pt"
-    if cfg.resume and last.is_file():
+    if resuming:
         ck = _load_ckpt(torch, last)
-        model.load_state_dict(ck["model"])
+        _load_state(model, ck["model"], last)
         opt.load_state_dict(ck["optimizer"])
         start_epoch, step = int(ck["epoch"]), int(ck["step"])
         best_ap, history = float(ck.get("best_ap", -1.0)), list(ck.get("history", []))
         elapsed_before = float(ck.get("elapsed", 0.0))
         rng = np.random.default_rng(cfg.seed + start_epoch)
         emit({"event": "resume", "epoch": start_epoch, "step": step})
-    elif cfg.init:
-        ck = _load_ckpt(torch, Path(cfg.init))
-        state = {k: v.float() for k, v in ck["model"].items()}
-        model.load_state_dict(state)
+    elif init_ck is not None:
+        _load_state(model, {k: v.float() for k, v in init_ck["model"].items()}, Path(str(cfg.init)))
         emit({"event": "status", "message": f"initialised from {cfg.init}"})
 
     spe = cfg.steps_per_epoch or max(1, math.ceil(len(train_s) / cfg.batch))
@@ -229,7 +244,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
             order = np.concatenate([rng.permutation(len(train_s)) for _ in range(reps)])
         order = order[: spe * cfg.batch]
         losses = []
-        for x, hm, w in D.batches(train_s, order, cfg.batch, cfg.input_size, rng, aug):
+        for x, hm, w in D.batches(train_s, order, cfg.batch, cfg.size, rng, aug):
             elapsed = time.time() - t0
             lr = _lr_at(cfg, step, total, elapsed)
             for g in opt.param_groups:
@@ -254,7 +269,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
             if cfg.time_budget_min and time.time() - t0 > cfg.time_budget_min * 60:
                 stop = True
                 break
-        metrics = validate(model, torch, device, val_s, cfg.input_size)
+        metrics = validate(model, torch, device, val_s, cfg.size)
         rec = {"event": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "step": step,
                "loss": float(np.mean(losses)) if losses else None, "val_ap": metrics["AP"],
                "val_ap50": metrics["AP50"], "val_ap75": metrics["AP75"],
@@ -288,7 +303,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
             "val_ap_crops": ck.get("val_ap", (ck.get("history") or [{}])[-1].get("val_ap")),
         }
         onnx_path = out / f"{cfg.export_name}.onnx"
-        card_path = export_onnx(model.cpu().eval(), onnx_path, cfg.input_size, training=training_info,
+        card_path = export_onnx(model.cpu().eval(), onnx_path, cfg.size, training=training_info,
                                 accuracy={"val_oks_ap_crops": training_info["val_ap_crops"]})
         emit({"event": "exported", "onnx": str(onnx_path), "card": str(card_path),
               "val_ap": training_info["val_ap_crops"]})
@@ -311,6 +326,15 @@ def _load_ckpt(torch: Any, path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # corrupt or foreign file
         raise TrainError(f"{path}: cannot read checkpoint ({e})") from e
+
+
+def _load_state(model: Any, state: dict[str, Any], path: Path) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # another architecture (e.g. --width given against the checkpoint)
+        first = str(e).strip().splitlines()[:3]
+        raise TrainError(f"{path}: the weights do not fit this network ({' '.join(first)})"
+                         ) from e
 
 
 def _save_atomic(torch: Any, obj: Any, path: Path) -> None:
