@@ -28,16 +28,17 @@ from pose_studio.train import api
 from pose_studio.train.evaluate import evaluate_onnx
 from pose_studio.video import open_video
 
-POOL_SEEDS = tuple(range(60_000, 60_006))  # labeled clips
-EVAL_SEEDS = tuple(range(70_000, 70_016))  # held-out clips
+POOL_SEED0 = 60_000  # labeled clips: seeds POOL_SEED0, POOL_SEED0 + 1, ...
+EVAL_SEEDS = tuple(range(70_000, 70_024))  # held-out clips
 
 
-def build_project(path: Path, n_labels: int, clip_dir: Path, frames_per_clip: int = 40
-                  ) -> int:
-    """A project with the pool clips; user labels (ground truth) on ``n_labels`` frames."""
+def build_project(path: Path, n_labels: int, clip_dir: Path, pool_clips: int = 24,
+                  frames_per_clip: int = 20) -> int:
+    """A project with the pool clips (like a user's several videos); user labels (ground
+    truth) on ``n_labels`` frames spread evenly over all of them."""
     clips = []
-    for s in POOL_SEEDS:
-        video = clip_dir / f"cartoon-{s}.avi"
+    for s in range(POOL_SEED0, POOL_SEED0 + pool_clips):
+        video = clip_dir / f"cartoon-{s}-{frames_per_clip}.avi"
         frames, gts = render_clip(s, frames_per_clip, (320, 240), 1 + s % 2, style="cartoon")
         if not video.exists():
             write_clip(video, frames, fps=25)
@@ -74,6 +75,8 @@ def main() -> int:
     ap.add_argument("--synthetic-scenes", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--eval-frames", type=int, default=6)
+    ap.add_argument("--pool-clips", type=int, default=24, help="videos the labels come from")
+    ap.add_argument("--frames-per-clip", type=int, default=20)
     ap.add_argument("--card", help="model card (JSON) to record the curve in")
     a = ap.parse_args()
     out = Path(a.out)
@@ -92,7 +95,7 @@ def main() -> int:
         proj = out / f"labels-{n}.posestudio"
         if proj.exists():
             proj.unlink()
-        n_inst = build_project(proj, n, clip_dir)
+        n_inst = build_project(proj, n, clip_dir, a.pool_clips, a.frames_per_clip)
         run_dir = out / f"run-{n}"
         cmd = api.train_command(proj, run_dir, a.epochs, name=f"retrained-{n}",
                                 synthetic_scenes=a.synthetic_scenes, threads=a.threads,
@@ -133,7 +136,8 @@ def main() -> int:
             "protocol": "style 'cartoon' (bigger heads, thicker limbs, shorter legs, flat "
                         "saturated colours with outlines; never seen in training). Labels: "
                         "ground truth stored as user labels on N frames spread over "
-                        f"{len(POOL_SEEDS)} clips (320x240, 1-2 people) in a project; "
+                        f"{a.pool_clips} clips of {a.frames_per_clip} frames (320x240, 1-2 "
+                        "people) in a project; "
                         "retrained with `pose-studio train --project ... --init <bundled "
                         f"weights>` ({a.epochs} epochs x {a.steps_per_epoch} steps, batch 16, "
                         f"lr {a.lr:g}, mixed with {a.synthetic_scenes} default-style synthetic "
