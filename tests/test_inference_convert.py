@@ -36,8 +36,14 @@ def test_static_int8_keeps_keypoints_on_the_image(tmp_path: Path) -> None:
     s = convert_model(src, tmp_path / "q.onnx", "int8-static", Calibration(frames))
     assert s.calibration_inputs == 12  # every other frame calibrates
     assert s.keypoint_shift_mean is not None and s.keypoint_shift_mean < 1.0
-    ops = {n.op_type for n in onnx.load(str(s.out_path)).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    graph = onnx.load(str(s.out_path)).graph
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in graph.node}
+    # the layer that writes the heatmaps stays float (its weight is a float initializer)
+    assert len(s.float_nodes) == 1
+    head = next(n for n in graph.node if n.name == s.float_nodes[0])
+    inits = {i.name: i for i in graph.initializer}
+    assert head.op_type == "Conv" and inits[head.input[1]].data_type == onnx.TensorProto.FLOAT
+    assert s.oks_vs_float is not None and s.oks_vs_float > 0.9
     q = load_model(s.out_path, provider="cpu")
     assert isinstance(q, PoseModel) and q.session.input_dtype == np.float32
     test_frames, truths = _blob_frames(6, 99)

@@ -128,9 +128,14 @@ def run_convert(args: argparse.Namespace) -> int:
           f"largest output change on a probe image {s.max_abs_diff:.4g}")
     if s.calibration_inputs:
         print(f"calibrated on {s.calibration_inputs} inputs from {args.calibrate}")
+    if s.float_nodes:
+        print(f"kept in float: {', '.join(s.float_nodes)} (the output layers)")
     if s.keypoint_shift_mean is not None:
         print(f"keypoints moved {s.keypoint_shift_mean:.2f} px on average "
               f"(95th percentile {s.keypoint_shift_p95:.2f} px) on held-back frames")
+    if s.oks_vs_float is not None:
+        print(f"OKS of the INT8 keypoints against the float model's: {s.oks_vs_float:.3f} "
+              "(1.0 = the same)")
     if mode != "fp16":
         print("note: INT8 can cost pose accuracy; compare keypoints before relying on it")
     return 0

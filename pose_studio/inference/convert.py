@@ -7,7 +7,9 @@ and, for static INT8, how far the keypoints move on held-back calibration frames
 Static INT8 (``int8-static``) quantises weights per channel and activations with ranges
 measured on real inputs (QDQ format, unsigned activations / signed weights, the layout x86
 VNNI kernels run fastest). The calibration inputs go through the model's own pre-processing,
-so the ranges are those the app will feed it.
+so the ranges are those the app will feed it. The layers that write the outputs (the heatmap
+conv, SimCC's ``cls_x``/``cls_y`` projections, detection heads) stay float: peaks and argmaxes
+are where INT8 rounding costs keypoints (mmpose #3148).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pose_studio.core.oks import oks
 from pose_studio.inference.errors import ModelError
 from pose_studio.inference.model import (
     DetectorModel,
@@ -44,9 +48,12 @@ class ConvertSummary:
     size_out: int
     max_abs_diff: float  # largest output change on a random probe input
     calibration_inputs: int = 0  # model inputs (crops or frames) the ranges were measured on
-    # pose models, static INT8: keypoint displacement (pixels) on held-back frames
+    # pose models, static INT8: keypoint displacement (pixels) on held-back frames, and the
+    # mean OKS of the INT8 keypoints against the float model's (1.0 = identical)
     keypoint_shift_mean: float | None = None
     keypoint_shift_p95: float | None = None
+    oks_vs_float: float | None = None
+    float_nodes: tuple[str, ...] = ()  # layers kept in float (static INT8)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ def convert_model(src: str | Path, out: str | Path, mode: str,
     n_calib = 0
     held: list[int] = []
     tensors: list[np.ndarray] = []
+    kept: tuple[str, ...] = ()
     if mode == "int8-static":
         if calibration is None or len(calibration.frames) == 0:
             raise ModelError("static INT8 needs calibration frames (a video or image folder "
@@ -131,7 +139,7 @@ def convert_model(src: str | Path, out: str | Path, mode: str,
             with _quiet_root_logger():  # the quantiser warns on the root logger
                 quantize_dynamic(str(src_p), str(out_p), weight_type=QuantType.QInt8)
         else:
-            _quantize_static(src_p, out_p, ref.session.input_name, tensors)
+            kept = _quantize_static(src_p, out_p, ref.session.input_name, tensors)
     except ModelError:
         raise
     except Exception as exc:
@@ -146,19 +154,21 @@ def convert_model(src: str | Path, out: str | Path, mode: str,
     b = conv.session.run_once(x)
     diff = max((float(np.abs(p.astype(np.float64) - q.astype(np.float64)).max())
                 for p, q in zip(a, b) if p.shape == q.shape and p.size), default=0.0)
-    shift_mean = shift_p95 = None
+    shift_mean = shift_p95 = oks_mean = None
     if held and calibration is not None and isinstance(ref, PoseModel):
         assert isinstance(conv, PoseModel)
-        shifts = _keypoint_shifts(ref, conv, calibration, held)
+        shifts, oks_values = _keypoint_shifts(ref, conv, calibration, held)
         if shifts.size:
             shift_mean = float(shifts.mean())
             shift_p95 = float(np.percentile(shifts, 95))
+        if oks_values.size:
+            oks_mean = float(oks_values.mean())
 
     def size(p: Path) -> int:
         return sum(f.stat().st_size for f in (p, *external_data_files(p)))
 
     return ConvertSummary(out_p, mode, size(src_p), size(out_p), diff, n_calib, shift_mean,
-                          shift_p95)
+                          shift_p95, oks_mean, kept)
 
 
 @contextlib.contextmanager
@@ -172,7 +182,35 @@ def _quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _quantize_static(src: Path, out: Path, input_name: str, tensors: list[np.ndarray]) -> None:
+#: Ops that compute (and would be quantised); the search for output layers stops at them.
+_COMPUTE_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
+
+
+def output_layers(model: Any, max_depth: int = 6) -> list[str]:
+    """Names of the compute nodes nearest to each graph output (through reshapes, activations,
+    bias adds...): the layers static INT8 keeps in float."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    found: list[str] = []
+    for out in model.graph.output:
+        frontier, depth = [out.name], 0
+        while frontier and depth < max_depth:
+            nxt = []
+            for name in frontier:
+                node = producer.get(name)
+                if node is None:
+                    continue
+                if node.op_type in _COMPUTE_OPS:
+                    if node.name not in found:
+                        found.append(node.name)
+                else:
+                    nxt.extend(node.input)
+            frontier, depth = nxt, depth + 1
+    return found
+
+
+def _quantize_static(src: Path, out: Path, input_name: str, tensors: list[np.ndarray]
+                     ) -> tuple[str, ...]:
+    import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -195,9 +233,18 @@ def _quantize_static(src: Path, out: Path, input_name: str, tensors: list[np.nda
             quant_pre_process(str(src), str(pre))
         except Exception:  # some exported graphs fail symbolic shape inference: quantise as is
             pre = src
+        model = onnx.load(str(pre))
+        unnamed = [n for n in model.graph.node if not n.name]
+        for i, n in enumerate(unnamed):  # exclusion works by node name
+            n.name = f"pose_studio_node_{i}"
+        if unnamed:
+            pre = Path(d) / "named.onnx"
+            onnx.save(model, str(pre))
+        keep = output_layers(model)
         quantize_static(str(pre), str(out), _Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, nodes_to_exclude=keep)
+    return tuple(keep)
 
 
 def _person_box(model: PoseModel, frame: np.ndarray) -> np.ndarray | None:
@@ -217,9 +264,13 @@ def _person_box(model: PoseModel, frame: np.ndarray) -> np.ndarray | None:
 
 
 def _keypoint_shifts(ref: PoseModel, conv: PoseModel, calib: Calibration, frames: list[int]
-                     ) -> np.ndarray:
-    """Per-keypoint distances (pixels) between the two models' predictions on ``frames``."""
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-keypoint distances (pixels) between the two models' predictions on ``frames``, and
+    per-person OKS of the converted keypoints against the reference's confident ones (area from
+    their extent)."""
     out: list[np.ndarray] = []
+    oks_values: list[float] = []
+    sigmas = ref.skeleton.sigma_array()
     for i in frames:
         frame = calib.frames[i]
         b = calib.boxes[i] if calib.boxes is not None and i < len(calib.boxes) else None
@@ -239,4 +290,10 @@ def _keypoint_shifts(ref: PoseModel, conv: PoseModel, calib: Calibration, frames
         for p, q in pairs:
             d = np.linalg.norm(np.asarray(p.xy, np.float64) - np.asarray(q.xy, np.float64), axis=1)
             out.append(d[np.isfinite(d)])
-    return np.concatenate(out) if out else np.zeros(0)
+            ok = np.isfinite(p.xy).all(1) & (np.asarray(p.scores) >= 0.3)
+            if ok.sum() >= 2:
+                ext = p.xy[ok].max(0) - p.xy[ok].min(0)
+                area = max(float(ext[0] * ext[1]), 1.0)
+                vis = np.where(ok, 2, 0)
+                oks_values.append(float(oks(p.xy, vis, np.nan_to_num(q.xy), area, sigmas)))
+    return (np.concatenate(out) if out else np.zeros(0)), np.asarray(oks_values)
