@@ -236,6 +236,29 @@ def test_detector_end2end_with_nms_op(tmp_path: Path) -> None:
     assert np.allclose(scores, [0.9, 0.7])
 
 
+@pytest.mark.parametrize("stem", ["conv", "focus"])
+def test_end2end_detector_without_card_normalisation_follows_its_stem(tmp_path: Path,
+                                                                     stem: str) -> None:
+    """Without a card or pipeline.json, an mmdeploy file starting with a convolution is read as
+    RTMDet (ImageNet mean/std, BGR, with a warning); YOLOX's Focus stem keeps raw pixels."""
+    p = om.make_detector_end2end(tmp_path / "det.onnx", input_hw=(64, 64), stem=stem,
+                                 boxes=((4, 4, 40, 60),), scores=(0.9,), classes=(0,))
+    d = load_model(p, provider="cpu")
+    assert isinstance(d, DetectorModel) and d.family == "detector_end2end"
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[:] = (104, 116, 124)  # BGR, about RTMDet's mean
+    x, _ = d.prepare(frame)
+    if stem == "conv":
+        assert np.abs(x).max() < 0.02 and any("RTMDet" in w for w in d.warnings)
+    else:
+        assert x[0, 0].mean() == pytest.approx(104) and not d.warnings
+    assert len(d.detect(frame)[0]) == 1  # the detector still runs either way
+    # a card stating the normalisation wins, silently
+    (tmp_path / "det.json").write_text(json.dumps({"mean": [0, 0, 0], "std": [1, 1, 1]}))
+    d2 = load_model(p, provider="cpu")
+    assert d2.prepare(frame)[0][0, 0].mean() == pytest.approx(104) and not d2.warnings
+
+
 def test_detector_yolox_raw(tmp_path: Path) -> None:
     p = om.make_yolox_raw(tmp_path / "yx.onnx", input_hw=(320, 320), nc=2, planted=[
         {"box": (40, 40, 120, 200), "score": 0.9}, {"box": (200, 40, 260, 100), "score": 0.95,

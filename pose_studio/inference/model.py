@@ -383,6 +383,16 @@ class DetectorModel(_OnnxModel):
         ultra = spec.family == "detector_yolo"
         self.mean = card.mean
         self.std = card.std
+        stem = _stem_ops(path) if spec.family == "detector_end2end" and card.mean is None \
+            and card.std is None else set()
+        if "Conv" in stem and "Slice" not in stem:
+            # mmdeploy files look alike from the outside; YOLOX starts with a Focus stem
+            # (Slice ops, raw 0..255 input) and RTMDet with a convolution (ImageNet mean/std)
+            self.mean, self.std = RTMDET_MEAN_BGR, RTMDET_STD_BGR
+            self.warnings.append(
+                "no model card or pipeline.json states the normalisation: the graph starts "
+                "with a convolution, not YOLOX's Focus stem, so RTMDet's mean/std (BGR) is "
+                "used; put 'mean'/'std' in a card if this detector finds nothing")
         self.rgb = (card.color or ("rgb" if ultra else "bgr")) == "rgb"
         self.scale = 1.0 / 255.0 if ultra and card.mean is None else 1.0
         self.centered = ultra
@@ -442,6 +452,36 @@ class DetectorModel(_OnnxModel):
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, lb = self.prepare(frame)
         return self.decode(self.infer(x)[0], lb)
+
+
+#: mmdet RTMDet's data preprocessor, in BGR order (``bgr_to_rgb=False``).
+RTMDET_MEAN_BGR = (103.53, 116.28, 123.675)
+RTMDET_STD_BGR = (57.375, 57.12, 58.395)
+
+
+def _stem_ops(path: Path) -> set[str]:
+    """Op types that first read the image input (through Cast/Identity), or an empty set when
+    the graph cannot be read."""
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return set()
+    names = {graph.input[0].name} if graph.input else set()
+    ops: set[str] = set()
+    for _ in range(4):
+        nxt: set[str] = set()
+        for n in graph.node:
+            if names & set(n.input):
+                if n.op_type in ("Cast", "Identity"):
+                    nxt.update(n.output)
+                else:
+                    ops.add(n.op_type)
+        if not nxt:
+            break
+        names = nxt
+    return ops
 
 
 def _skeleton_for(k: int, card: ModelCard, src: Path) -> Skeleton:

@@ -321,8 +321,12 @@ def make_detector_end2end(
     score_threshold: float = 0.05,
     dynamic_batch: bool = False,
     fp16: bool = False,
+    stem: str = "none",
 ) -> Path:
     """mmdeploy end2end detector with the ONNX ``NonMaxSuppression`` op inside.
+
+    ``stem``: what first reads the image (the outputs ignore it): "none", "conv" (RTMDet's
+    CSPNeXt) or "focus" (YOLOX's space-to-depth Slice ops).
 
     ``input [1,3,H,W] -> dets [1,num_dets,5]`` (x1,y1,x2,y2,score in input pixels) and
     ``labels [1,num_dets]`` int64, plus a zero-score padding row like mmdeploy's
@@ -333,7 +337,17 @@ def make_detector_end2end(
     m = len(boxes)
     b = _batch_dim(dynamic_batch)
     g = _G()
-    zero = g.zero_of("x32")
+    first = "x32"
+    if stem == "conv":
+        w = np.random.default_rng(_RNG_SEED).normal(0, 0.1, (8, 3, 3, 3)).astype(np.float32)
+        first = g.op("Conv", ["x32", g.const(w)], strides=[2, 2], pads=[1, 1, 1, 1])
+    elif stem == "focus":
+        parts = [g.op("Slice", ["x32", g.const([dy, dx], dtype=np.int64),
+                                g.const([h_in, w_in], dtype=np.int64),
+                                g.const([2, 3], dtype=np.int64), g.const([2, 2], dtype=np.int64)])
+                 for dy, dx in ((0, 0), (1, 0), (0, 1), (1, 1))]
+        first = g.op("Concat", parts, axis=1)
+    zero = g.zero_of(first)
     bx = g.op("Add", [g.const(np.asarray(boxes, dtype=np.float32)[None]), zero])  # [1,M,4]
     sc = np.zeros((1, nc, m), dtype=np.float32)
     for i, (s, c) in enumerate(zip(scores, classes)):
