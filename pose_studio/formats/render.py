@@ -176,6 +176,14 @@ class VideoWriter:
             self._container.close()
             raise RenderError(f"cannot write video {self.path}: no usable encoder ({last})")
         stream.width, stream.height, stream.pix_fmt = self._w, self._h, "yuv420p"
+        # Convert with the matrix players assume for this size and say so in the stream, so
+        # the colours survive (swscale would use BT.601 untagged, which players read as
+        # BT.709 for HD).
+        hd = self._w > 1024 or self._h > 576
+        self._sws_cs, avcol = (1, 1) if hd else (5, 6)  # SWS_CS_*, AVCOL_SPC_* (709 / 601)
+        stream.codec_context.colorspace = avcol
+        stream.codec_context.color_range = 1  # video range
+        self._avcol = avcol
         if codec == "libx264":
             stream.options = {"crf": "20", "preset": "veryfast"}
         self._stream = stream
@@ -187,6 +195,8 @@ class VideoWriter:
             padded[: bgr.shape[0], : bgr.shape[1]] = bgr[: self._h, : self._w]
             bgr = padded
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace=self._sws_cs, dst_color_range=1)
+        frame.colorspace, frame.color_range = self._avcol, 1
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames += 1

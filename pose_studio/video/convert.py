@@ -1,18 +1,33 @@
-"""Decoded frame -> read-only BGR ndarray, upright.
+"""Decoded frame -> read-only BGR ndarray, upright, in the colours a video player shows.
 
-Video-range YUV 4:2:0 (what cameras and encoders write) goes through ``cv2.cvtColor`` (SIMD,
-up to several times faster than swscale's bgr24 here). OpenCV's I420 conversion assumes video
-range, so full-range ("JPEG", MJPEG) and other pixel formats use PyAV's (swscale) conversion,
-which is fast for those.
+The YUV->RGB matrix and range come from the stream's tags, as players use them: BT.709 for HD
+(what phones and cameras write, tagged or not: an untagged stream wider than 1024 or taller
+than 576 lines is taken as BT.709, SD as BT.601), BT.2020 when tagged, full range for "JPEG"
+range (MJPEG, some phones). Decoding BT.709 with BT.601's matrix, as OpenCV's
+``VideoCapture`` and ``cv2.cvtColor`` do, shifts saturated colours by up to ~15 levels.
+
+Video-range BT.601 YUV 4:2:0 goes through ``cv2.cvtColor`` (SIMD, exact for that case); every
+other case through swscale with the matrix and range given explicitly, one converter kept per
+thread (``frame.reformat`` builds a new swscale context, with its thread pool, for every frame:
+that alone halved 1080p throughput). Measured on 1080p H.264 (``bench/video.py``): swscale's
+BT.709 costs about 1.5 ms a frame more CPU than OpenCV's (wrong-matrix) BT.601.
 """
 
 from __future__ import annotations
 
+import threading
+
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
+_AVCOL_RANGE_MPEG = 1
 _AVCOL_RANGE_JPEG = 2
+# AVColorSpace (what ``frame.colorspace`` holds) -> swscale's SWS_CS_* (what reformat takes).
+_AVCOL_SPC_TO_SWS = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_SWS_CS_ITU709 = 1
+_SWS_CS_ITU601 = 5
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
@@ -36,17 +51,53 @@ def frame_nbytes(frame: av.VideoFrame) -> int:
     return int(sum(p.buffer_size for p in frame.planes))
 
 
+def yuv_matrix(frame: av.VideoFrame) -> int:
+    """swscale colour matrix (``SWS_CS_*``) for a YUV frame: its tag, else guessed by size."""
+    sws = _AVCOL_SPC_TO_SWS.get(int(frame.colorspace))
+    if sws is not None:
+        return sws
+    # Untagged: what mpv and browsers assume (HD -> BT.709, SD -> BT.601).
+    return _SWS_CS_ITU709 if frame.width > 1024 or frame.height > 576 else _SWS_CS_ITU601
+
+
+def is_full_range(frame: av.VideoFrame) -> bool:
+    return int(frame.color_range) == _AVCOL_RANGE_JPEG or frame.format.name.startswith("yuvj")
+
+
+_local = threading.local()
+
+
+def _reformatter() -> VideoReformatter:
+    r: VideoReformatter | None = getattr(_local, "reformatter", None)
+    if r is None:
+        r = _local.reformatter = VideoReformatter()
+    return r
+
+
+def yuv_to_bgr_swscale(frame: av.VideoFrame) -> np.ndarray:
+    """BGR (full range) from any YUV frame, with the frame's matrix and range (swscale)."""
+    full = is_full_range(frame)
+    out = _reformatter().reformat(
+        frame, format="bgr24", src_colorspace=yuv_matrix(frame),
+        src_color_range=_AVCOL_RANGE_JPEG if full else _AVCOL_RANGE_MPEG,
+        dst_color_range=_AVCOL_RANGE_JPEG,
+    )
+    return out.to_ndarray()
+
+
 def to_bgr(frame: av.VideoFrame, rotation_cw: int = 0) -> np.ndarray:
     """A new, read-only, C-contiguous (H, W, 3) uint8 BGR array for ``frame``, upright."""
-    if (
-        frame.format.name == "yuv420p"
-        and frame.color_range != _AVCOL_RANGE_JPEG
-        and frame.width % 2 == 0
-        and frame.height % 2 == 0
-    ):
-        yuv = frame.to_ndarray()  # (H*3/2, W) I420, copied without line padding
-        bgr = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
-    else:
+    name = frame.format.name
+    if name.startswith(("yuv", "nv")) and not name.startswith("yuva"):
+        matrix = yuv_matrix(frame)
+        full = is_full_range(frame)
+        if (name == "yuv420p" and matrix == _SWS_CS_ITU601 and not full
+                and frame.width % 2 == 0 and frame.height % 2 == 0):
+            yuv = frame.to_ndarray()  # (H*3/2, W) I420, copied without line padding
+            bgr = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+        else:
+            bgr = yuv_to_bgr_swscale(frame)
+    else:  # RGB, grey, palette, ...: no matrix to choose
         bgr = frame.to_ndarray(format="bgr24")
     if rotation_cw:
         bgr = apply_rotation(bgr, rotation_cw)
