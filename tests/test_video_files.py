@@ -16,6 +16,7 @@ from pose_studio.video import FrameIndexError, VideoError, open_video
 from pose_studio.video.file_reader import FileVideoReader
 from pose_studio.video.index import PacketIndex
 from tests.support.videos import (
+    display_matrix,
     make_image_folder,
     make_indexed_video,
     read_index_from_frame,
@@ -238,6 +239,50 @@ def test_rotation_transform_directions() -> None:
     assert apply_rotation(img, 270)[-1, 0] == 1
     assert apply_rotation(img, 180)[-1, -1] == 1
     assert apply_rotation(img, 0) is img
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_display_matrix_orientation_matches_the_matrix(rotation: int, mirror: bool) -> None:
+    """Every one of the 8 turn/flip matrices shows each coded pixel where the matrix sends it."""
+    from types import SimpleNamespace
+
+    from pose_studio.video.convert import apply_rotation, orientation_from_frame
+
+    m = display_matrix(rotation, mirror=mirror)
+    frame = SimpleNamespace(side_data={"DISPLAYMATRIX": np.array(m, np.int32).tobytes()},
+                            rotation=999.0)  # must not be used when the matrix is there
+    got_rot, got_mirror = orientation_from_frame(frame)  # type: ignore[arg-type]
+    assert (got_rot, got_mirror) == (rotation, mirror)
+    coded = np.arange(6, dtype=np.uint8).reshape(2, 3)  # 3 wide, 2 high, all values distinct
+    shown = apply_rotation(coded, got_rot, got_mirror)
+    # Where the matrix itself puts each coded pixel (p, q): (p*m0 + q*m3, p*m1 + q*m4).
+    pts = {(p * m[0] + q * m[3], p * m[1] + q * m[4]): coded[q, p]
+           for q in range(2) for p in range(3)}
+    x0 = min(x for x, _ in pts)
+    y0 = min(y for _, y in pts)
+    one = 1 << 16
+    for (x, y), v in pts.items():
+        assert shown[(y - y0) // one, (x - x0) // one] == v
+
+
+def test_index_without_mirror_flag_is_upgraded(tmp_path: Path) -> None:
+    """An index stored before mirroring was understood is corrected, and handed back to store."""
+    path = make_indexed_video(tmp_path / "m.mp4", 6, size=SIZE, codec="h264", mirror=True)
+    with open_video(path) as r:
+        assert r.meta.mirrored and r.meta.rotation == 0
+        idx = PacketIndex.from_bytes(r.index_bytes())
+    old_info = {k: v for k, v in idx.info.items() if k != "mirror"}
+    old_info["rotation"] = 180  # what the old reader learnt from frame.rotation
+    old = PacketIndex(idx.pts, idx.dts, idx.flags, idx.pos, mode=idx.mode,
+                      n_frames=idx.n_frames, info=old_info, order=idx.order).to_bytes()
+    with open_video(path, index=old) as r:
+        assert r.index_status == "upgraded"
+        assert r.meta.mirrored and r.meta.rotation == 0
+        assert read_index_from_frame(r.get(3)) == 3
+        fixed = r.index_bytes()
+    with open_video(path, index=fixed) as r:
+        assert r.index_status == "loaded" and r.meta.mirrored
 
 
 # ---------------------------------------------------------------------------------- cache

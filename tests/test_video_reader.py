@@ -50,6 +50,8 @@ CORPUS: dict[str, tuple[str, dict]] = {
     "rotated_90_mp4": ("rot90.mp4", {"codec": "h264", "rotation": 90}),
     "rotated_270_mov": ("rot270.mov", {"codec": "h264", "rotation": 270}),
     "rotated_180_mkv": ("rot180.mkv", {"codec": "h264", "rotation": 180}),
+    "mirrored_mp4": ("mirror.mp4", {"codec": "h264", "mirror": True}),
+    "mirrored_90_mov": ("mirror90.mov", {"codec": "h264", "rotation": 90, "mirror": True}),
 }
 
 
@@ -162,7 +164,8 @@ def test_metadata_variable_rate(corpus: dict[str, Path], name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "rotation"),
-    [("rotated_90_mp4", 90), ("rotated_270_mov", 270), ("rotated_180_mkv", 180)],
+    [("rotated_90_mp4", 90), ("rotated_270_mov", 270), ("rotated_180_mkv", 180),
+     ("mirrored_mp4", 0), ("mirrored_90_mov", 90)],
 )
 def test_rotation_metadata_gives_upright_frames(
     corpus: dict[str, Path], name: str, rotation: int
@@ -170,6 +173,7 @@ def test_rotation_metadata_gives_upright_frames(
     with open_video(corpus[name]) as reader:
         m = reader.meta
         assert m.rotation == rotation
+        assert m.mirrored == name.startswith("mirrored")
         expected_size = (96, 128) if rotation in (90, 270) else SIZE
         assert (m.width, m.height) == expected_size
         # read_index_from_frame only reads an upright pattern: this checks the direction too

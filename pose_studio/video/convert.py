@@ -15,7 +15,9 @@ BT.709 costs about 1.5 ms a frame more CPU than OpenCV's (wrong-matrix) BT.601.
 
 from __future__ import annotations
 
+import math
 import threading
+from typing import Any
 
 import av
 import cv2
@@ -32,8 +34,42 @@ _SWS_CS_ITU601 = 5
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
+def orientation_from_frame(frame: av.VideoFrame) -> tuple[int, bool]:
+    """How the coded frame is shown: (clockwise rotation 0/90/180/270, mirrored).
+
+    The shown picture is the coded one turned clockwise by the rotation, then, if mirrored,
+    flipped left-right. Read from the display matrix (FFmpeg's layout: 3x3 int32, 16.16 fixed
+    point, a point (p, q) goes to (p*m0 + q*m3, p*m1 + q*m4) in y-down pixel coordinates), the
+    way ``ffmpeg`` auto-rotates. ``frame.rotation`` alone is not enough: a mirrored matrix
+    (front cameras, flipped edits) reads as a 180 degree turn.
+    """
+    m = _display_matrix(frame)
+    if m is None:
+        return rotation_from_frame(frame), False
+    a, b, c, d = float(m[0]), float(m[1]), float(m[3]), float(m[4])
+    det = a * d - b * c
+    if det == 0:
+        return 0, False  # degenerate matrix: show the frame as coded
+    mirror = det < 0
+    if mirror:  # undo the left-right flip; what is left is a rotation
+        a, c = -a, -c
+    cw = round(math.degrees(math.atan2(b, a)) / 90.0) * 90 % 360
+    return int(cw), mirror
+
+
+def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+    try:
+        sd: Any = frame.side_data.get("DISPLAYMATRIX")
+    except (AttributeError, KeyError, ValueError, TypeError):
+        return None
+    if sd is None:
+        return None
+    raw = bytes(sd)
+    return np.frombuffer(raw[:36], np.int32) if len(raw) >= 36 else None
+
+
 def rotation_from_frame(frame: av.VideoFrame) -> int:
-    """Clockwise display rotation (0/90/180/270) from the frame's display matrix."""
+    """Clockwise display rotation (0/90/180/270) from ``frame.rotation`` (ignores mirroring)."""
     try:
         ccw = float(frame.rotation)
     except (AttributeError, ValueError, TypeError):
@@ -41,10 +77,22 @@ def rotation_from_frame(frame: av.VideoFrame) -> int:
     return round(-ccw / 90.0) * 90 % 360
 
 
-def apply_rotation(img: np.ndarray, rotation_cw: int) -> np.ndarray:
-    """Rotate an image clockwise by 0/90/180/270 degrees (a new array unless 0)."""
-    code = _ROTATE.get(rotation_cw % 360)
-    return img if code is None else cv2.rotate(img, code)
+def apply_rotation(img: np.ndarray, rotation_cw: int, mirror: bool = False) -> np.ndarray:
+    """Turn an image clockwise by 0/90/180/270 degrees, then mirror it left-right if asked.
+
+    A new array unless nothing is to be done; one OpenCV call for each of the 8 cases.
+    """
+    r = rotation_cw % 360
+    if not mirror:
+        code = _ROTATE.get(r)
+        return img if code is None else cv2.rotate(img, code)
+    if r == 0:
+        return cv2.flip(img, 1)
+    if r == 180:
+        return cv2.flip(img, 0)
+    if r == 90:
+        return cv2.transpose(img)  # turn clockwise + mirror = transpose
+    return cv2.flip(cv2.transpose(img), -1)
 
 
 def frame_nbytes(frame: av.VideoFrame) -> int:
@@ -85,8 +133,11 @@ def yuv_to_bgr_swscale(frame: av.VideoFrame) -> np.ndarray:
     return out.to_ndarray()
 
 
-def to_bgr(frame: av.VideoFrame, rotation_cw: int = 0) -> np.ndarray:
-    """A new, read-only, C-contiguous (H, W, 3) uint8 BGR array for ``frame``, upright."""
+def to_bgr(frame: av.VideoFrame, rotation_cw: int = 0, mirror: bool = False) -> np.ndarray:
+    """A new, read-only, C-contiguous (H, W, 3) uint8 BGR array for ``frame``, as shown.
+
+    ``rotation_cw`` and ``mirror`` are what :func:`orientation_from_frame` gives.
+    """
     name = frame.format.name
     if name.startswith(("yuv", "nv")) and not name.startswith("yuva"):
         matrix = yuv_matrix(frame)
@@ -99,8 +150,8 @@ def to_bgr(frame: av.VideoFrame, rotation_cw: int = 0) -> np.ndarray:
             bgr = yuv_to_bgr_swscale(frame)
     else:  # RGB, grey, palette, ...: no matrix to choose
         bgr = frame.to_ndarray(format="bgr24")
-    if rotation_cw:
-        bgr = apply_rotation(bgr, rotation_cw)
+    if rotation_cw or mirror:
+        bgr = apply_rotation(bgr, rotation_cw, mirror)
     bgr = np.ascontiguousarray(bgr)
     bgr.flags.writeable = False
     return bgr

@@ -28,7 +28,7 @@ import numpy as np
 
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.cache import FrameCache
-from pose_studio.video.convert import frame_nbytes, rotation_from_frame, to_bgr
+from pose_studio.video.convert import frame_nbytes, orientation_from_frame, to_bgr
 from pose_studio.video.errors import VideoError
 from pose_studio.video.index import (
     FLAG_CORRUPT,
@@ -96,7 +96,8 @@ class FileVideoReader(VideoReader):
         self._cache: FrameCache[CachedValue] = FrameCache(int(cache_mb * 2**20), _value_nbytes)
         self._cache_target = True
         self._gop_window = gop_window
-        self._rotation: int | None = None
+        self._rotation: int | None = None  # learnt from the first decoded frame
+        self._mirror = False
         self._coded_size: tuple[int, int] | None = None
         self._reset_decoder_state()
         self._open_container()
@@ -458,19 +459,25 @@ class FileVideoReader(VideoReader):
     def _finish_open(self) -> None:
         idx, stream = self._idx, self._stream_obj
         info = idx.info
-        if "width" not in info:
+        if "width" not in info or "mirror" not in info:
+            if "width" in info:
+                # An index from before mirroring was read: learn the orientation again and let
+                # the caller store the updated index.
+                self.index_status = "upgraded"
             frame0 = self._decode_frame(0)
             if frame0 is None:
                 raise self._fail("the first frame cannot be decoded (damaged or unsupported video)")
             assert self._coded_size is not None
             info["coded_width"], info["coded_height"] = self._coded_size
             info["rotation"] = self._rotation or 0
+            info["mirror"] = self._mirror
             w, h = self._coded_size
             if info["rotation"] in (90, 270):
                 w, h = h, w
             info["width"], info["height"] = w, h
         else:
             self._rotation = int(info.get("rotation", 0))
+            self._mirror = bool(info.get("mirror", False))
         self.meta = self._make_meta(stream)
 
     def _make_meta(self, stream: av.video.stream.VideoStream) -> VideoMeta:
@@ -520,6 +527,7 @@ class FileVideoReader(VideoReader):
             duration_s=float(duration),
             codec=str(info.get("codec", "")),
             rotation=int(info.get("rotation", 0)),
+            mirrored=bool(info.get("mirror", False)),
             kind="file",
             time_base=(tb.numerator, tb.denominator),
             keyframes=idx.key_frames_count(),
@@ -637,7 +645,7 @@ class FileVideoReader(VideoReader):
     def _materialize(self, i: int, v: CachedValue) -> np.ndarray:
         if isinstance(v, np.ndarray):
             return v
-        arr = to_bgr(v, self._rotation or 0)
+        arr = to_bgr(v, self._rotation or 0, self._mirror)
         self._cache.put(i, arr)
         return arr
 
@@ -813,11 +821,11 @@ class FileVideoReader(VideoReader):
         if k > self._last_out:
             self._last_out = k
         if self._rotation is None:
-            self._rotation = rotation_from_frame(f)
+            self._rotation, self._mirror = orientation_from_frame(f)
             self._coded_size = (f.width, f.height)
         want = self._want
         if k == want:
-            arr = to_bgr(f, self._rotation)
+            arr = to_bgr(f, self._rotation, self._mirror)
             if self._cache_target:
                 self._cache.put(k, arr)
             self._got = arr

@@ -22,6 +22,8 @@ class VideoMeta:
         duration_s: presentation time covered by the frames, seconds.
         codec: decoder name, e.g. "h264", "hevc", "mjpeg"; "png" etc. for image folders.
         rotation: clockwise degrees (0/90/180/270) applied to the coded frames for display.
+        mirrored: after the rotation, the frames are flipped left-right for display (a
+            mirrored display matrix).
         kind: "file" or "images".
         time_base: (num, den) of the stream's timestamps (``reader.pts(i)`` is in this unit).
         keyframes: number of keyframes (random-access points).
@@ -41,6 +43,7 @@ class VideoMeta:
     duration_s: float
     codec: str
     rotation: int = 0
+    mirrored: bool = False
     kind: Literal["file", "images"] = "file"
     time_base: tuple[int, int] = (1, 1)
     keyframes: int = 0

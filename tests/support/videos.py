@@ -175,6 +175,7 @@ def make_indexed_video(
     *,
     open_gop: bool = False,
     rotation: int = 0,
+    mirror: bool = False,
     texture: bool = False,
     audio: bool = False,
     faststart: bool = False,
@@ -197,6 +198,8 @@ def make_indexed_video(
         rotation: clockwise display rotation (0/90/180/270) stored as a display matrix, like a
             phone held upright; pixels are stored rotated back so a correct reader shows the
             pattern upright at ``size``.
+        mirror: the display matrix also flips left-right after the rotation (pixels stored
+            mirrored back, so a correct reader still shows the pattern as drawn).
         texture: add a moving noise texture (realistic decode cost for benchmarks).
         audio: add a silent audio track (the reader must pick the video stream).
         faststart: MP4/MOV: put the sample index (moov) before the data.
@@ -219,11 +222,27 @@ def make_indexed_video(
         bframes=bframes,
         open_gop=open_gop,
         rotation=rotation,
+        mirror=mirror,
         audio=audio,
         faststart=faststart,
         pix_fmt=pix_fmt,
         n_frames=n_frames,
     )
+
+
+def display_matrix(rotation_cw: int, *, mirror: bool = False) -> list[int]:
+    """FFmpeg's 3x3 display matrix (16.16 fixed point; 2.30 for the last column) for a
+    clockwise turn, then an optional left-right flip, of the coded picture.
+
+    A point (p, q) of the coded picture is shown at (p*m0 + q*m3, p*m1 + q*m4), y pointing down;
+    a phone held upright writes rotation 90 as (0, 1, 0, -1, 0, 0, 0, 0, 1).
+    """
+    one = 1 << 16
+    cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}[rotation_cw % 360]
+    m = [cos * one, sin * one, 0, -sin * one, cos * one, 0, 0, 0, 1 << 30]
+    if mirror:
+        m[0], m[3] = -m[0], -m[3]
+    return m
 
 
 def write_video(
@@ -238,6 +257,7 @@ def write_video(
     *,
     open_gop: bool = False,
     rotation: int = 0,
+    mirror: bool = False,
     audio: bool = False,
     faststart: bool = False,
     pix_fmt: str | None = None,
@@ -276,7 +296,9 @@ def write_video(
             stream.codec_context.gop_size = gop
         time_base = Fraction(1, 90000) if vfr else 1 / rate
         stream.codec_context.time_base = time_base
-        if rotation:
+        if mirror:
+            stream.set_display_matrix(display_matrix(rotation, mirror=True))
+        elif rotation:
             # display matrix angle is counter-clockwise; phones store "rotate 90" as -90
             stream.set_display_rotation(float(-rotation if rotation != 180 else 180))
         astream = None
@@ -288,6 +310,8 @@ def write_video(
         for i, img in enumerate(images):
             if img.shape[:2] != (h, w):
                 raise ValueError(f"image {i} is {img.shape[1]}x{img.shape[0]}, expected {w}x{h}")
+            if mirror:
+                img = cv2.flip(img, 1)  # stored = unmirror, then turn back
             if rotation == 90:
                 img = cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
             elif rotation == 180:

@@ -210,8 +210,9 @@ class _DecodeWorker(QObject):
         self._readahead_n = int(max(0, min(budget, round(self._readahead_s * fps))))
         self.opened.emit(meta)
         # A stored index that no longer fits the file (replaced or re-encoded video) was rebuilt:
-        # hand the new one back too, or the file is re-indexed on every open.
-        if index is None or getattr(reader, "index_status", "built") in ("stale", "invalid"):
+        # hand the new one back too, or the file is re-indexed on every open. The same for an
+        # index from an older version that had to learn something again ("upgraded").
+        if index is None or getattr(reader, "index_status", "built") in ("stale", "invalid", "upgraded"):
             try:
                 blob = reader.index_bytes()
             except Exception:
