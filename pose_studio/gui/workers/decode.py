@@ -212,7 +212,8 @@ class _DecodeWorker(QObject):
         # A stored index that no longer fits the file (replaced or re-encoded video) was rebuilt:
         # hand the new one back too, or the file is re-indexed on every open. The same for an
         # index from an older version that had to learn something again ("upgraded").
-        if index is None or getattr(reader, "index_status", "built") in ("stale", "invalid", "upgraded"):
+        status = getattr(reader, "index_status", "built")
+        if index is None or status in ("stale", "invalid", "upgraded"):
             try:
                 blob = reader.index_bytes()
             except Exception:
