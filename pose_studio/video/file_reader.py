@@ -31,26 +31,20 @@ from pose_studio.video.cache import FrameCache
 from pose_studio.video.convert import frame_nbytes, orientation_from_frame, to_bgr
 from pose_studio.video.errors import VideoError
 from pose_studio.video.index import (
-    FLAG_CORRUPT,
-    FLAG_DISCARD,
-    FLAG_KEY,
     NOPTS,
     IndexFormatError,
-    Mode,
     PacketIndex,
     file_identity,
     identity_matches,
-    reorder_depth,
-    tail_gap_cut,
 )
-from pose_studio.video.meta import VideoMeta
+from pose_studio.video.indexing import IndexingError, StreamFacts, build_index
+from pose_studio.video.meta import make_meta
+from pose_studio.video.probe import PacketScan, decode_sources, open_container, scan_packets
 
 log = logging.getLogger(__name__)
 
-_LONG_GOP_WARN = 60
 _MAX_RESTARTS = 4
 DEFAULT_GOP_WINDOW = 64
-_AVI_PROBE_PACKETS = 600
 _MAX_UNIDENTIFIED = 256
 
 CachedValue = Any  # np.ndarray (BGR, read-only) or av.VideoFrame (not yet converted)
@@ -58,10 +52,6 @@ CachedValue = Any  # np.ndarray (BGR, read-only) or av.VideoFrame (not yet conve
 
 def _value_nbytes(v: CachedValue) -> int:
     return int(v.nbytes) if isinstance(v, np.ndarray) else frame_nbytes(v)
-
-
-def _ts(v: int | None) -> int:
-    return NOPTS if v is None else int(v)
 
 
 class FileVideoReader(VideoReader):
@@ -114,57 +104,7 @@ class FileVideoReader(VideoReader):
         return VideoError(self._path, reason)
 
     def _open_container(self) -> None:
-        path = self._path
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise self._fail("file not found") from None
-        except OSError as exc:
-            raise self._fail(f"cannot access the file ({exc.strerror or exc})") from None
-        if size == 0:
-            raise self._fail("the file is empty (0 bytes)")
-        try:
-            container = av.open(str(path), metadata_errors="ignore")
-        except av.error.InvalidDataError:
-            raise self._fail(self._invalid_data_reason()) from None
-        except av.error.EOFError:
-            raise self._fail(
-                "the file ends before its header does: it is truncated or not a video"
-            ) from None
-        except av.error.PermissionError:
-            raise self._fail("permission denied") from None
-        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise self._fail(f"cannot open the file ({exc})") from None
-        streams = [
-            s
-            for s in container.streams.video
-            if not (int(s.disposition) & int(av.stream.Disposition.attached_pic))
-        ]
-        if not streams:
-            container.close()
-            raise self._fail("the file has no video stream")
-        stream = streams[0]
-        if stream.codec_context is None:
-            container.close()
-            raise self._fail(
-                "its video codec is not supported by this FFmpeg build (unknown codec)"
-            )
-        stream.codec_context.thread_type = "AUTO"
-        self._container = container
-        self._stream = stream
-
-    def _invalid_data_reason(self) -> str:
-        try:
-            with self._path.open("rb") as f:
-                head = f.read(12)
-        except OSError:
-            head = b""
-        if head[4:8] == b"ftyp":
-            return (
-                "the MP4/MOV file has no sample index (moov atom): it is truncated, e.g. a recording "
-                "that was interrupted or an incomplete copy"
-            )
-        return "not a video file FFmpeg can read (invalid data)"
+        self._container, self._stream = open_container(self._path)
 
     def _reopen_container(self) -> None:
         if self._container is not None:
@@ -200,222 +140,41 @@ class FileVideoReader(VideoReader):
         assert self._stream is not None
         return self._stream
 
-    def _scan_packets(self) -> tuple[list[tuple[int, int, int, int, int]], str | None]:
-        """Demux (no decoding) every packet of the stream: (pts, dts, flags, pos, size)."""
+    def _scan_packets(self) -> PacketScan:
+        """Demux (no decoding) every packet of the stream (the pass that builds the index)."""
         assert self._container is not None
-        rows: list[tuple[int, int, int, int, int]] = []
-        error = None
-        try:
-            for p in self._container.demux(self._stream_obj):
-                size = p.size
-                if size == 0:
-                    continue
-                flags = (
-                    (FLAG_KEY if p.is_keyframe else 0)
-                    | (FLAG_DISCARD if p.is_discard else 0)
-                    | (FLAG_CORRUPT if p.is_corrupt else 0)
-                )
-                pos = p.pos
-                rows.append((_ts(p.pts), _ts(p.dts), flags, -1 if pos is None else pos, size))
-        except (av.error.FFmpegError, OSError) as exc:
-            error = str(exc)
-        return rows, error
+        return scan_packets(self._container, self._stream_obj)
 
     def _build_index(self, ident: dict[str, Any]) -> PacketIndex:
         container, stream = self._container, self._stream_obj
         assert container is not None
-        rows, demux_error = self._scan_packets()
-        file_size = ident["size"]
-        # Packets cut by the end of the file (or flagged corrupt at the end) cannot be decoded.
-        dropped = 0
-        while rows and (
-            rows[-1][2] & FLAG_CORRUPT
-            or (rows[-1][3] >= 0 and rows[-1][3] + rows[-1][4] > file_size)
-        ):
-            rows.pop()
-            dropped += 1
-        if not rows:
-            reason = "the file contains no video frames"
-            if demux_error:
-                reason += f" (reading stopped: {demux_error})"
-            raise self._fail(reason)
-        arr = np.array(rows, dtype=np.int64)
-        pts, dts, flags, pos = arr[:, 0], arr[:, 1], arr[:, 2].astype(np.uint8), arr[:, 3]
-        fmt_name = container.format.name
-        warnings: list[str] = []
-        mode: Mode = "pts"
-        frame_pts = pts[(flags & FLAG_DISCARD) == 0]
-        is_avi = "avi" in fmt_name.split(",")
-        if np.any(frame_pts == NOPTS) or len(np.unique(frame_pts)) != len(frame_pts):
-            mode = "count"
-            if not is_avi:
-                warnings.append(
-                    "timestamps are missing or repeated: frames are numbered in decode order"
-                )
-        elif is_avi and bool(np.all(np.diff(frame_pts) > 0)):
-            # AVI stores no presentation times; FFmpeg numbers packets in decode order, so
-            # they say nothing about display order (exact for closed GOPs). Where a parser
-            # recovered real ones (they reorder, e.g. MPEG-4 ASP), pts mode is used.
-            mode = "count"
-        order = None
-        if mode == "count" and is_avi and not np.all(flags & FLAG_KEY):
-            order = self._avi_display_order(pts, flags)
-            if order is not None:
-                mode = "decoded"
-                warnings.append(
-                    "AVI with open GOPs: its frame order was found by decoding the whole file once"
-                )
-        idx = PacketIndex(pts, dts, flags, pos, mode=mode, order=order)  # type: ignore[arg-type]
-
-        # ---- truncation: signals that the file ends early
-        signals = []
-        if demux_error:
-            signals.append(f"reading stopped with an error ({demux_error})")
-        if dropped:
-            signals.append("the last packet is cut off")
-        header_frames = int(stream.frames or 0)
-        if header_frames > idx.n_packets:
-            signals.append(f"the header lists {header_frames} frames")
-        if "mpegts" in fmt_name and file_size % 188 not in (0,) and file_size % 192 != 0:
-            signals.append("the transport stream ends inside a packet")
-        tb = stream.time_base or Fraction(1, 1)
-        header_s, slack = None, 0.5
-        if stream.duration:
-            header_s = float(stream.duration * tb)  # this track's own duration (MP4/MOV)
-        elif container.duration and "mpegts" not in fmt_name:
-            header_s = container.duration / 1e6  # all tracks: allow for audio running longer
-            slack = 0.5 if len(container.streams) == 1 else 2.0
-        if mode == "pts" and header_s is not None and idx.n_frames > 1:
-            span = float((int(idx.frame_pts[-1]) - int(idx.frame_pts[0])) * tb)
-            step = span / (idx.n_frames - 1)
-            if header_s - span > max(slack, 4 * step):
-                signals.append(f"the header says {header_s:.1f} s, the frames cover {span:.1f} s")
-        n = idx.n_frames
-        gap = None
-        if mode == "pts":
-            gops = idx.gop_lengths()
-            tail = max(0, n - 2 * max(gops[-2:]) - 2)
-            gap = tail_gap_cut(idx.frame_pts, tail)
-            if gap is not None:
-                signals.append("frames are missing at the end")
-        truncated = bool(signals)
-        if (
-            not truncated
-            and "mpegts" in fmt_name
-            and mode == "pts"
-            and not self._mostly_cfr(idx)
-            and reorder_depth(idx) > 0
-        ):
-            # A transport stream has no trailer: cut at a packet boundary it looks complete,
-            # yet B-frames shown before the last decoded frames may be missing. Not knowing,
-            # leave out the frames that could be affected.
-            depth = reorder_depth(idx)
-            n -= depth
-            warnings.append(
-                f"the end of this transport stream cannot be verified: its last {depth} frame(s) "
-                "are left out (B-frames there may be missing)"
-            )
-        if truncated:
-            if gap is not None:
-                n = gap
-            elif mode == "pts" and tail_gap_cut(idx.frame_pts, n) is None and self._mostly_cfr(idx):
-                pass  # constant rate and no gap: every kept frame is a full prefix
-            elif idx.key_frames_count() == idx.n_packets:
-                pass  # intra-only: no reordering
-            elif mode == "pts":
-                n -= reorder_depth(idx)
-            elif mode == "count":
-                n -= 3  # no display order to reason with: allow for B-frame reordering
-            n = max(0, n)
-        info = {
-            "file": ident,
-            "stream_index": stream.index,
-            "time_base": [tb.numerator, tb.denominator],
-            "container": fmt_name,
-            "codec": stream.codec_context.name,
-            "truncated": truncated,
-            "truncation_signals": signals,
-            "warnings": warnings,
-        }
-        idx = PacketIndex(
-            pts,
-            dts,
-            flags,
-            pos,
-            mode=mode,
-            n_frames=n,
-            info=info,
-            order=order,  # type: ignore[arg-type]
+        scan = self._scan_packets()
+        facts = StreamFacts(
+            container=container.format.name,
+            codec=stream.codec_context.name,
+            stream_index=stream.index,
+            time_base=stream.time_base or Fraction(1, 1),
+            header_frames=int(stream.frames or 0),
+            stream_duration_s=(
+                float(stream.duration * stream.time_base)
+                if stream.duration and stream.time_base
+                else None
+            ),
+            container_duration_s=container.duration / 1e6 if container.duration else None,
+            n_streams=len(container.streams),
+            file_size=int(ident["size"]),
         )
-        self.index_status = "built" if self.index_status == "built" else self.index_status
-        if truncated:
+        try:
+            idx = build_index(
+                scan, facts, ident, lambda stop: decode_sources(self._path, stream.index, stop)
+            )
+        except IndexingError as exc:
+            raise self._fail(str(exc)) from None
+        if idx.info["truncated"]:
             idx = self._verify_tail(idx)
         if idx.n_frames == 0:
             raise self._fail("the file contains no decodable video frames")
         return idx
-
-    def _decode_sources(self, pts_pos: dict[int, int], stop: int | None) -> list[int]:
-        """Decode from the start (packets before ``stop``, or all): source packet of each output."""
-        out: list[int] = []
-        try:
-            c = av.open(str(self._path), metadata_errors="ignore")
-        except (av.error.FFmpegError, OSError):
-            return out
-        try:
-            s = next(x for x in c.streams.video if x.index == self._stream_obj.index)
-            s.codec_context.thread_type = "AUTO"
-            n = 0
-            for pkt in c.demux(s):
-                if pkt.size and stop is not None and n >= stop:
-                    break
-                try:
-                    frames = s.codec_context.decode(pkt if pkt.size else None)
-                except (av.error.FFmpegError, OSError):
-                    frames = []
-                n += 1 if pkt.size else 0
-                out.extend(pts_pos.get(-1 if f.pts is None else int(f.pts), -1) for f in frames)
-        except (av.error.FFmpegError, OSError):
-            pass
-        finally:
-            c.close()
-        return out
-
-    def _avi_display_order(self, pts: np.ndarray, flags: np.ndarray) -> np.ndarray | None:
-        """Display order of an AVI whose GOPs are open, else None (counting output is exact).
-
-        AVI timestamps follow decode order; the decoder hands each packet's timestamp to the
-        frame it makes, so the output order maps frames to packets. Open GOPs show up as frames
-        decoded after the second keyframe but output before it.
-        """
-        keys = np.flatnonzero(flags & FLAG_KEY)
-        if len(keys) < 2:
-            return None
-        pts_pos = {int(t): i for i, t in enumerate(pts.tolist())}
-        # Look at the first few keyframe boundaries (encoders do not open every GOP), within a
-        # bounded decode: opening a long AVI must stay quick.
-        stop = min(int(keys[5]) if len(keys) > 5 else len(pts), _AVI_PROBE_PACKETS)
-        src = self._decode_sources(pts_pos, stop)
-        where = {p: q for q, p in enumerate(src)}
-        open_gop = False
-        for k in (int(x) for x in keys[1:5] if x < stop):
-            q = where.get(k)
-            if q is not None and any(p > k for p in src[:q]):
-                open_gop = True
-                break
-        if not open_gop:
-            return None
-        full = [p for p in self._decode_sources(pts_pos, None) if p >= 0]
-        if len(set(full)) != len(full):
-            return None
-        return np.array(full, dtype=np.int64)
-
-    @staticmethod
-    def _mostly_cfr(idx: PacketIndex) -> bool:
-        if idx.n_frames < 4:
-            return True
-        d = np.diff(idx.frame_pts)
-        med = float(np.median(d))
-        return med > 0 and float(np.mean(np.abs(d - med) <= max(1.5, 0.01 * med))) >= 0.95
 
     def _verify_tail(self, idx: PacketIndex) -> PacketIndex:
         """Decode the end of a truncated file; keep the frames that really come out."""
@@ -478,64 +237,8 @@ class FileVideoReader(VideoReader):
         else:
             self._rotation = int(info.get("rotation", 0))
             self._mirror = bool(info.get("mirror", False))
-        self.meta = self._make_meta(stream)
-
-    def _make_meta(self, stream: av.video.stream.VideoStream) -> VideoMeta:
-        idx, info = self._idx, self._idx.info
-        tb = Fraction(*info["time_base"])
-        n = idx.n_frames
-        vfr = False
-        rate_hint = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if idx.mode == "pts" and n > 1:
-            fp = idx.frame_pts
-            span = float((int(fp[-1]) - int(fp[0])) * tb)
-            fps = (n - 1) / span if span > 0 else float(rate_hint or 30)
-            d = np.diff(fp)
-            med = float(np.median(d))
-            vfr = bool(np.any(np.abs(d - med) > max(1.5, 0.01 * med)))
-            duration = span + 1.0 / fps
-        else:
-            fps = float(rate_hint) if rate_hint else 30.0
-            duration = n / fps
-        if rate_hint and abs(float(rate_hint) - fps) <= 0.002 * fps:
-            fr = Fraction(rate_hint)  # timestamps rounded by the container (e.g. 1 ms in MKV)
-            fps = float(fr)
-        else:
-            fr = Fraction(fps).limit_denominator(1001)
-        gops = idx.gop_lengths()
-        max_gop = max(gops) if gops else 0
-        warnings = list(info.get("warnings", []))
-        if info.get("truncated"):
-            warnings.insert(
-                0,
-                f"the file is truncated after frame {n - 1}: frames 0-{n - 1} can be read "
-                f"({'; '.join(info.get('truncation_signals', []))})",
-            )
-        if max_gop > _LONG_GOP_WARN and idx.key_frames_count() > 0:
-            warnings.append(
-                f"keyframes are up to {max_gop} frames apart: jumping to a random frame decodes up to "
-                f"{max_gop} frames (re-encode with a short GOP for fast review)"
-            )
-        return VideoMeta(
-            path=str(self._path),
-            width=int(info["width"]),
-            height=int(info["height"]),
-            frame_count=n,
-            fps=float(fps),
-            fps_rational=(fr.numerator, fr.denominator),
-            vfr=vfr,
-            duration_s=float(duration),
-            codec=str(info.get("codec", "")),
-            rotation=int(info.get("rotation", 0)),
-            mirrored=bool(info.get("mirror", False)),
-            kind="file",
-            time_base=(tb.numerator, tb.denominator),
-            keyframes=idx.key_frames_count(),
-            max_gop=max_gop,
-            truncated=bool(info.get("truncated", False)),
-            container=str(info.get("container", "")),
-            warnings=tuple(warnings),
-        )
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.meta = make_meta(str(self._path), idx, Fraction(rate) if rate else None)
 
     # ------------------------------------------------------------------------------ public
     def index_bytes(self) -> bytes:
@@ -724,7 +427,7 @@ class FileVideoReader(VideoReader):
         self._drained = False
         self._last_out = -1
         self._min_frame = idx.key_rank[key]
-        self._count_next = idx.key_pos[key]
+        self._count_next = idx.key_rank[key]  # shown frames before the keyframe's packet
 
     def _read_packet(self) -> av.Packet | None:
         if self._pending is not None:
@@ -760,7 +463,7 @@ class FileVideoReader(VideoReader):
         return True
 
     def _identify(self, pkt: av.Packet) -> int | None:
-        found = self._idx.packet_of(pkt.pts, pkt.dts)
+        found = self._idx.packet_of(pkt.pts, pkt.dts, pkt.pos)
         if found is not None and self._matches(pkt, found):
             return found
         return None
@@ -769,6 +472,7 @@ class FileVideoReader(VideoReader):
         """Feed packets until frame ``i`` comes out, it cannot any more, or the stream ends."""
         idx = self._idx
         count_mode = idx.mode == "count"
+        by_packet = idx.mode == "decoded"
         codec = self._stream_obj.codec_context
         n_pkt = idx.n_packets
         while self._got is None:
@@ -787,6 +491,10 @@ class FileVideoReader(VideoReader):
                 if found is not None:
                     pos = found
             self._next_pos = pos + 1
+            if by_packet:
+                # Name each frame by its packet: the decoder carries the timestamp through
+                # (repeated or decode-ordered timestamps cannot tell frames apart).
+                pkt.pts = pkt.dts = pos
             try:
                 frames = codec.decode(pkt)
             except (av.error.FFmpegError, OSError) as exc:
@@ -810,7 +518,7 @@ class FileVideoReader(VideoReader):
             t = f.pts
             if t is None:
                 return
-            k = idx.frame_of_pts(t)
+            k = idx.frame_of_pts(t) if idx.mode == "pts" else idx.frame_of_packet(t)
             if k is None or k < self._min_frame:
                 return
         else:

@@ -7,6 +7,10 @@ Frame identity:
     * ``"pts"`` mode: frame ``i`` is the packet with the ``i``-th smallest presentation timestamp.
     * ``"count"`` mode (AVI, which stores no presentation times, or missing/duplicate timestamps):
       frame ``i`` is the ``i``-th frame the decoder outputs; exact for closed GOPs.
+    * ``"decoded"`` mode: the packet of every frame, in display order, learnt by decoding the
+      whole file once (AVI with open GOPs; repeated timestamps in a stream that reorders).
+Packets flagged ``FLAG_HIDDEN`` (VP8/VP9 alt-ref frames the decoder never outputs) and
+``FLAG_DISCARD`` are not frames in "pts" mode; hidden ones are not frames in any mode.
 Timestamps are never derived from ``fps x time``.
 """
 
@@ -28,6 +32,8 @@ NOPTS = int(np.iinfo(np.int64).min)
 FLAG_KEY = 1
 FLAG_DISCARD = 2
 FLAG_CORRUPT = 4
+FLAG_HIDDEN = 8  # decoded for reference, never shown (VP8/VP9 alt-ref)
+NOT_FRAME = FLAG_DISCARD | FLAG_HIDDEN
 
 INDEX_FORMAT = "pose-studio-video-index"
 INDEX_VERSION = 1
@@ -69,7 +75,7 @@ class PacketIndex:
 
     Attributes:
         pts, dts: int64 timestamps in stream time base (``NOPTS`` where missing).
-        flags: uint8 bit set of ``FLAG_KEY``/``FLAG_DISCARD``/``FLAG_CORRUPT``.
+        flags: uint8 bit set of ``FLAG_KEY``/``FLAG_DISCARD``/``FLAG_CORRUPT``/``FLAG_HIDDEN``.
         pos: int64 byte offset of each packet (-1 unknown).
         mode: "pts", "count" (see module doc) or "decoded": display order learnt by decoding
             the whole file once (AVI with open GOPs, whose timestamps follow decode order);
@@ -93,7 +99,6 @@ class PacketIndex:
     frame_pts: np.ndarray = field(init=False, repr=False)
     key_pos: list[int] = field(init=False, repr=False)
     key_rank: list[int] = field(init=False, repr=False)
-    _pts_to_frame: dict[int, int] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.pts = np.ascontiguousarray(self.pts, np.int64)
@@ -104,11 +109,12 @@ class PacketIndex:
         if not (len(self.dts) == len(self.flags) == len(self.pos) == n_pkt):
             raise IndexFormatError("packet arrays differ in length")
         if self.mode == "pts":
-            frame_pkts = np.flatnonzero((self.flags & FLAG_DISCARD) == 0)
+            frame_pkts = np.flatnonzero((self.flags & NOT_FRAME) == 0)
             order = np.argsort(self.pts[frame_pkts], kind="stable")
             self.frame_pkt = frame_pkts[order]
         elif self.mode == "count":
-            self.frame_pkt = np.arange(n_pkt, dtype=np.int64)
+            # Discarded packets stay counted (as indexes stored before hidden frames were known).
+            self.frame_pkt = np.flatnonzero((self.flags & FLAG_HIDDEN) == 0)
         elif self.mode == "decoded":
             if self.order is None:
                 raise IndexFormatError("decoded-order index without its order")
@@ -123,7 +129,7 @@ class PacketIndex:
             self.n_frames = total
         self.frame_pkt = self.frame_pkt[: self.n_frames]
         if self.mode == "count":
-            ts = np.where(self.dts != NOPTS, self.dts, self.pts)[: self.n_frames]
+            ts = np.where(self.dts != NOPTS, self.dts, self.pts)[self.frame_pkt]
             ok = np.all(ts != NOPTS) and bool(np.all(np.diff(ts) > 0))
             self.frame_pts = ts if ok else np.arange(self.n_frames, dtype=np.int64)
         else:
@@ -134,38 +140,45 @@ class PacketIndex:
             keys = np.concatenate([[0], keys])
         self.key_pos = [int(k) for k in keys]
         # Display rank of each keyframe: frames ranked below it are not decodable from it.
+        self._rank_of: np.ndarray | None = None
         if self.mode == "count":
-            self.key_rank = list(self.key_pos)
+            # frames (shown packets) before the keyframe's packet in decode order
+            self.key_rank = np.searchsorted(self.frame_pkt, keys).tolist()
         elif self.mode == "pts":
             self.key_rank = np.searchsorted(self.frame_pts, self.pts[keys]).tolist()
         else:
             rank_of = np.full(n_pkt, self.n_frames, np.int64)
             rank_of[self.frame_pkt] = np.arange(self.n_frames)
             self.key_rank = rank_of[keys].tolist()
-        # pts mode: frame_pts is sorted, a binary search finds a frame (no per-frame dict:
-        # long videos have hundreds of thousands of frames).
-        self._pts_to_frame = (
-            {int(t): i for i, t in enumerate(self.frame_pts.tolist())}
-            if self.mode == "decoded"
-            else None
-        )
+            self._rank_of = rank_of
+
+    def frame_of_packet(self, pos: int) -> int | None:
+        """"decoded" mode: the frame that the packet at decode position ``pos`` shows."""
+        rank_of = self._rank_of
+        if rank_of is None or not 0 <= pos < len(rank_of):
+            return None
+        k = int(rank_of[pos])
+        return k if k < self.n_frames else None
 
     def frame_of_pts(self, t: int) -> int | None:
-        """The frame whose packet has presentation timestamp ``t`` (not in "count" mode)."""
-        if self._pts_to_frame is not None:
-            return self._pts_to_frame.get(t)
-        fp = self.frame_pts
+        """"pts" mode: the frame whose packet has presentation timestamp ``t``."""
+        fp = self.frame_pts  # sorted: a binary search (no dict: videos can be very long)
         k = int(np.searchsorted(fp, t))
         return k if k < len(fp) and int(fp[k]) == t else None
 
-    def packet_of(self, pts: int | None, dts: int | None) -> int | None:
-        """Decode position of a packet identified by its timestamps (after a seek)."""
+    def packet_of(self, pts: int | None, dts: int | None, pos: int | None = None) -> int | None:
+        """Decode position of a packet identified by its timestamps (after a seek); where
+        several packets share them (hidden frames), by its byte position in the file."""
         for value, arr in ((dts, self.dts), (pts, self.pts)):
             if value is None:
                 continue
             hits = np.flatnonzero(arr == value)
             if len(hits) == 1:
                 return int(hits[0])
+            if len(hits) > 1 and pos is not None and pos >= 0:
+                at = hits[self.pos[hits] == pos]
+                if len(at) == 1:
+                    return int(at[0])
         return None
 
     @property
@@ -179,9 +192,9 @@ class PacketIndex:
         after the frame: open-GOP leading frames (shown before their keyframe but decoded after
         it) need the previous keyframe's references.
         """
-        if self.mode == "count":
-            return max(0, bisect.bisect_right(self.key_pos, frame) - 1)
         d = int(self.frame_pkt[frame])
+        if self.mode == "count":
+            return max(0, bisect.bisect_right(self.key_pos, d) - 1)
         j = bisect.bisect_right(self.key_pos, d) - 1
         while j > 0 and self.key_rank[j] > frame:
             j -= 1
@@ -258,7 +271,7 @@ def reorder_depth(index: PacketIndex) -> int:
     """How many positions a frame can be decoded after its display slot (B-frame delay)."""
     if index.mode != "pts" or index.n_frames == 0:
         return 0
-    frame_pkts = np.flatnonzero((index.flags & FLAG_DISCARD) == 0)
+    frame_pkts = np.flatnonzero((index.flags & NOT_FRAME) == 0)
     order = np.argsort(index.pts[frame_pkts], kind="stable")
     decode_rank = np.empty(len(frame_pkts), np.int64)
     decode_rank[order] = np.arange(len(frame_pkts))  # display rank of each decode-ordered frame
