@@ -38,11 +38,7 @@ def _vp9_frame_shown(data: memoryview) -> int | None:
     bit = 3 if profile < 3 else 2  # profile 3 has a reserved bit first
     if (b >> bit) & 1:  # show_existing_frame: shows an earlier frame again
         return 1
-    if bit < 2:
-        if len(data) < 2:
-            return None
-        return (data[1] >> 7) & 1  # show_frame spills into the second byte (profile 3)
-    return (b >> (bit - 2)) & 1
+    return (b >> (bit - 2)) & 1  # after frame_type
 
 
 def _vp9_shown(data: memoryview) -> int | None:

@@ -42,6 +42,9 @@ from pose_studio.video.probe import PacketScan
 __all__ = ["IndexingError", "StreamFacts", "build_index", "mostly_cfr"]
 
 _AVI_PROBE_PACKETS = 600
+#: Longest stream decoded once at add time to number frames whose timestamps cannot (about 17
+#: minutes at 30 fps; 30-100 s of decoding on two cores up to 1080p).
+DECODE_PROBE_MAX_PACKETS = 30_000
 
 DecodeProbe = Callable[[int | None], list[int]]
 
@@ -142,9 +145,18 @@ def _identity(
         return "pts", None, warnings
     if is_avi and not multi_shown:
         return "count", None, warnings
+    what = "missing" if np.any(frame_pts == NOPTS) else "repeated"
+    if len(pts) > DECODE_PROBE_MAX_PACKETS:
+        # Decoding a long file at add time costs minutes; counting decoder output is exact
+        # where every packet makes one frame and GOPs are closed, which is the common case.
+        warnings.append((
+            "repeated_timestamps",
+            f"timestamps are {what}: frames are numbered in decode order (the file is too long "
+            "to verify the order by decoding it when it is added)",
+        ))
+        return "count", None, warnings
     # Timestamps cannot say which packet is which frame: ask the decoder, once.
     order = _order_from_decode(probe(None), len(pts))
-    what = "missing" if np.any(frame_pts == NOPTS) else "repeated"
     if order is not None:
         shown = np.flatnonzero((flags & FLAG_HIDDEN) == 0)
         if len(order) == len(shown) and np.array_equal(order, shown):
