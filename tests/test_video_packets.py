@@ -113,3 +113,25 @@ def test_hidden_packets_are_not_frames_in_other_modes(mode: str) -> None:
     # several packets share pts 2: the byte position tells them apart
     assert idx.packet_of(2, 2) is None
     assert idx.packet_of(2, 2, pos=2) == 2
+
+
+def test_add_video_and_info_show_the_notices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pose_studio.cli.main import main
+
+    video = make_avi_with_dropped_frame(tmp_path / "drop.avi", 30, (9,))
+    proj = tmp_path / "p.posestudio"
+    assert main(["new", str(proj)]) == 0
+    assert main(["add-video", str(proj), str(video)]) == 0
+    out = capsys.readouterr().out
+    lines = [x for x in out.splitlines() if "dropped-frame" in x]
+    assert len(lines) == 1 and "video 1 (drop.avi)" in lines[0] and "30 frames" in out
+    assert main(["info", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert sum("dropped-frame (empty) chunk" in x for x in out.splitlines()) == 1
+    assert main(["info", "--json", str(proj)]) == 0
+    (notice,) = json.loads(capsys.readouterr().out)["videos"][0]["notices"]
+    assert notice["kind"] == "dropped_frames" and notice["severity"] == "info"

@@ -58,7 +58,17 @@ def run(args: argparse.Namespace) -> int:
             f"added video {vid}: {path}: {meta.frame_count} frames, {rate}, {meta.codec}, "
             f"{meta.width}x{meta.height}"
         )
+        for line in notice_lines(vid, path, getattr(meta, "notices", ())):
+            print(line)
     return 0
+
+
+def notice_lines(video_id: int, path: Any, notices: Any) -> list[str]:
+    """One line per problem found in a video (shared with ``info``)."""
+    from pathlib import Path
+
+    name = Path(str(path)).name
+    return [f"  {n.severity}: video {video_id} ({name}): {n.text}" for n in notices]
 
 
 def _add(writer: Any, path: Any, meta: Any, index: bytes) -> int:

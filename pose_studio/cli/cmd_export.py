@@ -59,12 +59,14 @@ def resolve_video(project: Any, spec: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from pose_studio.formats.coco import export_coco
+    from pose_studio.formats.frame_check import verify_sources
     from pose_studio.store.project import Project
 
     if not 1 <= args.jpeg_quality <= 100:
         raise CliError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
     with Project.open(args.project, read_only=True) as project:
         video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
+        verify_sources(project, video_ids, action="export")
         bar = ProgressBar(None, desc="export", enabled=bool(args.images) and not args.quiet)
 
         def progress(done: int, total: int) -> None:

@@ -63,6 +63,7 @@ def _videos(project: Any, spec: str | None) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     from pose_studio.cli.common import CliError, ProgressBar, parse_range
+    from pose_studio.formats.frame_check import verify_sources
     from pose_studio.inference import (
         DetectorModel,
         PoseModel,
@@ -117,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
                                f"project {project.path} uses skeleton "
                                f"{project.skeleton.name!r} with "
                                f"{project.skeleton.num_keypoints}")
-            for v in _videos(project, args.video):
+            videos = _videos(project, args.video)
+            verify_sources(project, [v.id for v in videos], action="infer")
+            for v in videos:
                 if cancel.is_set():
                     break
                 a, b = parse_range(args.frames, v.frame_count)

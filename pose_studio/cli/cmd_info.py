@@ -37,6 +37,7 @@ def collect(project: Any) -> dict[str, Any]:
             "predicted_frames": int(fa.predicted.sum()),
             "predicted_instances": int(fa.n_predicted.sum()),
             "file": _file_status(project, v.id),
+            "notices": _notices(project, v.id),
         })
     totals = {k: sum(v[k] for v in videos) for k in
               ("labeled_frames", "user_instances", "predicted_frames", "predicted_instances")}
@@ -49,6 +50,14 @@ def collect(project: Any) -> dict[str, Any]:
         "model_runs": len(project.model_runs()),
         "totals": totals,
     }
+
+
+def _notices(project: Any, video_id: int) -> list[dict[str, str]]:
+    """Problems found when the video was indexed (kept with its index in the project)."""
+    from pose_studio.video import notices_from_index
+
+    return [{"kind": n.kind, "severity": n.severity, "text": n.text}
+            for n in notices_from_index(project.video_index(video_id))]
 
 
 def _file_status(project: Any, video_id: int) -> dict[str, str]:
@@ -67,7 +76,8 @@ def check(project: Any) -> list[dict[str, Any]]:
                     "checked": r.checked, "moved": list(r.moved),
                     "unverified": list(r.unverified), "frames_now": r.frame_count,
                     "shift": r.shift, "reasons": {str(f): w for f, w in r.reasons.items()},
-                    "error": r.error, "notes": list(r.notes)})
+                    "error": r.error, "notes": list(r.notes),
+                    "size_now": list(r.size_now) if r.size_now else None})
     return out
 
 
@@ -84,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         checks = check(project) if args.check else None
     if checks is not None:
         info["check"] = checks
-    bad = bool(checks) and any(c["moved"] or c["error"] for c in checks or [])
+    bad = bool(checks) and any(c["moved"] or c["error"] or c["size_now"] for c in checks or [])
     if args.json:
         print(json.dumps(info, indent=2))
         return 1 if bad else 0
@@ -102,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"      {v['frames']} frames, {rate}, {v['codec']}, {v['width']}x{v['height']}")
         print(f"      labeled: {v['labeled_frames']} frames / {v['user_instances']} instances; "
               f"predicted: {v['predicted_frames']} frames / {v['predicted_instances']} instances")
+        for n in v["notices"]:
+            print(f"      {n['severity']}: {n['text']}")
     t = info["totals"]
     print(f"total:    labeled {t['labeled_frames']} frames / {t['user_instances']} instances; "
           f"predicted {t['predicted_frames']} frames / {t['predicted_instances']} instances")
@@ -120,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
                 for f, why in list(c["reasons"].items())[:5]:
                     print(f"{head}   frame {f}: {why}")
         else:
-            print(f"{head} all {c['checked']} checked labeled frames match their fingerprints")
+            print(f"{head} all {c['checked']} checked labeled frames match their fingerprints"
+                  + (" (but the frame size changed)" if c["size_now"] else ""))
         if c["unverified"]:
             print(f"{head} {len(c['unverified'])} labeled frames have no fingerprint (labeled "
                   f"before fingerprints were kept): frames {_frames_text(c['unverified'])}")

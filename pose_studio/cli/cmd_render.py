@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from pose_studio.core.annotation import InstanceKind
+    from pose_studio.formats.frame_check import verify_sources
     from pose_studio.formats.render import RenderStyle, VideoWriter, draw_instances
     from pose_studio.store.project import Project
     from pose_studio.video import open_video
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         )
     with Project.open(args.project, read_only=True) as project:
         record = _pick_video(project, args.video)
+        verify_sources(project, [record.id], action="render")
         start, stop = parse_range(args.frames, int(record.frame_count))
         style = RenderStyle(min_score=args.min_score, draw_boxes=args.boxes,
                             draw_scores=args.boxes)

@@ -5,7 +5,8 @@ The store keeps a fingerprint (``pose_studio.video.fingerprint``: a 32x32 thumbn
 the video file's identity (``Project.video_file_status``). This module reads frames to fill and
 to verify fingerprints; it is the one implementation behind ``pose-studio info --check``, COCO
 import and the GUI's background check (:func:`compare_with_video` on a reader the caller's thread
-owns).
+owns), and of :func:`verify_sources`, which ``export``, ``render`` and ``infer`` call before they
+write anything derived from a video that changed (size, frame count, labeled pictures).
 
 A label counts as moved when its frame now shows a different picture (distance over the
 threshold) or, for signatures, when a neighbouring frame (up to :data:`NEIGHBOURS` away) matches
@@ -26,7 +27,7 @@ Typical GUI use on opening video ``vid`` (in a worker thread)::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +52,14 @@ __all__ = [
     "NEIGHBOUR_RATIO",
     "FrameCheck",
     "FrameComparison",
+    "SourceChange",
+    "SourceChangedError",
     "check_video_frames",
     "compare_with_video",
     "fill_missing_fingerprints",
     "read_fingerprints",
+    "source_changes",
+    "verify_sources",
 ]
 
 Progress = Callable[[int, int], None]
@@ -93,10 +98,11 @@ class FrameCheck:
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
     reasons: dict[int, str] = field(default_factory=dict)
+    size_now: tuple[int, int] | None = None  # frame size now, when it differs from the record
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.moved
+        return self.error is None and not self.moved and self.size_now is None
 
 
 def _cancelled(cancel: Cancel) -> bool:
@@ -309,6 +315,8 @@ def check_video_frames(
         own = reader is None
         rd = open_video(rec.path, index=project.video_index(video_id)) if own else reader
         try:
+            meta = getattr(rd, "meta", None)
+            size_now = (int(meta.width), int(meta.height)) if meta is not None else None
             cmp = compare_with_video(rd, stored, progress=progress, cancel=cancel)
         finally:
             if own:
@@ -319,6 +327,12 @@ def check_video_frames(
         return replace(base, error="cancelled")
     n = cmp.frame_count
     notes = []
+    resized: tuple[int, int] | None = None
+    if (size_now is not None and getattr(meta, "kind", "file") == "file" and rec.width
+            and rec.height and size_now != (rec.width, rec.height)):
+        resized = size_now
+        notes.append(f"its frames are {size_now[0]}x{size_now[1]} now, {rec.width}x{rec.height} "
+                     "when it was added (labels and exports assume the old size)")
     if n != rec.frame_count:
         notes.append(f"the video has {n} frames now, {rec.frame_count} when it was added")
     if cmp.shift is not None:
@@ -327,7 +341,7 @@ def check_video_frames(
                      f"{'later' if s > 0 else 'earlier'} in the video (frames were "
                      f"{'added' if s > 0 else 'dropped'} at the start)")
     return replace(base, moved=cmp.moved, checked=len(stored), frame_count=n, shift=cmp.shift,
-                   notes=tuple(notes), reasons=dict(cmp.reasons))
+                   notes=tuple(notes), reasons=dict(cmp.reasons), size_now=resized)
 
 
 def _find_shift(
@@ -355,3 +369,93 @@ def _find_shift(
     if best != 0 and valid[best] <= 0.5 and zero >= 2.0 * valid[best] + 0.2:
         return best
     return None
+
+
+# --- before writing anything derived from a source --------------------------------------------------
+@dataclass(frozen=True)
+class SourceChange:
+    """What differs between a project's video and the file at its path now.
+
+    Attributes:
+        changes: One short phrase per difference ("160x120 now, was 320x240 when added").
+    """
+
+    video_id: int
+    path: Path
+    changes: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"video {self.video_id} ({self.path.name}): {'; '.join(self.changes)}"
+
+
+class SourceChangedError(PoseStudioError):
+    """A source video changed since it was added; nothing derived from it was written."""
+
+    def __init__(self, changed: Sequence[SourceChange], action: str) -> None:
+        self.changed = tuple(changed)
+        what = " | ".join(c.describe() for c in self.changed)
+        super().__init__(
+            f"{action} stopped before writing anything: a source changed since it was added: "
+            f"{what}. Put the original file back, or re-add the new one as a new video "
+            "(`pose-studio info --check` lists the labels that no longer fit)"
+        )
+
+
+def source_changes(
+    project: Project, video_ids: Iterable[int] | None = None, *, cancel: Cancel = None
+) -> list[SourceChange]:
+    """Videos whose file differs from what was added, in what is seen: the frame size, the
+    frame count, the pictures at labeled frames (stored fingerprints). A file with the same
+    bytes (size and time, or digest) is trusted without reading it; a re-encoded file with the
+    same size, frames and pictures passes. Missing files are left to the caller (they cannot
+    be read, so nothing is derived from them)."""
+    from pose_studio.video import open_video
+
+    ids = [v.id for v in project.videos()] if video_ids is None else list(video_ids)
+    out: list[SourceChange] = []
+    for vid in ids:
+        status = project.video_file_status(vid)
+        if status.state in ("same", "missing"):
+            continue
+        rec = project.video(vid)
+        changes: list[str] = []
+        if status.state == "changed" and status.detail:
+            changes.append(status.detail)
+        try:
+            with open_video(rec.path, index=project.video_index(vid)) as reader:
+                meta = reader.meta
+                if meta.kind == "file" and rec.width and rec.height and (
+                    (meta.width, meta.height) != (int(rec.width), int(rec.height))
+                ):
+                    changes.append(f"frames are {meta.width}x{meta.height} now, "
+                                   f"{rec.width}x{rec.height} when it was added")
+                if len(reader) != int(rec.frame_count):
+                    changes.append(f"{len(reader)} frames now, {rec.frame_count} when it was "
+                                   "added")
+                labeled = set(project.labeled_frames(vid))
+                stored = {f: v for f, v in project.fingerprints(vid).items() if f in labeled}
+                if stored:
+                    cmp = compare_with_video(reader, stored, cancel=cancel, find_shift=False)
+                    if cmp.moved:
+                        shown = ", ".join(str(f) for f in cmp.moved[:8])
+                        more = f" ... ({len(cmp.moved)} in all)" if len(cmp.moved) > 8 else ""
+                        changes.append(f"labeled frames {shown}{more} show other pictures now")
+        except PoseStudioError as exc:
+            changes.append(f"it cannot be read now ({exc})")
+        if changes and not (len(changes) == 1 and changes[0] == status.detail):
+            out.append(SourceChange(vid, Path(rec.path), tuple(changes)))
+    return out
+
+
+def verify_sources(
+    project: Project, video_ids: Iterable[int] | None = None, *, action: str = "export"
+) -> None:
+    """Raise :class:`SourceChangedError` naming what changed, before ``action`` (export,
+    render, infer) writes anything derived from the project's videos.
+
+    Raises:
+        SourceChangedError: a video's frame size, frame count or labeled pictures changed.
+    """
+    changed = source_changes(project, video_ids)
+    if changed:
+        raise SourceChangedError(changed, action)

@@ -12,6 +12,9 @@
   ``signature_distance(a, b)``, ``mismatch(now, stored)`` (<= 1: same picture, either kind),
   ``check_fingerprints(reader, stored)``; the old 64-bit ``fingerprint(frame)`` /
   ``fingerprint_distance(a, b)`` still check projects from before format 4.
+* ``reader.meta.notices`` / ``notices_from_index(project.video_index(vid))``: problems found when
+  indexing (truncated, repeated timestamps, decode-order numbering, hidden frames left out...)
+  as :class:`VideoNotice` (``kind``, ``text``, ``severity``): what a window banner shows.
 * Every problem with the input is a :class:`VideoError` (path + reason).
 * ``tune_malloc()``: optional, process-wide (call once at start-up): avoids page-fault costs of
   fresh frame buffers on Linux.
@@ -42,6 +45,7 @@ from pose_studio.video.fingerprint import (
 )
 from pose_studio.video.memory import tune_malloc
 from pose_studio.video.meta import VideoMeta
+from pose_studio.video.notices import VideoNotice, notices_from_index
 from pose_studio.video.open import open_video
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "FrameIndexError",
     "VideoError",
     "VideoMeta",
+    "VideoNotice",
     "VideoReader",
     "check_fingerprints",
     "describe_mismatch",
@@ -62,6 +67,7 @@ __all__ = [
     "fingerprint_like",
     "frame_signature",
     "mismatch",
+    "notices_from_index",
     "open_video",
     "signature_distance",
     "tune_malloc",
