@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
                    help="padding of boxes derived from keypoints, as a fraction of their "
                         "longer side (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file and write into a non-empty --images "
+                        "folder (never the project's own files)")
     p.set_defaults(func=run)
 
 
@@ -58,22 +61,21 @@ def resolve_video(project: Any, spec: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pose_studio.cli.outputs import guard_export
     from pose_studio.formats.coco import export_coco
-    from pose_studio.formats.frame_check import verify_sources
     from pose_studio.store.project import Project
 
     if not 1 <= args.jpeg_quality <= 100:
         raise CliError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
     with Project.open(args.project, read_only=True) as project:
         video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
-        verify_sources(project, video_ids, action="export")
         bar = ProgressBar(None, desc="export", enabled=bool(args.images) and not args.quiet)
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.set(done)
 
-        with bar:
+        with guard_export(project, args, video_ids), bar:  # sources, --force, space
             summary = export_coco(
                 project, args.out, source=args.source, images_dir=args.images,
                 image_format=args.image_format, jpeg_quality=args.jpeg_quality,

@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True,
                    help="output video (.mp4/.avi/.mkv/.mov) or a folder for PNG frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output video or frames (never the project's own "
+                        "files)")
     p.set_defaults(func=run)
 
 
@@ -83,10 +86,40 @@ def _select(insts: list[Any], source: str, kind: Any) -> list[Any]:
     return [p for p in preds if p.id not in accepted] + users
 
 
+def _check_outputs(project: Any, out: Path, as_video: bool, frames: range, force: bool,
+                   size: tuple[int, int]) -> None:
+    """Refuse before any work: an existing output without --force, any project file, no space."""
+    from pose_studio.cli.outputs import (
+        PNG_BYTES_PER_PIXEL,
+        VIDEO_BYTES_PER_PIXEL,
+        check_output_folder,
+        project_files,
+    )
+    from pose_studio.core.output import check_folder_targets, check_free_space, check_target
+
+    protected = project_files(project)
+    pixels = len(frames) * size[0] * size[1]
+    if as_video:
+        check_target(out, force=force, protected=protected, what="--out",
+                     missing_folder_ok=True)
+        check_free_space(out.parent, int(pixels * VIDEO_BYTES_PER_PIXEL), "the rendered video")
+    else:
+        check_output_folder(out, protected, "--out")
+        check_folder_targets(out, (_png_name(i) for i in frames), force=force,
+                             protected=protected, what="--out")
+        check_free_space(out, int(pixels * PNG_BYTES_PER_PIXEL), "the rendered frames")
+
+
+def _png_name(i: int) -> str:
+    return f"frame_{i:06d}.png"
+
+
 def run(args: argparse.Namespace) -> int:
     import cv2
 
+    from pose_studio.cli.outputs import cleanup_on_failure
     from pose_studio.core.annotation import InstanceKind
+    from pose_studio.core.output import OutputError, remove_quietly, write_bytes_atomic
     from pose_studio.formats.frame_check import verify_sources
     from pose_studio.formats.render import RenderStyle, VideoWriter, draw_instances
     from pose_studio.store.project import Project
@@ -102,21 +135,25 @@ def run(args: argparse.Namespace) -> int:
         record = _pick_video(project, args.video)
         verify_sources(project, [record.id], action="render")
         start, stop = parse_range(args.frames, int(record.frame_count))
+        _check_outputs(project, out, as_video, range(start, stop), bool(args.force),
+                       (int(record.width or 0), int(record.height or 0)))
         style = RenderStyle(min_score=args.min_score, draw_boxes=args.boxes,
                             draw_scores=args.boxes)
         skeleton = project.skeleton
-        with open_video(record.path, index=project.video_index(record.id)) as reader:
+        written: list[Path] = []
+        with open_video(record.path, index=project.video_index(record.id)) as reader, \
+                cleanup_on_failure(out.parent if as_video else out):
+            writer: VideoWriter | None = None
             if as_video:
                 out.parent.mkdir(parents=True, exist_ok=True)
-                writer: VideoWriter | None = VideoWriter(
-                    out, reader.meta.width, reader.meta.height,
-                    float(record.fps or reader.meta.fps))
+                writer = VideoWriter(out, reader.meta.width, reader.meta.height,
+                                     float(record.fps or reader.meta.fps),
+                                     overwrite=bool(args.force))
             else:
                 try:
                     out.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise CliError(f"cannot create folder {out}: {exc.strerror}") from exc
-                writer = None
             n = 0
             try:
                 with ProgressBar(stop - start, desc="render", enabled=not args.quiet) as bar:
@@ -127,14 +164,21 @@ def run(args: argparse.Namespace) -> int:
                         if writer is not None:
                             writer.write(img)
                         else:
-                            path = out / f"frame_{idx:06d}.png"
-                            if not cv2.imwrite(str(path), img):
-                                raise CliError(f"cannot write {path}")
+                            path = out / _png_name(idx)
+                            ok, buf = cv2.imencode(".png", img)
+                            if not ok:  # pragma: no cover - BGR uint8 always encodes
+                                raise OutputError(f"cannot encode {path}")
+                            write_bytes_atomic(path, buf.tobytes(), overwrite=bool(args.force))
+                            written.append(path)
                         n += 1
                         bar.update(1)
-            finally:
                 if writer is not None:
                     writer.close()
+            except BaseException:
+                if writer is not None:
+                    writer.abort()
+                remove_quietly(written)  # all or nothing: no partial set of frames
+                raise
     if not args.quiet:
         print(f"rendered {n} frames to {out}")
     return 0

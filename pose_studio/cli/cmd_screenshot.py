@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pose_studio.cli.common import CliError
+from pose_studio.core.output import atomic_file, check_target
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output PNG file")
     p.add_argument("--size", default="1400x860", help="window size WxH (default 1400x860)")
     p.add_argument("--model", help="load this pose model (.onnx) into the Model panel")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--heatmap", action="store_true",
                    help="show the model's heatmaps on the frame (needs --model)")
     p.set_defaults(func=run)
@@ -52,9 +54,31 @@ def run(args: argparse.Namespace) -> int:
     # Offscreen unless a display was asked for explicitly.
     if not os.environ.get("POSE_STUDIO_SCREENSHOT_ONSCREEN"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    out = Path(args.out)
+    protected = [Path(args.path)] if args.path is not None else []
+    if args.path is not None and Path(args.path).suffix == ".posestudio":
+        from pose_studio.cli.outputs import project_files
+        from pose_studio.store import Project
+
+        with Project.open(args.path, read_only=True) as project:
+            protected = project_files(project)
+    check_target(out, force=bool(args.force), protected=protected, what="--out",
+                 missing_folder_ok=True)
+    from pose_studio.cli.outputs import cleanup_on_failure
     from pose_studio.gui.app import screenshot
 
-    screenshot(args.path, args.frame, args.out, size=size, model=args.model,
-               heatmap=bool(args.heatmap))
+    # Saved under a temporary name (same suffix: Qt picks the format from it), then renamed.
+    with cleanup_on_failure(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _save(out, bool(args.force), lambda tmp: screenshot(
+            args.path, args.frame, str(tmp), size=size, model=args.model,
+            heatmap=bool(args.heatmap)))
     print(args.out)
     return 0
+
+
+def _save(out: Path, force: bool, write: Any) -> None:
+    with atomic_file(out, overwrite=force) as tmp:
+        write(tmp)
+        if tmp.stat().st_size == 0:
+            raise CliError(f"cannot write {out}: the image could not be saved")

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +24,7 @@ import numpy as np
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.oks import DEFAULT_BBOX_PADDING
+from pose_studio.core.output import write_bytes_atomic
 from pose_studio.formats.coco_build import (
     ExportImage,
     build_coco_dict,
@@ -286,15 +286,7 @@ def _frames_for(reader: Any, frames: list[int], ims: list[ExportImage]) -> Itera
 
 
 def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(target, data)  # normal permissions; a full disk is one clear error
 
 
 # --- import: frame matching (pure) ----------------------------------------------------------------

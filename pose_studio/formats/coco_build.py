@@ -21,11 +21,9 @@ clipped to the image (see :func:`pose_studio.core.oks.keypoint_extent_bbox`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.oks import DEFAULT_BBOX_PADDING, MIN_BBOX_PADDING_PX
+from pose_studio.core.output import commit_temp, remove_quietly, temp_path_for
 from pose_studio.core.skeleton import Skeleton
 
 #: Written into ``info.format`` so an import can recognise its own files.
@@ -242,15 +241,14 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> int:
     """
     target = Path(path)
     text = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = temp_path_for(target)  # the user's normal permissions (mkstemp's 0600 would stick)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        remove_quietly([tmp])
         raise
+    commit_temp(tmp, target)
     return len(text)

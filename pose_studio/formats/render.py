@@ -15,6 +15,7 @@ Frames are BGR uint8 (what :mod:`pose_studio.video` returns); the input frame is
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +28,13 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance, Visibility
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.output import (
+    OutputError,
+    commit_temp,
+    describe_os_error,
+    remove_quietly,
+    temp_path_for,
+)
 from pose_studio.core.skeleton import SIDE_COLORS, Skeleton
 
 __all__ = ["RenderError", "RenderStyle", "VideoWriter", "draw_instances"]
@@ -147,19 +155,30 @@ class RenderError(PoseStudioError):
 class VideoWriter:
     """A small PyAV encoder for BGR frames: H.264 (CRF 20) where available, else MPEG-4.
 
-    Odd frame sizes are padded to even (yuv420p needs it). Use as a context manager or call
-    :meth:`close`; ``.avi`` files get MPEG-4.
+    Odd frame sizes are padded to even (yuv420p needs it); ``.avi`` files get MPEG-4. The video
+    is written under a temporary name beside ``path`` and renamed into place by :meth:`close`
+    (all or nothing): a write error (a full disk) or :meth:`abort` leaves no partial file and
+    raises :class:`RenderError` with the reason. As a context manager it closes on success and
+    aborts on an exception. ``overwrite=False`` refuses to replace a file that appears meanwhile.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, *,
+                 overwrite: bool = True) -> None:
         import av
 
         self.path = Path(path)
         self._av = av
+        self._overwrite = overwrite
+        self._container: Any = None
         try:
-            self._container: Any = av.open(str(self.path), mode="w")
+            self._tmp = temp_path_for(self.path)
+        except (OSError, OutputError) as exc:
+            raise RenderError(f"cannot write video {self.path}: {_reason(exc)}") from exc
+        try:
+            self._container = av.open(str(self._tmp), mode="w")
         except Exception as exc:
-            raise RenderError(f"cannot write video {self.path}: {exc}") from exc
+            remove_quietly([self._tmp])
+            raise RenderError(f"cannot write video {self.path}: {_reason(exc)}") from exc
         rate = Fraction(fps if fps and fps > 0 else 30.0).limit_denominator(1001)
         self._w, self._h = width + width % 2, height + height % 2
         avi = self.path.suffix.lower() == ".avi"
@@ -173,7 +192,7 @@ class VideoWriter:
             except Exception as exc:  # encoder not in this FFmpeg build
                 last = exc
         if stream is None:
-            self._container.close()
+            self.abort()
             raise RenderError(f"cannot write video {self.path}: no usable encoder ({last})")
         stream.width, stream.height, stream.pix_fmt = self._w, self._h, "yuv420p"
         # Convert with the matrix players assume for this size and say so in the stream, so
@@ -190,6 +209,8 @@ class VideoWriter:
         self.frames = 0
 
     def write(self, bgr: np.ndarray) -> None:
+        if self._container is None:
+            raise RenderError(f"video {self.path} is already closed")
         if bgr.shape[0] != self._h or bgr.shape[1] != self._w:
             padded = np.zeros((self._h, self._w, 3), np.uint8)
             padded[: bgr.shape[0], : bgr.shape[1]] = bgr[: self._h, : self._w]
@@ -197,23 +218,49 @@ class VideoWriter:
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
         frame = frame.reformat(format="yuv420p", dst_colorspace=self._sws_cs, dst_color_range=1)
         frame.colorspace, frame.color_range = self._avcol, 1
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except Exception as exc:  # the muxer's write error (a full disk): stop cleanly
+            self.abort()
+            raise RenderError(f"cannot write video {self.path}: {_reason(exc)}") from exc
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the file and move it into place."""
         if self._container is None:
             return
         try:
             for packet in self._stream.encode():
                 self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
+            container, self._container = self._container, None
+            container.close()  # writes the trailer (the MP4 index): may fail on a full disk
+            commit_temp(self._tmp, self.path, self._overwrite)
+        except Exception as exc:
+            self.abort()
+            if isinstance(exc, OutputError):
+                raise RenderError(str(exc)) from exc
+            raise RenderError(f"cannot write video {self.path}: {_reason(exc)}") from exc
+
+    def abort(self) -> None:
+        """Stop and remove what was written (the target is left as it was)."""
+        container, self._container = self._container, None
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.close()
+        remove_quietly([self._tmp])
 
     def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _reason(exc: BaseException) -> str:
+    return describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+
