@@ -130,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--frames must be between 1 and 10000, not {args.frames}")
     if not 0 <= args.people <= 8:
         raise CliError(f"--people must be between 0 and 8, not {args.people}")
+    if not args.headless:
+        from pose_studio.cli.qt_preflight import preflight_gui
+
+        stop = preflight_gui()  # say what to install before minutes of work, not after
+        if stop is not None:
+            return stop
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="pose-studio-demo-"))
     res = make_demo(out, seed=args.seed, n_frames=args.frames, size=size, people=args.people,
                     style=args.style, model_path=Path(args.model) if args.model else None,

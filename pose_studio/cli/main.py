@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "render": "cmd_render",
     "screenshot": "cmd_screenshot",
     "demo": "cmd_demo",
+    "doctor": "cmd_doctor",
     "train": "cmd_train",
 }
 
@@ -82,6 +83,11 @@ def gui_main(argv: Sequence[str] | None = None) -> int:
     """Open the window on the given videos/projects."""
     args = list(sys.argv[1:] if argv is None else argv)
     _setup_logging(verbose=False)
+    from pose_studio.cli.qt_preflight import preflight_gui
+
+    stop = preflight_gui()  # Qt would abort (exit 134) without the xcb libraries or a display
+    if stop is not None:
+        return stop
     try:
         from pose_studio.gui.app import run_app
     except ImportError as exc:
