@@ -135,3 +135,18 @@ def test_add_video_and_info_show_the_notices(
     assert main(["info", "--json", str(proj)]) == 0
     (notice,) = json.loads(capsys.readouterr().out)["videos"][0]["notices"]
     assert notice["kind"] == "dropped_frames" and notice["severity"] == "info"
+
+
+def test_an_index_from_the_older_indexer_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "altref.webm"
+    make_hidden_frame_video(path, 30, "vp8", gop=10)
+    with open_video(path) as r:
+        idx = r._idx  # type: ignore[attr-defined]
+    # What the previous version stored: every packet a frame, no indexer version.
+    info = {k: v for k, v in idx.info.items() if k not in ("indexer", "notices")}
+    old = PacketIndex(idx.pts, idx.dts, idx.flags & ~np.uint8(FLAG_HIDDEN), idx.pos,
+                      mode="count", info=info)
+    assert old.n_frames == 33
+    with open_video(path, index=old.to_bytes()) as r:
+        assert r.index_status == "stale" and len(r) == 30
+        assert read_index_from_frame(r.get(29)) == 29

@@ -26,7 +26,8 @@ class VideoReader(abc.ABC):
 
     meta: VideoMeta
     #: "built" (indexed now), "loaded" (the given index bytes were used), "stale" (the given
-    #: index was for another version of the file, rebuilt), "invalid" (damaged, rebuilt) or
+    #: index was for another version of the file, or from an older indexer that numbered this
+    #: kind of file wrongly: rebuilt), "invalid" (damaged, rebuilt) or
     #: "upgraded" (used, with facts an older version did not record added: store it again).
     index_status: str = "built"
 

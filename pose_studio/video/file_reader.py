@@ -37,7 +37,7 @@ from pose_studio.video.index import (
     file_identity,
     identity_matches,
 )
-from pose_studio.video.indexing import IndexingError, StreamFacts, build_index
+from pose_studio.video.indexing import IndexingError, StreamFacts, build_index, outdated
 from pose_studio.video.meta import make_meta
 from pose_studio.video.probe import PacketScan, decode_sources, open_container, scan_packets
 
@@ -127,11 +127,15 @@ class FileVideoReader(VideoReader):
                     identity_matches(idx.info.get("file", {}), ident)
                     and idx.info.get("stream_index") == self._stream_obj.index
                 ):
-                    self.index_status = "loaded"
-                    return idx
-                log.info(
-                    "%s: stored index is for another version of the file; rebuilding", self._path
-                )
+                    if not outdated(idx):
+                        self.index_status = "loaded"
+                        return idx
+                    log.info("%s: stored index is from an older indexer; rebuilding", self._path)
+                else:
+                    log.info(
+                        "%s: stored index is for another version of the file; rebuilding",
+                        self._path,
+                    )
                 self.index_status = "stale"
         return self._build_index(ident)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from pose_studio.video.bitstream import HIDDEN_FRAME_CODECS
 from pose_studio.video.index import (
     FLAG_CORRUPT,
     FLAG_HIDDEN,
@@ -39,7 +40,12 @@ from pose_studio.video.index import (
 )
 from pose_studio.video.probe import PacketScan
 
-__all__ = ["IndexingError", "StreamFacts", "build_index", "mostly_cfr"]
+__all__ = ["INDEXER_VERSION", "IndexingError", "StreamFacts", "build_index", "mostly_cfr",
+           "outdated"]
+
+#: Stored in ``info["indexer"]``. 2: hidden VP8/VP9 frames, repeated timestamps numbered by
+#: decoding, AVI empty chunks (indexes without it numbered some of those files wrongly).
+INDEXER_VERSION = 2
 
 _AVI_PROBE_PACKETS = 600
 #: Longest stream decoded once at add time to number frames whose timestamps cannot (about 17
@@ -66,6 +72,20 @@ class StreamFacts:
     container_duration_s: float | None  # all tracks
     n_streams: int
     file_size: int
+
+
+def outdated(idx: PacketIndex) -> bool:
+    """A stored index from an older indexer for a file it may have numbered wrongly (VP8/VP9
+    with hidden frames, AVI with empty chunks, repeated timestamps): build it again (the
+    frame count may change; the project's fingerprint checks then show which labels moved)."""
+    info = idx.info
+    if int(info.get("indexer", 1)) >= INDEXER_VERSION:
+        return False
+    return (
+        str(info.get("codec", "")) in HIDDEN_FRAME_CODECS
+        or "avi" in str(info.get("container", "")).split(",")
+        or idx.mode == "count"
+    )
 
 
 def mostly_cfr(idx: PacketIndex) -> bool:
@@ -296,6 +316,7 @@ def build_index(
     tb = facts.time_base
     info = {
         "file": file_ident,
+        "indexer": INDEXER_VERSION,
         "stream_index": facts.stream_index,
         "time_base": [tb.numerator, tb.denominator],
         "container": fmt,
