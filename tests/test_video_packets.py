@@ -150,3 +150,10 @@ def test_an_index_from_the_older_indexer_is_rebuilt(tmp_path: Path) -> None:
     with open_video(path, index=old.to_bytes()) as r:
         assert r.index_status == "stale" and len(r) == 30
         assert read_index_from_frame(r.get(29)) == 29
+
+
+def test_avi_with_open_gops_and_an_empty_chunk(tmp_path: Path) -> None:
+    path = make_avi_with_dropped_frame(tmp_path / "og.avi", 48, (20,), codec="h264", gop=12,
+                                       bframes=2, open_gop=True)
+    kinds = _exact_everywhere(path, 48)
+    assert "decode_order" in kinds and "dropped_frames" in kinds

@@ -196,6 +196,15 @@ def _identity(
     return "count", None, warnings
 
 
+def _avi_empty_chunks(pts: np.ndarray, dts: np.ndarray) -> int:
+    """Empty chunks between the first and the last packet of an AVI stream: its timestamps
+    count chunk slots (decode order), and FFmpeg skips the empty ones."""
+    ts = dts if bool(np.all(dts != NOPTS)) else pts
+    if len(ts) < 2 or bool(np.any(ts == NOPTS)) or not bool(np.all(np.diff(ts) > 0)):
+        return 0
+    return max(0, int(ts[-1] - ts[0]) + 1 - len(ts))
+
+
 def _truncation(
     idx: PacketIndex, facts: StreamFacts, demux_error: str | None, dropped: int
 ) -> tuple[list[str], int | None]:
@@ -207,11 +216,10 @@ def _truncation(
     if dropped:
         signals.append("the last packet is cut off")
     slots = idx.n_packets
-    if "avi" in fmt.split(",") and idx.mode == "count" and idx.n_packets:
+    if "avi" in fmt.split(",") and idx.mode != "pts":
         # AVI numbers chunk slots, and its header counts empty (dropped-frame) chunks, which
         # FFmpeg skips: compare the header with the slots, not with the packets.
-        last = int(idx.pts[-1]) if idx.pts[-1] != NOPTS else -1
-        slots = max(slots, last + 1)
+        slots += _avi_empty_chunks(idx.pts, idx.dts)
     if facts.header_frames > slots:
         signals.append(f"the header lists {facts.header_frames} frames")
     if "mpegts" in fmt and facts.file_size % 188 != 0 and facts.file_size % 192 != 0:
@@ -283,9 +291,8 @@ def build_index(
             f"{hidden} hidden (alt-ref) frame(s) that players never show are not counted",
         ))
     fmt = facts.container
-    if "avi" in fmt.split(",") and mode == "count":
-        slots = int(pts[-1]) + 1 if pts[-1] != NOPTS else len(pts)
-        empty = slots - len(pts) if np.all(np.diff(pts) > 0) and pts[0] == 0 else 0
+    if "avi" in fmt.split(",") and mode != "pts":
+        empty = _avi_empty_chunks(pts, dts)
         if empty > 0:
             warnings.append((
                 "dropped_frames",

@@ -94,11 +94,14 @@ def make_repeated_pts_video(path: Path, n_frames: int, every: int = 7) -> Path:
     return path
 
 
-def make_avi_with_dropped_frame(path: Path, n_frames: int, drop_after: tuple[int, ...]) -> Path:
-    """MPEG-4 AVI whose timestamps skip one slot after each packet in ``drop_after`` (the
-    muxer writes an empty chunk there, and the header counts it)."""
+def make_avi_with_dropped_frame(path: Path, n_frames: int, drop_after: tuple[int, ...],
+                                **video: object) -> Path:
+    """An AVI (MPEG-4 unless ``video`` says otherwise: keyword arguments of
+    ``make_indexed_video``) whose timestamps skip one slot after each packet in ``drop_after``
+    (the muxer writes an empty chunk there, and the header counts it)."""
+    kw: dict[str, object] = {"codec": "mpeg4", "gop": 12, "bframes": 0, **video}
     plain = make_indexed_video(path.with_name(path.stem + "_plain.avi"), n_frames,
-                               codec="mpeg4", gop=12, bframes=0)
+                               **kw)  # type: ignore[arg-type]
 
     def edit(pkt: av.Packet, n: int) -> list[tuple[bytes, int, int, bool]]:
         shift = sum(1 for k in drop_after if n > k)
