@@ -34,6 +34,10 @@ COMMANDS: dict[str, str] = {
     "screenshot": "cmd_screenshot",
     "demo": "cmd_demo",
     "train": "cmd_train",
+    "track": "cmd_track",
+    "interpolate": "cmd_interpolate",
+    "propagate": "cmd_propagate",
+    "suggest": "cmd_suggest",
 }
 
 log = logging.getLogger("pose_studio")
