@@ -47,7 +47,7 @@ def pose(x0: float = 100.0, y0: float = 50.0, **kw: object) -> Instance:
     rows = [(0, 0), (3, -3), (-3, -3), (6, -1), (-6, -1), (15, 20), (-15, 20), (18, 45),
             (-18, 45), (20, 70), (-20, 70), (10, 75), (-10, 75), (11, 110), (-11, 110),
             (12, 145), (-12, 145)]
-    xy = np.array(rows, dtype=np.float64) + (x0, y0)
+    xy = np.array(rows, dtype=np.float64) + np.array([x0, y0])
     return Instance(xy=xy, visibility=np.full(K, 2), **kw)  # type: ignore[arg-type]
 
 
@@ -67,7 +67,7 @@ def test_interpolation_reproduces_linear_motion_exactly(method: str) -> None:
 
 def test_cubic_follows_a_curve_linear_does_not() -> None:
     base = pose()
-    keys = {f: base.replace(xy=base.xy + (0.0, 0.2 * f * f)) for f in (0, 10, 20, 30)}
+    keys = {f: base.replace(xy=base.xy + np.array([0.0, 0.2 * f * f])) for f in (0, 10, 20, 30)}
     lin = interpolate_track(keys, [15], "linear")[15]
     cub = interpolate_track(keys, [15], "cubic")[15]
     truth = base.xy[0, 1] + 0.2 * 225
@@ -114,13 +114,13 @@ def test_fusion_weights_by_confidence_and_leaves_out_a_disagreeing_point() -> No
     pred = Instance(xy=model_xy, visibility=np.full(K, 2), kind=InstanceKind.PREDICTED,
                     kp_scores=conf, bbox=(80.0, 40.0, 40.0, 160.0))
     model = model_estimate(pred, p)
-    xy, sig, w = fuse([flow, model], p)
+    xy, _, w = fuse([flow, model], p)
     assert np.linalg.norm(xy[5] - flow.xy[5]) < 1.0  # unsure model point outweighed
     assert w[1, 15] == 0 and w[1, 16] == 0  # the swapped model points are left out
     np.testing.assert_allclose(xy[15], flow.xy[15])
     # where the flow lost the point, a confident model point takes over
     lost = Estimate(flow.xy, np.where(np.arange(K) == 0, np.inf, 0.6), Provenance.PROPAGATED)
-    xy2, _, w2 = fuse([lost, model], p)
+    xy2, _, _ = fuse([lost, model], p)
     np.testing.assert_allclose(xy2[0], truth.xy[0])
     inst = fill_instance([lost, model], p, track_id=4)
     assert inst is not None and inst.track_id == 4
@@ -234,7 +234,7 @@ def test_iou_tracker_and_identity_switch_candidates() -> None:
     assert ids[0] == [0, 1] and ids[9] == [0, 1]
     items = [(f, i.replace(track_id=t)) for f in frames for i, t in zip(frames[f], ids[f])]
     assert identity_switch_candidates(items, COCO17.sigmas) == []
-    jumped = [(f, i.replace(xy=i.xy + (0, 120)) if f == 6 and i.track_id == 0 else i)
+    jumped = [(f, i.replace(xy=i.xy + np.array([0, 120])) if f == 6 and i.track_id == 0 else i)
               for f, i in items]
     found = identity_switch_candidates(jumped, COCO17.sigmas)
     assert any(c.frame == 6 and c.tracks == (0,) and c.reason == "jump" for c in found)
