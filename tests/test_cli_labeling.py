@@ -185,3 +185,24 @@ def test_writes_are_one_transaction(project: Path) -> None:
         ids = write_tracks(p, {a.id: 0, done.add[0][1].id: 0})  # type: ignore[dict-item]
         assert len(ids) == 1 and p.instance(a.id).track_id == ids[0]  # type: ignore[arg-type]
         assert p.skeleton.name == COCO17.name
+
+
+def test_smoothed_predictions_become_a_new_run(project: Path) -> None:
+    from pose_studio.core.smoothing import smooth_track
+    from pose_studio.labeling.project_io import write_new_run
+
+    with Project.open(project) as p:
+        vid = p.videos()[0].id
+        run = p.create_model_run(model_path="m.onnx", model_hash="h", providers=["cpu"],
+                                 params={})
+        rng = np.random.default_rng(0)
+        p.add_predictions(vid, [(f, pred(figure(f) + rng.normal(0, 1, (K, 2))).replace(
+            track_id=None)) for f in range(N_FRAMES)], run)
+        old = video_items(p, vid)
+        new_run = write_new_run(p, vid, smooth_track(old, "savgol"), model_path="m.onnx",
+                                model_hash="h", params={"smoothed_from": run})
+        after = video_items(p, vid)
+        assert len(after) == 2 * len(old) and new_run != run
+        kept = {i.id: i for _, i in after}
+        assert all(kept[i.id].same_values(i) for _, i in old)  # the model's run untouched
+        assert sum(i.model_run_id == new_run for _, i in after) == len(old)

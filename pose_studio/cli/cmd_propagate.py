@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             if not start:
                 raise CliError(f"frame {args.src} of video {v.id} has no label"
                                + (f" of track {args.track}" if tid is not None else "")
-                               + " to propagate")
+                               + " to propagate (a point placed by a person; interpolated or "
+                               "propagated instances are not used as a start)")
             preds: dict[int, list[Any]] | None = None
             if not args.no_fill:
                 preds = {}

@@ -53,3 +53,14 @@ def write_tracks(project: Project, numbers: Mapping[int, int], *, prefix: str = 
             ids[n] = w.create_track(f"{prefix} {n + 1}")
         w.set_track_ids({i: ids[n] for i, n in numbers.items()})
     return ids
+
+
+def write_new_run(project: Project, video_id: int, items: list[tuple[int, Instance]], *,
+                  model_path: str, model_hash: str, params: Mapping[str, Any]) -> int:
+    """Store derived predictions (e.g. smoothed ones) as a NEW model run beside the old, in
+    one transaction; the old predictions are not touched. Returns the run id."""
+    with project.import_transaction() as w:
+        run = w.create_model_run(model_path=model_path, model_hash=model_hash, providers=[],
+                                 params=dict(params))
+        w.add_instances((video_id, f, i.replace(id=None, model_run_id=run)) for f, i in items)
+    return run
