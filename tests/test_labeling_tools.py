@@ -76,7 +76,7 @@ def test_tracker_keeps_identities_apart_and_through_a_crossing() -> None:
     # re-identified after the short occlusion, with its old id
     assert count_id_switches(truth, ours) == 0
     assert len({t for v in ours.values() for t in v}) == 2
-    assert count_id_switches(truth, base) > 0 or len({t for v in base.values() for t in v}) > 2
+    assert count_id_switches(truth, base) > 0  # the IoU tracker gives them a new identity
 
 
 def test_tracker_births_deaths_and_min_score() -> None:
