@@ -109,6 +109,18 @@ def test_propagation_follows_subpixel_motion_of_a_textured_object() -> None:
     assert float(np.median(np.linalg.norm(back.frames[0][0].xy - pts, axis=1))) < 0.5  # type: ignore[union-attr]
 
 
+def test_propagation_stops_with_an_object_that_stops() -> None:
+    def frame(i: int) -> np.ndarray:
+        return textured_frame(min(i, 10), v=(1.5, 0.0))
+
+    pts = np.array([[70, 50], [90, 60], [110, 80]], np.float64)
+    start = Instance(xy=pts, visibility=np.full(3, 2))
+    for preds in (None, {}):  # flow only, and filling with no prediction at hand
+        res = propagate(frame, [start], 0, 20, predictions=preds)
+        err = np.linalg.norm(res.frames[20][0].xy - (pts + np.array([15.0, 0.0])), axis=1)  # type: ignore[union-attr]
+        assert err.max() < 0.1
+
+
 def test_unreliable_points_stop_and_say_where_and_why() -> None:
     def frame(i: int) -> np.ndarray:
         img = textured_frame(i)

@@ -14,9 +14,9 @@ pixels (the standard deviation of its error):
   how fast the point moves, by the flow or by its own recent motion, whichever is faster:
   Lucas-Kanade on a thin fast limb locks onto the still background and reports no motion)
   and by its forward-backward disagreement.
-* **motion**: where the point's constant velocity puts it; sigma ``motion_sigma`` plus
-  ``motion_accel`` times its last acceleration (steady motion is predicted well, a limb that
-  turns back is not).
+* **motion** (only where the flow lost the point): where the point's constant velocity puts
+  it; sigma ``motion_sigma`` plus ``motion_accel`` times its last acceleration (steady motion
+  is predicted well, a limb that turns back is not).
 * **interpolated** point: ``user_sigma`` at the keyframes, growing towards the middle of the
   gap in proportion to how far the point travels (``interp_motion``).
 

@@ -189,10 +189,10 @@ def propagate(
     """Carry ``start`` (instances on ``from_frame``) to every frame up to ``to_frame``
     (backward when ``to_frame < from_frame``). See the module docstring.
 
-    Each step combines, per keypoint, up to three estimates (:func:`pose_studio.core.fusion.fuse`):
-    the optical flow's, the point's own motion (constant velocity from the frames before, its
-    sigma growing with the point's acceleration: smooth motion is predicted well, a limb that
-    changes direction is not), and, when filling, the model's.
+    Each step combines, per keypoint, the optical flow's estimate and, when filling, the
+    model's (:func:`pose_studio.core.fusion.fuse`); where the flow has lost a point while
+    filling, the point's own motion (constant velocity from the frames before, its sigma
+    growing with the point's acceleration) stands in for the flow.
 
     Args:
         get_frame: ``frame index -> BGR or grey image``.
@@ -258,7 +258,10 @@ def propagate(
             a = np.where(np.isfinite(acc[i]).all(1), np.linalg.norm(np.nan_to_num(acc[i]), axis=1),
                          0.5 * np.linalg.norm(np.nan_to_num(vel[i]), axis=1))
             m_sg = np.hypot(sg[i], fu.motion_sigma + fu.motion_accel * a)
-            m_ok = live & known_v & (carried_on[i] | filling)
+            # only where the flow has nothing this frame: what the image shows beats what the
+            # motion so far suggests (a point that stops must stop), and the model may still
+            # outvote it
+            m_ok = live & known_v & ~np.isfinite(f_sg) & filling
             motion_est.append(Estimate(guess, np.where(m_ok, m_sg, np.inf),
                                        Provenance.PROPAGATED, start[i].visibility))
         model: list[Estimate | None] = [None] * len(start)
