@@ -38,7 +38,7 @@ def test_quick_run_prints_the_last_line_and_every_frame_is_done(
     assert LAST.match(out.strip().splitlines()[-1]), out.strip().splitlines()[-1]
     # each strategy brought every frame to OKS 0.95 (the simulation checks it) and:
     assert res["c"] < res["b"] < res["a"]
-    assert res["ratio"] < 0.7  # measured 0.61 on the quick clips, 0.43 on the full ones
+    assert res["ratio"] < 0.75  # measured 0.64 on the quick clips, 0.44 on the full ones
     assert res["ids"] <= res["iou_ids"]
     for row in res["clips"]:
         if row["gap"] > 0.5:  # people stay more than half a body apart
