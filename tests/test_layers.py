@@ -21,9 +21,12 @@ INTERNAL: dict[str, set[str]] = {
     "store": {"core", "store"},
     "formats": {"core", "video", "store", "formats"},
     "inference": {"core", "video", "store", "inference"},
-    "train": {"core", "synth", "video", "store", "formats", "inference", "train"},
-    "gui": {"core", "synth", "video", "store", "formats", "inference", "train", "gui"},
-    "cli": {"core", "synth", "video", "store", "formats", "inference", "train", "gui", "cli"},
+    "labeling": {"core", "video", "store", "labeling"},
+    "train": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train"},
+    "gui": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train",
+            "gui"},
+    "cli": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train",
+            "gui", "cli"},
     "": {"core", "cli"},  # pose_studio/__init__.py, __main__.py
 }
 
@@ -34,6 +37,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "store": {"numpy", "sqlalchemy"},
     "formats": {"numpy", "cv2", "av"},
     "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
+    "labeling": {"numpy", "cv2", "scipy"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
     "gui": {"numpy", "cv2", "PySide6", "shiboken6", "pyqtgraph"},
     "cli": {"numpy", "cv2"},

@@ -35,6 +35,10 @@ COMMANDS: dict[str, str] = {
     "demo": "cmd_demo",
     "doctor": "cmd_doctor",
     "train": "cmd_train",
+    "track": "cmd_track",
+    "interpolate": "cmd_interpolate",
+    "propagate": "cmd_propagate",
+    "suggest": "cmd_suggest",
 }
 
 log = logging.getLogger("pose_studio")

@@ -1187,6 +1187,37 @@ class ImportWriter:
     ) -> int:
         return _new_model_run(self._s, model_path, model_hash, providers, params)
 
+    def update_instance(self, inst: Instance) -> Instance:
+        """As :meth:`Project.update_instance`, inside this transaction."""
+        conn = self._s.connection()
+        where = conn.exec_driver_sql(
+            "SELECT video_id, frame_idx FROM instances WHERE id = ?", (inst.id,)).first()
+        if inst.id is None or where is None:
+            raise ProjectError(f"project {self._p.path} has no instance {inst.id}")
+        check_instance(inst, self._p.skeleton.num_keypoints,
+                       f"project {self._p.path}, instance {inst.id}")
+        row = instance_row(inst, where[0], where[1], time.time())
+        conn.exec_driver_sql(_UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
+        self._touched.setdefault(int(where[0]), set()).add(int(where[1]))
+        return inst
+
+    def delete_instance(self, instance_id: int) -> None:
+        conn = self._s.connection()
+        where = conn.exec_driver_sql(
+            "SELECT video_id, frame_idx FROM instances WHERE id = ?", (instance_id,)).first()
+        if where is None:
+            raise ProjectError(f"project {self._p.path} has no instance {instance_id}")
+        conn.exec_driver_sql("DELETE FROM instances WHERE id = ?", (instance_id,))
+        self._touched.setdefault(int(where[0]), set()).add(int(where[1]))
+
+    def set_track_ids(self, track_of: Mapping[int, int | None]) -> None:
+        """Set only the ``track_id`` of instances ``{instance id: track id or None}``; every
+        other value (keypoints, scores, model run) stays as it is."""
+        rows = [(t, int(i)) for i, t in track_of.items()]
+        if rows:
+            self._s.connection().exec_driver_sql(
+                "UPDATE instances SET track_id = ? WHERE id = ?", rows)
+
     def create_track(self, name: str) -> int:
         row = TrackRow(name=str(name), created_at=time.time())
         self._s.add(row)

@@ -1,0 +1,312 @@
+"""Carry labeled keypoints through time with optical flow, optionally filling with the model.
+
+:func:`propagate` follows every labeled keypoint of some instances from one frame to the
+next with pyramidal Lucas-Kanade (OpenCV), forward or backward. Each step is checked by
+tracking the point back again (the forward-backward check): a point whose round trip misses
+its start by more than ``fb_max`` pixels, that LK loses, or that leaves the image stops there,
+and the result says which point stopped on which frame and why.
+
+With ``predictions`` (the model's instances per frame) it also fills: on every frame each
+carried instance is matched to a prediction and every keypoint is the confidence-weighted
+combination of the flow's point and the model's (:mod:`pose_studio.core.fusion`); the
+combination, not the raw flow point, is what is carried on, so a confident model keypoint
+stops the flow drifting and takes over a point the flow lost, while a doubtful one is outvoted.
+
+Pure: it reads frames through a callable and returns new instances (provenance
+``propagated``; ``predicted`` where the model's point weighed most); it writes nothing. It
+reports progress and can be cancelled between frames, so a worker thread can run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
+from pose_studio.core.fusion import Estimate, FusionParams, fuse, model_estimate, person_scale
+from pose_studio.core.tracking import box_area, instance_box, pose_oks_matrix
+
+__all__ = ["FlowParams", "PropagationResult", "Stop", "flow_step", "propagate"]
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    """Lucas-Kanade settings and the reliability check."""
+
+    win: int = 9
+    levels: int = 3
+    iterations: int = 40
+    epsilon: float = 0.005
+    fb_max: float = 1.0  # px: forward-backward round-trip error over which a point stops
+    min_eig: float = 1e-4  # OpenCV's minEigThreshold: flat patches are lost
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A keypoint the flow stopped carrying: ``instance`` (index in the start list),
+    ``keypoint``, the first ``frame`` it was not carried to, and why."""
+
+    instance: int
+    keypoint: int
+    frame: int
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class PropagationResult:
+    """``frames[f]``: one instance per start instance (None where nothing is left);
+    ``sigmas[f]``: their keypoint uncertainties in pixels ((n, K), inf: unlabeled)."""
+
+    frames: dict[int, tuple[Instance | None, ...]]
+    sigmas: dict[int, np.ndarray]
+    stops: tuple[Stop, ...]
+    cancelled: bool = False
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return np.ascontiguousarray(frame)
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_BGR2GRAY)
+
+
+def flow_step(prev_gray: np.ndarray, next_gray: np.ndarray, pts: np.ndarray,
+              params: FlowParams | None = None, guess: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Track ``pts`` (N, 2) from one grey frame to the next; ``guess`` (N, 2) is where they
+    are expected (constant velocity), LK's starting point: fast limbs then stay in reach.
+
+    Returns:
+        New points (N, 2), the forward-backward error per point (inf when lost) and a
+        reason per point ("" when the point is reliable).
+    """
+    p = params or FlowParams()
+    n = len(pts)
+    if n == 0:
+        return np.zeros((0, 2)), np.zeros(0), []
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, p.iterations, p.epsilon)
+    kw = {"winSize": (p.win, p.win), "maxLevel": p.levels, "criteria": crit,
+          "minEigThreshold": p.min_eig}
+    p0 = np.ascontiguousarray(pts, dtype=np.float32).reshape(-1, 1, 2)
+    if guess is not None:
+        g = np.ascontiguousarray(guess, dtype=np.float32).reshape(-1, 1, 2)
+        p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, next_gray, p0, g.copy(),  # type: ignore[call-overload]
+                                              flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **kw)
+        lost = st1[:, 0] == 0
+        if lost.any():  # the guess led LK astray: try those points without it
+            q1, sq1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, next_gray, p0[lost], None, **kw)  # type: ignore[call-overload]
+            p1[lost], st1[lost] = q1, sq1
+    else:
+        p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, next_gray, p0, None, **kw)  # type: ignore[call-overload]
+    p0b, st2, _ = cv2.calcOpticalFlowPyrLK(next_gray, prev_gray, p1, None, **kw)  # type: ignore[call-overload]
+    new = p1.reshape(-1, 2).astype(np.float64)
+    fb = np.linalg.norm(p0b.reshape(-1, 2) - p0.reshape(-1, 2), axis=1).astype(np.float64)
+    h, w = next_gray.shape[:2]
+    reasons = []
+    for i in range(n):
+        x, y = new[i]
+        if not (st1[i, 0] and st2[i, 0]) or not np.isfinite(new[i]).all():
+            reasons.append("lost by the flow (flat or changed patch)")
+            fb[i] = np.inf
+        elif not (0 <= x <= w - 1 and 0 <= y <= h - 1):
+            reasons.append("left the image")
+        elif fb[i] > p.fb_max:
+            reasons.append(f"forward-backward error {fb[i]:.1f} px")
+        else:
+            reasons.append("")
+    return new, fb, reasons
+
+
+def _match(carried: Sequence[Instance | None], preds: Sequence[Instance],
+           sigmas: np.ndarray) -> dict[int, int]:
+    """carried index -> prediction index: same track id when both have one, else the
+    assignment that maximises OKS (pairs under 0.1 are left apart)."""
+    out: dict[int, int] = {}
+    free_c = [i for i, c in enumerate(carried) if c is not None]
+    free_p = list(range(len(preds)))
+    for i in list(free_c):
+        tid = carried[i].track_id  # type: ignore[union-attr]
+        if tid is None:
+            continue
+        for j in free_p:
+            if preds[j].track_id == tid:
+                out[i] = j
+                free_c.remove(i)
+                free_p.remove(j)
+                break
+    if free_c and free_p:
+        a = [carried[i] for i in free_c]
+        o = pose_oks_matrix(
+            np.array([c.xy for c in a]), np.array([c.labeled for c in a]),  # type: ignore[union-attr]
+            np.array([box_area(instance_box(c)) for c in a]),  # type: ignore[arg-type]
+            np.array([preds[j].xy for j in free_p]),
+            np.array([np.isfinite(preds[j].xy).all(1) for j in free_p]), sigmas)
+        rows, cols = linear_sum_assignment(-o)
+        for r, c in zip(rows, cols):
+            if o[r, c] >= 0.1:
+                out[free_c[r]] = free_p[c]
+    return out
+
+
+def _history_motion(start: Sequence[Instance], history: Sequence[Sequence[Instance | None]]
+                    | None, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Velocity and acceleration (NaN: unknown) of each start instance's points from its
+    poses on the frames before (nearest first)."""
+    vel = [np.full((k, 2), np.nan) for _ in start]
+    acc = [np.full((k, 2), np.nan) for _ in start]
+    for i, s in enumerate(start):
+        h = list(history[i]) if history is not None and i < len(history) else []
+        p1 = h[0] if len(h) > 0 else None
+        p2 = h[1] if len(h) > 1 else None
+        if p1 is None:
+            continue
+        ok1 = s.labeled & p1.labeled
+        vel[i][ok1] = s.xy[ok1] - p1.xy[ok1]
+        if p2 is not None:
+            ok2 = ok1 & p2.labeled
+            acc[i][ok2] = vel[i][ok2] - (p1.xy[ok2] - p2.xy[ok2])
+    return vel, acc
+
+
+def propagate(
+    get_frame: Callable[[int], np.ndarray],
+    start: Sequence[Instance],
+    from_frame: int,
+    to_frame: int,
+    *,
+    predictions: Mapping[int, Sequence[Instance]] | None = None,
+    sigmas: Sequence[float] | np.ndarray | None = None,
+    params: FlowParams | None = None,
+    fusion: FusionParams | None = None,
+    start_sigmas: Sequence[np.ndarray] | None = None,
+    history: Sequence[Sequence[Instance | None]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> PropagationResult:
+    """Carry ``start`` (instances on ``from_frame``) to every frame up to ``to_frame``
+    (backward when ``to_frame < from_frame``). See the module docstring.
+
+    Each step combines, per keypoint, the optical flow's estimate and, when filling, the
+    model's (:func:`pose_studio.core.fusion.fuse`); where the flow has lost a point while
+    filling, the point's own motion (constant velocity from the frames before, its sigma
+    growing with the point's acceleration) stands in for the flow.
+
+    Args:
+        get_frame: ``frame index -> BGR or grey image``.
+        predictions: ``{frame: predicted instances}`` to fill with (None: flow only; a point
+            the flow stops carrying then stops for good).
+        sigmas: OKS sigmas, to match carried instances to predictions without track ids.
+        start_sigmas: Per start instance, its keypoints' uncertainty in pixels (default: a
+            user label's, ``fusion.user_sigma``); pass what a previous run returned to go on
+            where it stopped.
+        history: Per start instance, its poses on the frames before ``from_frame`` (in the
+            direction of travel, nearest first; None where unknown): the motion prior.
+        progress: ``progress(done, total)`` after each frame.
+        cancel: Checked before each frame; True stops (the frames done are returned).
+    """
+    fp = params or FlowParams()
+    fu = fusion or FusionParams()
+    step = 1 if to_frame >= from_frame else -1
+    targets = list(range(from_frame + step, to_frame + step, step))
+    k = start[0].num_keypoints if start else 0
+    sig_k = np.asarray(sigmas if sigmas is not None else np.full(k, 0.072), np.float64)
+    xy = [np.array(s.xy, dtype=np.float64) for s in start]
+    sg = [np.where(s.labeled, fu.user_sigma if start_sigmas is None else
+                   np.asarray(start_sigmas[i], np.float64), np.inf) for i, s in enumerate(start)]
+    vel, acc = _history_motion(start, history, k)
+    carried_on = [s.labeled.copy() for s in start]  # the flow still follows the point
+    frames_out: dict[int, tuple[Instance | None, ...]] = {}
+    sig_out: dict[int, np.ndarray] = {}
+    stops: list[Stop] = []
+    prev = _gray(get_frame(from_frame)) if start else None
+    filling = predictions is not None
+    cancelled = False
+    for n, f in enumerate(targets):
+        if cancel is not None and cancel():
+            cancelled = True
+            break
+        cur = _gray(get_frame(f))
+        flow_est: list[Estimate] = []
+        motion_est: list[Estimate] = []
+        for i in range(len(start)):
+            live = np.isfinite(sg[i])
+            known_v = np.isfinite(vel[i]).all(1)
+            guess = xy[i] + np.where(known_v[:, None], vel[i], 0.0)
+            f_xy = np.zeros((k, 2))
+            f_sg = np.full(k, np.inf)
+            idx = np.flatnonzero(live & carried_on[i])
+            if idx.size:
+                pts, fb, why = flow_step(prev, cur, xy[i][idx], fp, guess=guess[idx])  # type: ignore[arg-type]
+                for m, j in enumerate(idx):
+                    if why[m]:
+                        stops.append(Stop(i, int(j), f, why[m]))
+                        carried_on[i][j] = False
+                        continue
+                    # LK on a thin, fast limb locks onto the still background behind it
+                    # and reports little motion: judge it by how fast the point was moving
+                    speed = max(float(np.linalg.norm(pts[m] - xy[i][j])),
+                                float(np.linalg.norm(vel[i][j])) if known_v[j] else 0.0)
+                    grow = fu.flow_sigma + fu.flow_motion * speed + fu.flow_fb * fb[m]
+                    f_xy[j] = pts[m]
+                    f_sg[j] = float(np.hypot(sg[i][j], grow))
+            flow_est.append(Estimate(f_xy, f_sg, Provenance.PROPAGATED, start[i].visibility))
+            # the point's own motion: where constant velocity puts it, as sure as the motion
+            # was steady (acceleration known) or slow (only the velocity known)
+            a = np.where(np.isfinite(acc[i]).all(1), np.linalg.norm(np.nan_to_num(acc[i]), axis=1),
+                         0.5 * np.linalg.norm(np.nan_to_num(vel[i]), axis=1))
+            m_sg = np.hypot(sg[i], fu.motion_sigma + fu.motion_accel * a)
+            # only where the flow has nothing this frame: what the image shows beats what the
+            # motion so far suggests (a point that stops must stop), and the model may still
+            # outvote it
+            m_ok = live & known_v & ~np.isfinite(f_sg) & filling
+            motion_est.append(Estimate(guess, np.where(m_ok, m_sg, np.inf),
+                                       Provenance.PROPAGATED, start[i].visibility))
+        model: list[Estimate | None] = [None] * len(start)
+        if filling and predictions.get(f):  # type: ignore[union-attr]
+            preds = list(predictions[f])  # type: ignore[index]
+            draft: list[Instance | None] = []
+            for i in range(len(start)):
+                # where each point is now, or was last (to find this person's prediction)
+                ok = flow_est[i].valid | motion_est[i].valid | np.isfinite(sg[i])
+                pos = np.where(flow_est[i].valid[:, None], flow_est[i].xy,
+                               np.where(motion_est[i].valid[:, None], motion_est[i].xy, xy[i]))
+                draft.append(Instance(xy=np.where(ok[:, None], pos, 0.0),
+                                      visibility=np.where(ok, 2, 0),
+                                      track_id=start[i].track_id) if ok.any() else None)
+            for ci, pj in _match(draft, preds, sig_k).items():
+                scale = person_scale(preds[pj]) if preds[pj].box() is not None else \
+                    person_scale(start[ci])
+                model[ci] = model_estimate(preds[pj], fu, scale)
+        insts: list[Instance | None] = []
+        sig_f = np.full((len(start), k), np.inf)
+        for i, s in enumerate(start):
+            est = [flow_est[i], motion_est[i]] + ([model[i]] if model[i] is not None else [])
+            fxy, fsg, w = fuse(est, fu)  # type: ignore[arg-type]
+            ok = np.isfinite(fsg)
+            new_vel = np.where(ok[:, None], fxy - xy[i], np.nan)
+            acc[i] = np.where(ok[:, None] & np.isfinite(vel[i]), new_vel - vel[i], np.nan)
+            vel[i] = new_vel
+            xy[i] = np.where(ok[:, None], fxy, xy[i])
+            sg[i] = fsg
+            sig_f[i] = fsg
+            if not ok.any():
+                insts.append(None)
+                continue
+            prov = np.full(k, int(Provenance.PROPAGATED), dtype=np.uint8)
+            if len(w) > 2:
+                prov = np.where(w[2] > w[0] + w[1], int(Provenance.PREDICTED), prov)
+            vis = np.where(ok, np.where(s.visibility > 0, s.visibility, int(Visibility.VISIBLE)),
+                           int(Visibility.UNLABELED)).astype(np.uint8)
+            insts.append(Instance(xy=np.where(ok[:, None], fxy, 0.0), visibility=vis,
+                                  kind=InstanceKind.USER,
+                                  provenance=np.where(ok, prov, int(Provenance.USER)),
+                                  track_id=s.track_id))
+        frames_out[f] = tuple(insts)
+        sig_out[f] = sig_f
+        prev = cur
+        if progress is not None:
+            progress(n + 1, len(targets))
+    return PropagationResult(frames_out, sig_out, tuple(stops), cancelled)
