@@ -180,10 +180,13 @@ def _videos(f: Any, path: Path, opts: ReadOptions, not_kept: list[str]) -> list[
         embedded = written == "." or (be.get("has_embedded_images") and dataset
                                       and Path(_resolve(written, path, None) or "") == path.resolve())
         src_info = entry.get("source_video")
-        orig = ""
-        if isinstance(src_info, Mapping):
-            orig = str((src_info.get("backend") or {}).get("filename", src_info.get("filename", "")))
-        stem = posixpath.basename((orig or written).replace("\\", "/")) or f"video{i}"
+        orig, shown = "", _shown_name(be)
+        if embedded and isinstance(src_info, Mapping):
+            sbe = src_info.get("backend") or {}
+            if isinstance(sbe, Mapping):
+                orig = str(sbe.get("filename", src_info.get("filename", "")))
+                shown = _shown_name(sbe)
+        stem = posixpath.basename(shown.rstrip("/")) or f"video{i}"
         key = stem
         n = 2
         while key in keys:
@@ -227,13 +230,28 @@ def _embedded(f: Any, key: str, dataset: str, i: int, orig: str, w: int | None,
     return _Video(src, {int(n): j for j, n in enumerate(nums)})
 
 
+def _shown_name(be: Mapping[str, Any]) -> str:
+    """What a video or image list is called: its file name, or its folder's path."""
+    names = be.get("filenames")
+    if isinstance(names, list) and names:
+        return _common_dir([str(n) for n in names])
+    return str(be.get("filename", "")).replace("\\", "/")
+
+
+def _common_dir(files: list[str]) -> str:
+    dirs = [posixpath.dirname(x.replace("\\", "/")) for x in files]
+    try:
+        return posixpath.commonpath(dirs) if len(dirs) > 1 else dirs[0]
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+
+
 def _image_list(key: str, names: list[Any], path: Path, opts: ReadOptions, w: int | None,
                 h: int | None, not_kept: list[str]) -> _Video:
     files = [str(n).replace("\\", "/") for n in names]
     if not files:
         raise _Bad(f"image list {key!r} is empty")
-    root = posixpath.commonpath([posixpath.dirname(x) for x in files]) if len(files) > 1 \
-        else posixpath.dirname(files[0])
+    root = _common_dir(files)
     rel = [posixpath.relpath(x, root) if root else x for x in files]
     found = _resolve(root or ".", path, opts.images_dir) if root else path.parent.resolve()
     if found is None:

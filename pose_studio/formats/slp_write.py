@@ -143,6 +143,10 @@ def _lost_lines(ds: Dataset, lost: Counter[str]) -> list[str]:
                   | {k for f in ds.frames for k in f.extra})
     if keys:
         lines.append("format-specific fields: " + ", ".join(keys[:10]))
+    runs = {a.run for a in anns if a.run}
+    if runs:
+        lines.append(f"model run records ({', '.join(sorted(runs))}): SLEAP keeps none; the "
+                     "predictions are kept")
     regions = sum(len(f.regions) for f in ds.frames)
     if regions:
         lines.append(f"{regions} region(s) without keypoints (crowd/ignore areas)")
