@@ -226,7 +226,8 @@ def read_labelstudio(path: Path, opts: ReadOptions) -> Dataset:
             res = a.get("result") or []
             groups += [(g, False, {}) for g in _group(res if isinstance(res, list) else [],
                                                      counts)]
-        for p in task.get("predictions") or []:
+        preds = task.get("predictions") or []
+        for p in preds if isinstance(preds, list) else []:
             if not isinstance(p, Mapping):
                 continue
             res = p.get("result") or []

@@ -274,7 +274,10 @@ def _points(rows: np.ndarray, scores: bool, legacy: bool) -> tuple[np.ndarray, n
     has = np.isfinite(x) & np.isfinite(y)
     pts[:, 2] = np.where(has, np.where(vis, 2.0, 1.0), 0.0)
     pts[~has, :2] = np.nan
-    kp = rows["score"].astype(np.float32) if scores else None
+    kp = None
+    if scores:
+        with np.errstate(over="ignore", invalid="ignore"):
+            kp = rows["score"].astype(np.float32)
     return pts, kp
 
 
