@@ -37,6 +37,16 @@ class _Bad(Exception):
     """Internal: a structural problem, turned into one FormatError line with the path."""
 
 
+def _check_declared(ds: Any, name: str, rows: int | None = None) -> None:
+    """Refuse a table (or ``rows`` of it) whose declared size the file cannot hold."""
+    per_row = int(np.prod(ds.shape[1:], dtype=np.int64)) * int(ds.dtype.itemsize)
+    n = int(ds.shape[0]) if rows is None else rows
+    nominal = n * per_row
+    stored = int(ds.id.get_storage_size())
+    if nominal > MAX_TABLE_BYTES or (nominal > (1 << 20) and nominal > MAX_INFLATION * stored):
+        raise _Bad(f"table {name!r} declares {ds.shape[0]} rows, far more than the file holds")
+
+
 def _table(f: Any, name: str, fields: tuple[str, ...] = ()) -> np.ndarray:
     """A 1-D table read whole after its declared size was checked against the file."""
     import h5py
@@ -46,10 +56,7 @@ def _table(f: Any, name: str, fields: tuple[str, ...] = ()) -> np.ndarray:
         raise _Bad(f"it has no {name!r} table")
     if not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
         raise _Bad(f"{name!r} is not a 1-D table")
-    nominal = int(ds.shape[0]) * int(ds.dtype.itemsize)
-    stored = int(ds.id.get_storage_size())
-    if nominal > MAX_TABLE_BYTES or (nominal > (1 << 20) and nominal > MAX_INFLATION * stored):
-        raise _Bad(f"table {name!r} declares {ds.shape[0]} rows, far more than the file holds")
+    _check_declared(ds, name)
     names = ds.dtype.names or ()
     missing = [n for n in fields if n not in names]
     if missing:
@@ -217,8 +224,13 @@ def _embedded(f: Any, key: str, dataset: str, i: int, orig: str, w: int | None,
     fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
     w = int(ds.attrs.get("width", w or 0)) or w
     h = int(ds.attrs.get("height", h or 0)) or h
+    if ds.ndim not in (1, 2, 4):
+        raise _Bad(f"embedded video {group!r} is not a table of images")
+    _check_declared(ds, f"{group}/video", rows=1)  # read one row at a time when unpacking
     if f"{group}/frame_numbers" in f:
-        nums = np.asarray(f[f"{group}/frame_numbers"][()]).astype(np.int64).reshape(-1)
+        nums_ds = f[f"{group}/frame_numbers"]
+        _check_declared(nums_ds, f"{group}/frame_numbers")
+        nums = np.asarray(nums_ds[()]).astype(np.int64).reshape(-1)
     else:
         nums = np.arange(int(ds.shape[0]), dtype=np.int64)
     if nums.shape[0] > int(ds.shape[0]):
