@@ -273,3 +273,45 @@ def test_files_written_here_load_in_sleap_io(tmp_path: Path) -> None:
     p = _write(make_dataset(), tmp_path / "x.pkg.slp", frames=lambda k, i: frame_pixels(k, i))
     labels = sio.load_slp(str(p))
     assert len(labels.labeled_frames) == 5
+
+
+# --- files sleap-io wrote (tests/data/sleap_io, made by make_fixtures.py there) -----------------
+SIO = Path(__file__).resolve().parent / "data" / "sleap_io"
+
+
+@pytest.mark.parametrize("name", ["labels.slp", "labels.pkg.slp"])
+def test_files_sleap_io_wrote(tmp_path: Path, name: str) -> None:
+    ds = _read(SIO / name)
+    ds.validate()
+    assert ds.not_kept == []
+    assert ds.skeleton.keypoints == ("head", "left_ear", "right_ear")
+    assert ds.skeleton.flip_pairs == ((1, 2),)  # stored right -> left; oriented left first
+    assert ds.tracks == ["mouse1", "mouse2"]
+    user, pred = ds.frames[1].annotations
+    np.testing.assert_array_equal(user.points, [[11, 12, 2], [8, 20, 2], [16, 20.5, 1]])
+    assert pred.kind is InstanceKind.PREDICTED and pred.score == 0.75 and pred.track == "mouse2"
+    np.testing.assert_allclose(pred.kp_scores, [0.9, 0.1, 0.8])
+    assert pred.points[1, 2] == 0
+    src = ds.sources[0]
+    if name == "labels.slp":
+        assert (Path(src.path or "") / src.images[0].path).is_file()
+        return
+    assert FMT.unpack is not None
+    src = FMT.unpack(SIO / name, ds, tmp_path).sources[0]
+    for i in range(3):
+        got = cv2.imread(str(Path(src.path or "") / src.images[i].path))
+        want = cv2.imread(str(SIO / f"frame{i}.png"))
+        np.testing.assert_array_equal(got, want)
+        assert tuple(got[15, 10 + 10 * i]) == (0, 0, 255)  # the red square is red (BGR)
+
+
+def test_an_image_list_that_moved_is_found_next_to_the_file(tmp_path: Path) -> None:
+    for f in SIO.glob("*.*"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    with h5py.File(tmp_path / "labels.slp", "a") as f:
+        row = f["videos_json"][0].decode().replace(str(SIO), "/nowhere/old/place")
+        del f["videos_json"]
+        f["videos_json"] = np.array([row.encode()])
+    src = _read(tmp_path / "labels.slp").sources[0]
+    assert src.path == str(tmp_path.resolve())
+    assert [im.path for im in src.images] == ["frame0.png", "frame1.png", "frame2.png"]

@@ -62,7 +62,7 @@ def skeleton_from_names(
     flips: list[tuple[int, int]] = []
     if flip_pairs is not None:
         used: set[int] = set()
-        for a, b in flip_pairs:
+        for a, b in (_oriented(p, names) for p in flip_pairs):
             if 0 <= a < k and 0 <= b < k and a != b and a not in used and b not in used:
                 flips.append((int(a), int(b)))
                 used.update((a, b))
@@ -84,6 +84,22 @@ def skeleton_from_names(
                         flip_pairs=tuple(flips))
     except SkeletonError as exc:
         raise FormatError(str(exc)) from None
+
+
+def _side(name: str) -> int:
+    low = name.lower()
+    return -1 if low.startswith(("left", "l_")) else 1 if low.startswith(("right", "r_")) else 0
+
+
+def _oriented(pair: tuple[int, int], names: tuple[str, ...]) -> tuple[int, int]:
+    """A flip pair as (left, right): sides come from the first member (see Skeleton.side)."""
+    a, b = int(pair[0]), int(pair[1])
+    if not (0 <= a < len(names) and 0 <= b < len(names)):
+        return a, b
+    sa, sb = _side(names[a]), _side(names[b])
+    if (sa, sb) in ((1, -1), (1, 0), (0, -1)) or (sa == sb and a > b):
+        return b, a
+    return a, b
 
 
 def _name_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:

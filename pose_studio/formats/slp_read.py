@@ -139,7 +139,7 @@ def _skeleton(meta: Mapping[str, Any], index: int, not_kept: list[str]) -> tuple
             seen.add(key)
             flips.append((a, b))
     graph = sk.get("graph", {})
-    name = str(graph.get("name", "sleap")) if isinstance(graph, Mapping) else "sleap"
+    name = str(graph.get("name") or "sleap") if isinstance(graph, Mapping) else "sleap"
     skel = skeleton_from_names([names[i] for i in ids], name=name, edges=edges,
                                flip_pairs=flips, not_kept=not_kept)
     return skel, name
@@ -266,6 +266,14 @@ def _image_list(key: str, names: list[Any], path: Path, opts: ReadOptions, w: in
     root = _common_dir(files)
     rel = [posixpath.relpath(x, root) if root else x for x in files]
     found = _resolve(root or ".", path, opts.images_dir) if root else path.parent.resolve()
+    if found is None or not (found / rel[0]).exists():
+        # moved: the images next to the labels file, or under --images, by file name
+        for folder in (path.parent, opts.images_dir):
+            names = [posixpath.basename(x) for x in files]
+            if folder is not None and len(set(names)) == len(names) and \
+                    all((folder / n).is_file() for n in names):
+                found, rel = folder.resolve(), names
+                break
     if found is None:
         not_kept.append(f"image folder {root!r} was not found; its labels are kept")
     images = tuple(ImageEntry(r, w, h) for r in rel)
@@ -431,7 +439,9 @@ def _read(f: Any, path: Path, opts: ReadOptions) -> Dataset:
         not_kept.append(f"{bad_pts} point(s) with non-finite or absurd coordinates "
                         "read as unlabeled")
     for name in sorted(set(f.keys()) - _KNOWN):
-        if not name.startswith("video"):
+        obj = f[name]
+        empty = len(obj) == 0 if not hasattr(obj, "shape") else (obj.size or 0) == 0
+        if not name.startswith("video") and not empty:
             not_kept.append(f"SLEAP table {name!r} (not a Pose Studio concept)")
     suggestions = _rows_json(f, "suggestions_json") if "suggestions_json" in f else []
     if suggestions:
