@@ -267,3 +267,18 @@ def test_corpus_project_reads_and_round_trips(tmp_path: Path) -> None:
         np.testing.assert_array_equal(f1.annotations[0].points, f2.annotations[0].points)
     copied = cv2.imread(str(tmp_path / "copy" / "labeled-data" / "m4s1" / "img0005.png"))
     np.testing.assert_array_equal(copied, pixels("m4s1", 5))
+
+
+def test_analysis_output_is_predictions_on_its_video(tmp_path: Path) -> None:
+    (tmp_path / "vid.mp4").write_bytes(b"not really a video")
+    p = tmp_path / "vidDLC_resnet50_testShuffle1_1000.csv"
+    p.write_text("scorer,net,net,net,net,net,net\nbodyparts,a,a,a,b,b,b\n"
+                 "coords,x,y,likelihood,x,y,likelihood\n0,1,2,0.9,3,4,0.2\n5,,,,7,8,0.5\n")
+    assert detect(p).name == "dlc"
+    ds = _read(p)
+    assert ds.sources[0].kind == "video" and ds.sources[0].path == str((tmp_path / "vid.mp4"))
+    assert [f.index for f in ds.frames] == [0, 5]
+    a = ds.frames[1].annotations[0]
+    assert a.kind is InstanceKind.PREDICTED and a.points[0, 2] == 0
+    np.testing.assert_allclose(a.kp_scores, [np.nan, 0.5])
+    assert ds.skeleton.keypoints == ("a", "b")

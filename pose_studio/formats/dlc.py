@@ -2,7 +2,8 @@
 (and ``.h5``) + the labeled images.
 
 Accepted input: the project folder, its ``config.yaml``, or one ``CollectedData_*.csv``/``.h5``
-(its project is found by walking up to a ``config.yaml``). Each ``labeled-data/<video>``
+(its project is found by walking up to a ``config.yaml``), or an ``analyze_videos`` output
+(rows numbered by frame: predictions on the video found beside it). Each ``labeled-data/<video>``
 folder becomes an image-set source holding every image of the folder (labeled or not);
 labeled rows become frames. Single-animal rows are one instance; multi-animal projects give
 one instance per individual (track = individual) and one for the unique body parts
@@ -100,6 +101,10 @@ def _tables(root: Path, scorer: str | None, not_kept: list[str]) -> list[Path]:
         return out
     for folder in sorted(p for p in ld.iterdir() if p.is_dir()):
         csvs = sorted(folder.glob("CollectedData_*.csv"))
+        machine = sorted(p.name for p in folder.glob("machinelabels*"))
+        if machine:
+            not_kept.append(f"{folder.name}: DeepLabCut's machine labels ({', '.join(machine)}; "
+                            "refine them in DeepLabCut, or import the analysis .h5)")
         h5s = sorted(folder.glob("CollectedData_*.h5"))
         found = {p.stem: p for p in h5s} | {p.stem: p for p in csvs}  # the CSV wins
         if scorer and f"CollectedData_{scorer}" in found:
@@ -199,17 +204,28 @@ def _source_images(folder: Path, listed: list[str]) -> list[str]:
     return sorted(set(files), key=_natural)
 
 
+_VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv")
+
+
+def _analysis_video(tp: Path, base: Path, opts: ReadOptions, not_kept: list[str]) -> Source:
+    """The video an ``analyze_videos`` table belongs to: ``<video>DLC_<net>...h5`` beside it or
+    under the project's ``videos/`` (or ``--images``)."""
+    stem = tp.stem.split("DLC_")[0] if "DLC_" in tp.stem else tp.stem
+    for folder in (tp.parent, base / "videos", opts.images_dir):
+        if folder is None:
+            continue
+        for suffix in _VIDEO_SUFFIXES:
+            if (folder / f"{stem}{suffix}").is_file():
+                return Source(stem, "video", str((folder / f"{stem}{suffix}").resolve()))
+    not_kept.append(f"the video of {tp.name} ({stem}.*) was not found; its predictions are kept")
+    return Source(stem, "video", None)
+
+
 def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dict[str, int],
            base: Path, path: Path, opts: ReadOptions, not_kept: list[str],
            cfg: Mapping[str, Any]) -> Dataset:
     k = skeleton.num_keypoints
     rows_by_folder: dict[str, list[tuple[str, int, dlc_table.Table, Path]]] = {}
-    for tp, t in tables:
-        for r, name in enumerate(t.rows):
-            parts = name.split("/")
-            folder = "/".join(parts[:-1]) if len(parts) > 1 else \
-                tp.parent.relative_to(base).as_posix() if tp.parent.is_relative_to(base) else "."
-            rows_by_folder.setdefault(folder, []).append((parts[-1], r, t, tp))
     sources: list[Source] = []
     frames: list[Frame] = []
     tracks: list[str] = []
@@ -217,6 +233,22 @@ def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dic
     missing: list[str] = []
     bad_total = 0
     unknown: set[str] = set()
+    for tp, t in tables:
+        if t.rows and all(r.isdigit() for r in t.rows):  # analyze_videos output: frame numbers
+            src = _analysis_video(tp, base, opts, not_kept)
+            sources.append(src)
+            for r, name in enumerate(t.rows):
+                anns, bad = _annotations(t, r, index, k, tp, runs, unknown)
+                bad_total += bad
+                tracks += [a.track for a in anns if a.track and a.track not in tracks]
+                if anns:
+                    frames.append(Frame(src.key, int(name), tuple(anns)))
+            continue
+        for r, name in enumerate(t.rows):
+            parts = name.split("/")
+            folder = "/".join(parts[:-1]) if len(parts) > 1 else \
+                tp.parent.relative_to(base).as_posix() if tp.parent.is_relative_to(base) else "."
+            rows_by_folder.setdefault(folder, []).append((parts[-1], r, t, tp))
     for folder, rows in rows_by_folder.items():
         fdir = (base / folder) if folder != "." else base
         if opts.images_dir is not None and not fdir.is_dir():

@@ -374,7 +374,9 @@ def _read(f: Any, path: Path, opts: ReadOptions) -> Dataset:
     runs: dict[str, dict[str, Any]] = {}
     by_frame: dict[tuple[int, int], list[Annotation]] = {}
     other_skel = bad_pts = 0
-    for fr in frames:
+    for n_done, fr in enumerate(frames, 1):
+        if opts.progress is not None and n_done % 1000 == 0:
+            opts.progress(n_done, len(frames))
         v, idx = int(fr["video"]), int(fr["frame_idx"])
         a0, a1 = int(fr["instance_id_start"]), int(fr["instance_id_end"])
         if not 0 <= v < len(videos):

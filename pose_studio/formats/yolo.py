@@ -231,6 +231,8 @@ def read_yolo(path: Path, opts: ReadOptions) -> Dataset:
         seen[key] = split
         entries: list[ImageEntry] = []
         for i, r in enumerate(rel):
+            if opts.progress is not None and i % 500 == 0:
+                opts.progress(i, len(rel))
             img = base / r
             size = image_size(img) if img.is_file() else None
             entries.append(ImageEntry(r, *(size or (None, None))))
