@@ -276,7 +276,7 @@ def test_analysis_output_is_predictions_on_its_video(tmp_path: Path) -> None:
                  "coords,x,y,likelihood,x,y,likelihood\n0,1,2,0.9,3,4,0.2\n5,,,,7,8,0.5\n")
     assert detect(p).name == "dlc"
     ds = _read(p)
-    assert ds.sources[0].kind == "video" and ds.sources[0].path == str((tmp_path / "vid.mp4"))
+    assert ds.sources[0].kind == "video" and ds.sources[0].path == str(tmp_path / "vid.mp4")
     assert [f.index for f in ds.frames] == [0, 5]
     a = ds.frames[1].annotations[0]
     assert a.kind is InstanceKind.PREDICTED and a.points[0, 2] == 0

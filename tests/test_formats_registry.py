@@ -6,7 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pose_studio.formats.registry import FORMAT_MODULES, all_formats, detect, get_format
+import numpy as np
+
+from pose_studio.core.annotation import InstanceKind
+from pose_studio.formats.registry import (
+    FORMAT_MODULES,
+    ReadOptions,
+    all_formats,
+    detect,
+    get_format,
+)
 from tests.support.datasets import frames_for, make_dataset
 
 
@@ -44,3 +53,32 @@ def test_registry_import_pulls_in_no_heavy_package() -> None:
             " if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _user_points(ds: object) -> list[np.ndarray]:
+    out = []
+    for f in ds.frames:  # type: ignore[attr-defined]
+        for a in f.annotations:
+            if a.kind is InstanceKind.USER:
+                p = a.points.copy()
+                p[p[:, 2] == 0, :2] = np.nan
+                p[:, 2] = p[:, 2] > 0
+                out.append(p)
+    return sorted(out, key=lambda p: tuple(np.nan_to_num(p[:, :2], nan=-1).ravel()))
+
+
+def test_a_dataset_survives_slp_then_dlc_then_yolo(tmp_path: Path) -> None:
+    ds = make_dataset(predictions=False)
+    want = _user_points(ds)
+    for name, target in (("slp", "a.pkg.slp"), ("dlc", "b"), ("yolo", "c")):
+        fmt = get_format(name)
+        assert fmt.write is not None and fmt.read is not None
+        fmt.write(ds, tmp_path / target, _options(ds))
+        ds = fmt.read(tmp_path / target, ReadOptions())
+        if fmt.unpack is not None:
+            ds = fmt.unpack(tmp_path / target, ds, tmp_path / "unpacked")
+        ds.validate()
+        got = _user_points(ds)
+        assert len(got) == len(want), name
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-3, equal_nan=True, err_msg=name)
