@@ -193,15 +193,12 @@ def read_dlc(path: Path, opts: ReadOptions) -> Dataset:
                            opts.skeleton)
 
 
-def _source_images(folder: Path, listed: list[str]) -> list[str]:
+def _source_images(folder: Path, listed: set[str]) -> list[str]:
     files: list[str] = []
     if folder.is_dir():
         files = [p.name for p in folder.iterdir()
                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    for n in listed:
-        if n not in files:
-            files.append(n)
-    return sorted(set(files), key=_natural)
+    return sorted(set(files) | set(listed), key=_natural)
 
 
 _VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv")
@@ -233,19 +230,21 @@ def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dic
     missing: list[str] = []
     bad_total = 0
     unknown: set[str] = set()
+    readers: dict[int, _TableReader] = {}
     for tp, t in tables:
         if t.rows and all(r.isdigit() for r in t.rows):  # analyze_videos output: frame numbers
             src = _analysis_video(tp, base, opts, not_kept)
             sources.append(src)
+            reader = _TableReader(t, index, k, tp, runs, unknown)
+            bad_total += reader.bad
             for r, name in enumerate(t.rows):
-                anns, bad = _annotations(t, r, index, k, tp, runs, unknown)
-                bad_total += bad
+                anns = reader.row(r)
                 tracks += [a.track for a in anns if a.track and a.track not in tracks]
                 if anns:
                     frames.append(Frame(src.key, int(name), tuple(anns)))
             continue
         for r, name in enumerate(t.rows):
-            parts = name.split("/")
+            parts = [x for x in name.split("/") if x not in ("", ".", "..")] or [f"row{r}"]
             folder = "/".join(parts[:-1]) if len(parts) > 1 else \
                 tp.parent.relative_to(base).as_posix() if tp.parent.is_relative_to(base) else "."
             rows_by_folder.setdefault(folder, []).append((parts[-1], r, t, tp))
@@ -253,7 +252,7 @@ def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dic
         fdir = (base / folder) if folder != "." else base
         if opts.images_dir is not None and not fdir.is_dir():
             fdir = opts.images_dir / Path(folder).name
-        listed = [r[0] for r in rows]
+        listed = {r[0] for r in rows}
         images = _source_images(fdir, listed)
         pos = {n: i for i, n in enumerate(images)}
         entries = []
@@ -269,8 +268,10 @@ def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dic
                               tuple(entries), extra={"dlc_folder": folder}))
         by_image: dict[int, list[Annotation]] = {}
         for name, r, t, tp in rows:
-            anns, bad = _annotations(t, r, index, k, tp, runs, unknown)
-            bad_total += bad
+            if id(t) not in readers:
+                readers[id(t)] = _TableReader(t, index, k, tp, runs, unknown)
+                bad_total += readers[id(t)].bad
+            anns = readers[id(t)].row(r)
             for a in anns:
                 if a.track and a.track not in tracks:
                     tracks.append(a.track)
@@ -295,44 +296,52 @@ def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dic
                    not_kept=not_kept, info=info)
 
 
-def _annotations(t: dlc_table.Table, r: int, index: dict[str, int], k: int, tp: Path,
-                 runs: dict[str, dict[str, Any]], unknown: set[str]
-                 ) -> tuple[list[Annotation], int]:
-    groups: dict[str | None, dict[str, dict[str, float]]] = {}
-    for j, (_scorer, ind, bp, coord) in enumerate(t.columns):
-        groups.setdefault(ind, {}).setdefault(bp, {})[coord] = float(t.values[r, j])
-    out: list[Annotation] = []
-    bad = 0
-    for ind, parts in groups.items():
-        pts = np.full((k, 3), np.nan)
-        pts[:, 2] = 0
-        scores = np.full(k, np.nan, dtype=np.float32)
-        has_scores = False
-        for bp, c in parts.items():
+class _TableReader:
+    """Turns a table's rows into annotations; columns are planned once, rows cleaned at once."""
+
+    def __init__(self, t: dlc_table.Table, index: dict[str, int], k: int, tp: Path,
+                 runs: dict[str, dict[str, Any]], unknown: set[str]) -> None:
+        cols: dict[str | None, dict[str, np.ndarray]] = {}
+        for j, (_scorer, ind, bp, coord) in enumerate(t.columns):
             i = index.get(bp)
             if i is None:
                 unknown.add(bp)
                 continue
-            x, y = c.get("x", np.nan), c.get("y", np.nan)
-            if not (np.isnan(x) or np.isnan(y)):
-                pts[i] = (x, y, 2.0)
-            if "likelihood" in c:
-                scores[i] = c["likelihood"]
-                has_scores = True
-        pts, n_bad = clean_points(pts)
-        bad += n_bad
-        if not (pts[:, 2] > 0).any():
-            continue
-        track = ind if ind not in (None, _SINGLE) else None
-        run = None
-        if has_scores:
-            run = tp.name
-            runs.setdefault(run, {"format": "dlc", "file": str(tp)})
-        out.append(Annotation(
-            pts, kind=InstanceKind.PREDICTED if has_scores else InstanceKind.USER,
-            kp_scores=scores if has_scores else None, track=track, run=run,
-            extra={"dlc_individual": ind} if ind is not None else {}))
-    return out, bad
+            if coord not in ("x", "y", "likelihood"):
+                continue
+            plan = cols.setdefault(ind, {c: np.full(k, -1) for c in ("x", "y", "likelihood")})
+            plan[coord][i] = j
+        n = len(t.rows)
+        self.groups = []
+        self.bad = 0
+        padded = np.concatenate([t.values, np.full((n, 1), np.nan)], axis=1)  # column -1: NaN
+        for ind, plan in cols.items():
+            x, y = padded[:, plan["x"]], padded[:, plan["y"]]
+            pts = np.stack([x, y, np.where(np.isnan(x) | np.isnan(y), 0.0, 2.0)], axis=2)
+            pts[pts[..., 2] == 0, :2] = np.nan
+            flat, bad = clean_points(pts.reshape(-1, 3))
+            self.bad += bad
+            scores = None
+            if (plan["likelihood"] >= 0).any():
+                scores = padded[:, plan["likelihood"]].astype(np.float32)
+                run = tp.name
+                runs.setdefault(run, {"format": "dlc", "file": str(tp)})
+            self.groups.append((ind, flat.reshape(n, k, 3), scores))
+        self.run = tp.name
+
+    def row(self, r: int) -> list[Annotation]:
+        out = []
+        for ind, pts, scores in self.groups:
+            if not (pts[r, :, 2] > 0).any():
+                continue
+            predicted = scores is not None
+            out.append(Annotation(
+                pts[r], kind=InstanceKind.PREDICTED if predicted else InstanceKind.USER,
+                kp_scores=scores[r] if scores is not None else None,
+                track=ind if ind not in (None, _SINGLE) else None,
+                run=self.run if predicted else None,
+                extra={"dlc_individual": ind} if ind is not None else {}))
+        return out
 
 
 def _read(path: Path, options: ReadOptions) -> Dataset:

@@ -94,20 +94,23 @@ def read_csv(path: Path) -> Table:
             columns.append((cells[0], None, cells[1], cells[2].lower()))
     body = rows[len(levels):]
     names: list[str] = []
-    values = np.full((len(body), width - n_index), np.nan)
     for i, r in enumerate(body):
         if len(r) != width:
             raise FormatError(f"{path}: row {i + len(levels) + 1} has {len(r)} cells; the header "
                               f"has {width}")
         names.append("/".join(c.strip().replace("\\", "/") for c in r[:n_index] if c.strip()))
-        for j, cell in enumerate(r[n_index:]):
-            s = cell.strip()
-            if s and s.lower() != "nan":
-                try:
-                    values[i, j] = float(s)
-                except ValueError:
-                    raise FormatError(f"{path}: row {i + len(levels) + 1}, column {j + n_index + 1}"
-                                      f": {s[:40]!r} is not a number") from None
+    grid = np.array([[c.strip() or "nan" for c in r[n_index:]] for r in body],
+                    dtype=str).reshape(len(body), width - n_index)
+    try:
+        values = grid.astype(np.float64)  # parsed in C; a bad cell is then looked for
+    except ValueError:
+        for (i, j), s in np.ndenumerate(grid):
+            try:
+                float(s)
+            except ValueError:
+                raise FormatError(f"{path}: row {i + len(levels) + 1}, column {j + n_index + 1}"
+                                  f": {s[:40]!r} is not a number") from None
+        raise
     return Table(columns, names, values)
 
 

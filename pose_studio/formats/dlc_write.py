@@ -88,6 +88,7 @@ class _Plan:
         self.individuals = list(ds.tracks)
         extra = [f"individual{i + 1}" for i in range(len(self.individuals) + untracked)]
         self.individuals += [n for n in extra if n not in self.individuals][:untracked]
+        self._where: tuple[list[Any], dict[Any, int]] | None = None
 
     def columns(self, scorer: str) -> list[tuple[str, str | None, str, str]]:
         if not self.multi:
@@ -101,7 +102,9 @@ class _Plan:
     def row(self, fr: Frame, cols: list[tuple[str, str | None, str, str]],
             kp: dict[str, int]) -> np.ndarray:
         values = np.full(len(cols), np.nan)
-        where = {(c[1], c[2], c[3]): j for j, c in enumerate(cols)}
+        if self._where is None or self._where[0] is not cols:
+            self._where = (cols, {(c[1], c[2], c[3]): j for j, c in enumerate(cols)})
+        where = self._where[1]
         free = [i for i in self.individuals if i not in {a.track for a in fr.annotations}]
         for a in fr.annotations:
             if a.kind is not InstanceKind.USER:

@@ -298,6 +298,7 @@ def _points(rows: np.ndarray, scores: bool, legacy: bool) -> tuple[np.ndarray, n
     if scores:
         with np.errstate(over="ignore", invalid="ignore"):
             kp = rows["score"].astype(np.float32)
+        kp[~np.isfinite(kp)] = np.nan
     return pts, kp
 
 
@@ -366,19 +367,33 @@ def _read(f: Any, path: Path, opts: ReadOptions) -> Dataset:
     pred = _table(f, "pred_points", ("x", "y", "visible", "score")) if "pred_points" in f \
         else np.zeros(0, dtype=[("x", "f8"), ("y", "f8"), ("visible", "?"), ("score", "f8")])
     legacy = fmt_id < 1.1
-    has_complete = "complete" in (pts.dtype.names or ())
-    has_track_score = "tracking_score" in (inst.dtype.names or ())
     inst_cols = inst.dtype.names or ()
     has_id = "instance_id" in inst_cols and "from_predicted" in inst_cols
+    # Whole tables are converted and cleaned at once; the loop below only slices them.
+    user_xyv, _ = _points(pts, False, legacy)
+    pred_xyv, pred_kp = _points(pred, True, legacy)
+    user_xyv, bad_user = clean_points(user_xyv)
+    pred_xyv, bad_pred = clean_points(pred_xyv)
+    bad_pts = bad_user + bad_pred
+    complete = {False: pts["complete"] if "complete" in (pts.dtype.names or ()) else None,
+                True: pred["complete"] if "complete" in (pred.dtype.names or ()) else None}
+    col = {c: inst[c].tolist() for c in ("instance_type", "skeleton", "track", "score",
+                                         "point_id_start", "point_id_end")}
+    ids = inst["instance_id"].tolist() if has_id else []
+    from_pred = inst["from_predicted"].tolist() if has_id else []
+    track_scores = inst["tracking_score"].tolist() if "tracking_score" in inst_cols else []
+    fcol = {c: frames[c].tolist() for c in ("video", "frame_idx", "instance_id_start",
+                                            "instance_id_end")}
     run = path.name
     runs: dict[str, dict[str, Any]] = {}
     by_frame: dict[tuple[int, int], list[Annotation]] = {}
-    other_skel = bad_pts = 0
-    for n_done, fr in enumerate(frames, 1):
-        if opts.progress is not None and n_done % 1000 == 0:
-            opts.progress(n_done, len(frames))
-        v, idx = int(fr["video"]), int(fr["frame_idx"])
-        a0, a1 = int(fr["instance_id_start"]), int(fr["instance_id_end"])
+    other_skel = 0
+    n_frames = len(frames)
+    for fi in range(n_frames):
+        if opts.progress is not None and fi % 1000 == 999:
+            opts.progress(fi + 1, n_frames)
+        v, idx = int(fcol["video"][fi]), int(fcol["frame_idx"][fi])
+        a0, a1 = int(fcol["instance_id_start"][fi]), int(fcol["instance_id_end"][fi])
         if not 0 <= v < len(videos):
             raise _Bad(f"a frame names video {v}, which the file does not list")
         vid = videos[v]
@@ -389,46 +404,46 @@ def _read(f: Any, path: Path, opts: ReadOptions) -> Dataset:
         if idx < 0 or not 0 <= a0 <= a1 <= len(inst):
             raise _Bad(f"frame {idx} of {vid.source.key!r} points outside the instances table")
         anns = by_frame.setdefault((v, idx), [])
-        for row in inst[a0:a1]:
-            if not 0 <= int(row["skeleton"]) < n_sk:
-                raise _Bad(f"an instance names skeleton {int(row['skeleton'])}, which the file "
-                           "does not list")
-            if int(row["skeleton"]) != chosen:
+        for r in range(a0, a1):
+            sk_i = int(col["skeleton"][r])
+            if not 0 <= sk_i < n_sk:
+                raise _Bad(f"an instance names skeleton {sk_i}, which the file does not list")
+            if sk_i != chosen:
                 other_skel += 1
                 continue
-            predicted = int(row["instance_type"]) == 1
-            table = pred if predicted else pts
-            p0, p1 = int(row["point_id_start"]), int(row["point_id_end"])
+            predicted = int(col["instance_type"][r]) == 1
+            table = pred_xyv if predicted else user_xyv
+            p0, p1 = int(col["point_id_start"][r]), int(col["point_id_end"][r])
             if not 0 <= p0 <= p1 <= len(table) or p1 - p0 != k:
                 raise _Bad(f"an instance on frame {idx} has {p1 - p0} points or points outside "
                            f"the table; the skeleton has {k}")
-            rows = table[p0:p1]
-            points, kp = _points(rows, predicted, legacy)
-            points, n_bad = clean_points(points)
-            bad_pts += n_bad
-            t = int(row["track"])
+            t = int(col["track"][r])
             if not -1 <= t < len(unique):
                 raise _Bad(f"an instance names track {t}, which the file does not list")
             extra: dict[str, Any] = {}
             if has_id:
-                extra["slp_id"] = int(row["instance_id"])
-                if not predicted and int(row["from_predicted"]) >= 0:
-                    extra["slp_from_predicted"] = int(row["from_predicted"])
-            if has_complete and rows["complete"].any():
-                extra["slp_complete"] = [bool(c) for c in rows["complete"]]
-            if has_track_score:
-                ts = float(row["tracking_score"])
+                extra["slp_id"] = int(ids[r])
+                if not predicted and int(from_pred[r]) >= 0:
+                    extra["slp_from_predicted"] = int(from_pred[r])
+            flags = complete[predicted]
+            if flags is not None and flags[p0:p1].any():
+                extra["slp_complete"] = [bool(c) for c in flags[p0:p1]]
+            if track_scores:
+                ts = float(track_scores[r])
                 if math.isfinite(ts) and ts != 0:
                     extra["slp_tracking_score"] = ts
-            score = float(row["score"])
+            score = float(col["score"][r])
+            kp = None
             if predicted:
                 runs.setdefault(run, {"format": "slp", "file": str(path)})
-            if kp is not None and not np.isfinite(kp).any():
-                kp = None
+                assert pred_kp is not None
+                kp = pred_kp[p0:p1]
+                if not np.isfinite(kp).any():
+                    kp = None
             anns.append(Annotation(
-                points,
+                table[p0:p1],
                 kind=InstanceKind.PREDICTED if predicted else InstanceKind.USER,
-                kp_scores=np.where(np.isfinite(kp), kp, np.nan) if kp is not None else None,
+                kp_scores=kp,
                 score=score if predicted and math.isfinite(score) else None,
                 track=unique[t] if t >= 0 else None,
                 run=run if predicted else None,
