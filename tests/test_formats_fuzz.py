@@ -227,3 +227,49 @@ def test_sniffers_never_raise(data: bytes, suffix: str) -> None:
             assert fmt.sniff(p) in (True, False)
             assert fmt.sniff(Path(d)) in (True, False)
         assert math.isfinite(len(data))
+
+
+_H5: dict[str, bytes] = {}
+
+
+def _dlc_h5_template() -> bytes:
+    if not _H5:
+        from pose_studio.formats import dlc_table
+
+        t = dlc_table.Table([("me", None, "a", "x"), ("me", None, "a", "y")],
+                            ["labeled-data/v/i0.png", "labeled-data/v/i1.png"],
+                            np.array([[1.0, 2.0], [np.nan, np.nan]]))
+        with tempfile.TemporaryDirectory() as d:
+            dlc_table.write_h5(t, Path(d) / "t.h5")
+            _H5["h5"] = (Path(d) / "t.h5").read_bytes()
+    return _H5["h5"]
+
+
+@FUZZ
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 30), st.one_of(
+        st.lists(numbers, max_size=6), st.binary(max_size=20), st.integers(-5, 10**12))),
+        max_size=4),
+)
+def test_fuzz_dlc_h5_fixed_layout(edits: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d) / "labeled-data" / "v"
+        folder.mkdir(parents=True)
+        (Path(d) / "config.yaml").write_text("scorer: me\nbodyparts: [a]\n")
+        p = folder / "CollectedData_me.h5"
+        p.write_bytes(_dlc_h5_template())
+        with h5py.File(p, "a") as f:
+            g = f["df_with_missing"]
+            names = sorted(g.keys()) + [f"@{a}" for a in sorted(g.attrs.keys())]
+            for which, value in edits:
+                name = names[which % len(names)]
+                if isinstance(value, bytes):
+                    value = np.bytes_(value)
+                elif isinstance(value, list):
+                    value = _cast(value, np.dtype(np.float64))
+                if name.startswith("@"):
+                    g.attrs[name[1:]] = value
+                else:
+                    del g[name]
+                    g[name] = value
+        _outcome("dlc", Path(d))

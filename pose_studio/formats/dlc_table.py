@@ -136,9 +136,16 @@ def _s(v: Any) -> str:
 
 def _level_values(g: Any, prefix: str, n: int) -> list[tuple[str, ...]]:
     cols = []
+    if not 0 < n <= 8:
+        raise FormatError("the table's index has an unusual number of levels")
     for i in range(n):
+        _check_size(g[f"{prefix}_level{i}"])
+        _check_size(g[f"{prefix}_label{i}"])
         level = [_s(v) for v in g[f"{prefix}_level{i}"][()]]
-        labels = np.asarray(g[f"{prefix}_label{i}"][()]).astype(np.int64)
+        raw = np.asarray(g[f"{prefix}_label{i}"][()])
+        if raw.dtype.kind not in "iu":
+            raise FormatError("a pandas index is not made of integer codes")
+        labels = raw.astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= len(level)):
             raise FormatError("a pandas index points outside its levels")
         cols.append([level[j] for j in labels])
@@ -189,6 +196,9 @@ def _check_size(ds: Any) -> None:
 def _read_fixed(g: Any) -> Table:
     if int(g.attrs.get("nblocks", 1)) != 1:
         raise FormatError("the table has several value blocks (not written by DeepLabCut)")
+    for name in ("axis0", "axis1"):
+        if name in g:
+            _check_size(g[name])
     cols: list[tuple[str, ...]] = _level_values(g, "axis0", int(g.attrs["axis0_nlevels"])) \
         if "axis0_nlevels" in g.attrs else [(_s(v),) for v in g["axis0"][()]]
     rows_t: list[tuple[str, ...]] = _level_values(g, "axis1", int(g.attrs["axis1_nlevels"])) \
