@@ -187,6 +187,8 @@ def write_yolo(ds: Dataset, path: Path, opts: WriteOptions) -> WriteSummary:
                     lost["tracks"] += 1
                 if a.kp_scores is not None or a.score is not None:
                     lost["scores"] += 1
+                if a.category is None and len(names) > 1:
+                    lost[f"annotations without a category (written as {names[0]!r})"] += 1
                 row = _row(a, cls_of[a.category] if a.category else 0, *size, dim, lost)
                 if row is not None:
                     rows.append(row)
