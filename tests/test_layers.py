@@ -35,7 +35,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "synth": {"numpy", "cv2"},
     "video": {"numpy", "cv2", "av"},
     "store": {"numpy", "sqlalchemy"},
-    "formats": {"numpy", "cv2", "av"},
+    "formats": {"numpy", "cv2", "av", "yaml", "h5py", "pandas", "tables"},
     "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
     "labeling": {"numpy", "cv2", "scipy"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
@@ -45,7 +45,7 @@ THIRD_PARTY: dict[str, set[str]] = {
 }
 
 #: Optional packages (not runtime dependencies) that may only be imported inside functions.
-LAZY_ONLY = {"torch", "onnx", "pycocotools"}
+LAZY_ONLY = {"torch", "onnx", "pycocotools", "h5py", "pandas", "tables"}
 #: torch-only training modules may import torch at the top; the GUI and CLI import only these
 #: entry modules of ``train``, which must work without torch.
 TRAIN_ENTRY_MODULES = {"__init__.py", "api.py"}

@@ -43,7 +43,12 @@ FrameSource = Callable[[str, int], np.ndarray]
 Progress = Callable[[int, int], None]
 
 #: Modules that define ``FORMAT``; a new format is one module and one line here.
-FORMAT_MODULES: tuple[str, ...] = ()
+FORMAT_MODULES: tuple[str, ...] = (
+    "pose_studio.formats.slp",
+    "pose_studio.formats.dlc",
+    "pose_studio.formats.yolo",
+    "pose_studio.formats.labelstudio",
+)
 
 
 class UnknownFormatError(PoseStudioError):
@@ -108,6 +113,11 @@ class Format:
         read: Path, options -> dataset; None when the format cannot be read.
         write: Dataset, path, options -> summary; None when the format cannot be written.
         priority: Higher sniffs first (a specific format before a general one).
+        unpack: For formats that embed images (``.pkg.slp``): file, dataset, folder -> the
+            dataset with the embedded images written under the folder and its image-set
+            sources pointing there. The reader leaves such sources with ``path=None``
+            (readers never write files); the importer calls this with the folder it keeps
+            images in. None: the format embeds no images.
     """
 
     name: str
@@ -117,6 +127,7 @@ class Format:
     read: Callable[[Path, ReadOptions], Dataset] | None = None
     write: Callable[[Dataset, Path, WriteOptions], WriteSummary] | None = None
     priority: int = 0
+    unpack: Callable[[Path, Dataset, Path], Dataset] | None = None
 
 
 _loaded: list[Format] | None = None

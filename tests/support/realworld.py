@@ -1,8 +1,8 @@
-"""Where the shared corpus of real-world files is (``../shared/realworld`` beside the repo).
+"""Where the shared corpus of real-world files is (never copied into the repository).
 
-Tried in order: ``$POSE_STUDIO_REALWORLD``, ``<repo>/../shared/realworld`` (``/work/main``) and
-``<repo>/../../shared/realworld`` (worktrees under ``/work/wt/NAME``). Tests call
-:func:`realworld_dir` and skip, saying why, when it returns None.
+Tried in order: ``$POSE_STUDIO_REALWORLD``, ``<repo>/../shared/realworld`` (a checkout in
+``/work/main``) and ``<repo>/../../shared/realworld`` (a worktree in ``/work/wt/NAME``). Tests
+call :func:`realworld` (skips, saying why) or :func:`realworld_dir` (None when absent).
 """
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+SKIP_REASON = (
+    "the real-world corpus (../shared/realworld, or $POSE_STUDIO_REALWORLD) is not here"
+)
 
 
 def realworld_dir() -> Path | None:
@@ -19,10 +25,16 @@ def realworld_dir() -> Path | None:
     candidates += [REPO.parent / "shared" / "realworld", REPO.parent.parent / "shared" / "realworld"]
     for c in candidates:
         if (c / "data").is_dir():
-            return c
+            return c.resolve()
     return None
 
 
-SKIP_REASON = (
-    "the real-world corpus (../shared/realworld, or $POSE_STUDIO_REALWORLD) is not here"
-)
+def realworld(rel: str) -> Path:
+    """A corpus file or folder, or skip the test saying why."""
+    root = realworld_dir()
+    if root is None:
+        pytest.skip(SKIP_REASON)
+    p = root / rel
+    if not p.exists():
+        pytest.skip(f"corpus file {rel} is not in {root}")
+    return p
