@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pose_studio.inference.card import FAMILIES, ModelCard, read_card
 from pose_studio.inference.errors import InferenceError, ModelError
+from pose_studio.inference.load import load_model
 from pose_studio.inference.model import (
     CropBatch,
     DetectorModel,
     Letterbox,
     PoseModel,
-    load_model,
 )
 from pose_studio.inference.pipeline import (
     create_model_run,

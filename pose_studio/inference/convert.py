@@ -27,12 +27,8 @@ import numpy as np
 
 from pose_studio.core.oks import oks
 from pose_studio.inference.errors import ModelError
-from pose_studio.inference.model import (
-    DetectorModel,
-    PoseModel,
-    external_data_files,
-    load_model,
-)
+from pose_studio.inference.load import load_model
+from pose_studio.inference.model import DetectorModel, PoseModel, external_data_files
 
 AnyModel = PoseModel | DetectorModel
 
