@@ -147,3 +147,18 @@ def test_detector_and_pose_model_on_a_real_video() -> None:
             w, h = r.frame_size
             vis = inst.visibility == 2
             assert ((inst.xy[vis] >= 0) & (inst.xy[vis] <= [w, h])).all()
+
+
+def test_int8_of_the_opset8_simplepose_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pose_studio.cli import main as cli
+
+    src = realworld_file("models/ultralight_nano_simplepose.onnx")
+    for flag in ("--int8", "--int8-static"):
+        extra = ["--calibrate", str(realworld_file("data/videos/mmpose_demo.mp4"))] \
+            if flag == "--int8-static" else []
+        assert cli.main(["models", "convert", str(src), flag, *extra, "--out",
+                         str(tmp_path / "q.onnx")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "opset 8" in err and "opset 10" in err, err
+    assert not (tmp_path / "q.onnx").exists()

@@ -78,6 +78,15 @@ class OnnxSession:
         shape = (batch, h, w, 3) if self.layout == "nhwc" else (batch, 3, h, w)
         return np.zeros(shape, dtype=self.input_dtype)
 
+    def random_input(self, batch: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+        """Random values shaped like :meth:`blank_input` (pixels for integer inputs, -1..1
+        for float ones): for timing and comparing two copies of a model."""
+        x = self.blank_input(batch, size)
+        rng = np.random.default_rng(seed)
+        if x.dtype.kind in "iu":
+            return rng.integers(0, 256, x.shape).astype(x.dtype)
+        return rng.uniform(-1, 1, x.shape).astype(x.dtype)
+
     def describe_io(self) -> str:
         ins = "; ".join(str(t) for t in self.inputs) or "none"
         outs = "; ".join(str(t) for t in self.outputs) or "none"

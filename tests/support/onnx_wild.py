@@ -176,3 +176,68 @@ def make_nanodet_heads(path: str | Path, input_hw: tuple[int, int] = (320, 320),
         cls_outs.append((f"cls_pred_stride_{s}", _planted(g, cls), [1, a, nc]))
         dis_outs.append((f"dis_pred_stride_{s}", _planted(g, dis), [1, a, 4 * bins]))
     return _save(g, path, "input.1", [1, 3, h, w], "float32", cls_outs + dis_outs, "nanodet")
+
+
+def make_yolo_pose_collapsing(path: str | Path, input_hw: tuple[int, int] = (640, 640),
+                              k: int = 17, dets: Sequence[dict[str, Any]] = ()) -> Path:
+    """A YOLO-pose-shaped model (``images [1,3,H,W] -> output0 [1, 5+3K, A]``) whose boxes and
+    keypoints (pixels, up to the input size) and scores (0..1) are concatenated BEFORE its last
+    layer (a 1x1 convolution): quantised per tensor, every score rounds to the same value,
+    as YOLO11n-pose's did under static INT8. ``dets``: ``{"anchor", "box" (cx, cy, w, h),
+    "score", "kpts" (K, 3)}`` in input pixels."""
+    h, w = input_hw
+    a = sum((h // s) * (w // s) for s in (8, 16, 32))
+    c = 5 + 3 * k
+    vals = np.zeros((c, a), np.float32)
+    vals[4] = 0.01
+    vals[7::3] = 0.01
+    for d in dets:
+        i = d["anchor"]
+        vals[:4, i] = d["box"]
+        vals[4, i] = d["score"]
+        vals[5:, i] = np.asarray(d["kpts"], np.float32).reshape(-1)
+    small = [4, *range(7, c, 3)]  # score and keypoint visibilities: 0..1
+    big = [r for r in range(c) if r not in small]
+    g = _G()
+    zero = g.zero_of("x32")
+    big_t = g.op("Add", [g.const(vals[big].reshape(1, len(big), a, 1)), zero])
+    logits = np.log(np.clip(vals[small], 1e-4, 1 - 1e-4) / (1 - np.clip(vals[small], 1e-4,
+                                                                          1 - 1e-4)))
+    small_t = g.op("Sigmoid", [g.op("Add", [g.const(logits.reshape(1, len(small), a, 1)),
+                                            zero])])
+    cat = g.op("Concat", [big_t, small_t], axis=1)
+    order = big + small  # channel j of the concat is output row order[j]
+    perm = np.zeros((c, c, 1, 1), np.float32)
+    for j, row in enumerate(order):
+        perm[row, j, 0, 0] = 1.0
+    y = g.op("Conv", [cat, g.const(perm)])
+    y = g.op("Reshape", [y, g.const([1, c, a], dtype=np.int64)])
+    meta = {"task": "pose", "kpt_shape": f"[{k}, 3]", "names": "{0: 'person'}",
+            "imgsz": f"[{h}, {w}]", "stride": "32"}
+    pre = [helper.make_node("Cast", ["images"], ["x32"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(
+        [*pre, *g.nodes, helper.make_node("Identity", [y], ["output0"])], "yolo_collapse",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, c, a])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return Path(path)
+
+
+def make_old_ir3_model(src: str | Path, dst: str | Path, opset: int = 8) -> Path:
+    """A copy written the way old exporters did: opset ``opset``, IR 3, every weight also
+    listed as a graph input (converters then take the weights for inputs)."""
+    m = onnx.load(str(src))
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = opset
+    m.ir_version = 3
+    for init in m.graph.initializer:
+        m.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type,
+                                                           list(init.dims)))
+    onnx.save(m, str(dst))
+    return Path(dst)
