@@ -410,8 +410,11 @@ def stream_to_project(
 ) -> int:
     """Write predicted instances into the project, ``batch`` frames per transaction.
 
-    Frames whose new result is empty lose their older predictions too. Whatever was
-    yielded before a cancel or an error is written (the last partial batch included).
+    The predictions are the model run's own: other runs' predictions on the same frames stay
+    (runs are kept side by side, so labels accepted from them keep their link). A frame this
+    run already predicted gets the new result; a frame whose new result is empty loses this
+    run's older predictions. Whatever was yielded before a cancel or an error is written (the
+    last partial batch included).
 
     Returns:
         The number of frames written.
@@ -425,8 +428,8 @@ def stream_to_project(
         nonlocal items, empty, frames_in_batch, written
         if items:
             project.add_predictions(video_id, items, model_run_id, replace=True)
-        if empty and hasattr(project, "delete_predictions"):
-            project.delete_predictions(video_id, empty)
+        if empty:
+            project.delete_predictions(video_id, empty, run=model_run_id)
         written += frames_in_batch
         if on_written is not None and frames_in_batch:
             on_written(written)
