@@ -77,6 +77,9 @@ def test_the_user_picks_a_run_and_a_second_one(project: Project) -> None:
     fa = project.frame_arrays(1)
     assert fa.predicted[:10].all() and not fa.predicted[10:].any()
     assert fa.mean_score[3] == pytest.approx(0.4)
+    fb = project.run_frame_arrays(1, r2)  # the second run's timeline
+    assert np.flatnonzero(fb.predicted).tolist() == list(range(5, 20))
+    assert fb.mean_score[7] == pytest.approx(0.9) and len(fb) == 600
     # a newer run does not take over a pinned choice
     r3 = _run(project, "c")
     project.add_predictions(1, [(f, pred(30.0)) for f in range(0, 3)], r3)

@@ -217,7 +217,9 @@ def read_keypoints(conn: Connection, video_id: int, *, kind: int, run: int | str
     if run != "any":
         sql += " AND model_run_id IS ?"
         params += (run,)
-    rows = conn.exec_driver_sql(sql + " ORDER BY frame_idx, id", params).fetchall()
+    # the raw DB-API cursor (same connection and transaction): plain tuples, no Row objects
+    raw = conn.connection.driver_connection
+    rows = raw.execute(sql + " ORDER BY frame_idx, id", params).fetchall()  # type: ignore[union-attr]
     n, k = len(rows), num_keypoints
     if n == 0:
         return RunKeypoints(np.zeros(0, np.int64), np.zeros(0, np.int64),
@@ -231,7 +233,7 @@ def read_keypoints(conn: Connection, video_id: int, *, kind: int, run: int | str
     kps = np.frombuffer(b"".join(r[9] if r[9] is not None else nan_k for r in rows),
                         "<f4").reshape(n, k)
     score = np.fromiter((np.nan if r[2] is None else r[2] for r in rows), np.float64, n)
-    boxes = np.array([[np.nan] * 4 if r[3] is None else r[3:7] for r in rows], np.float64)
+    boxes = np.array([r[3:7] for r in rows], np.float64)  # None -> NaN
     missing = np.isnan(score)
     if missing.any():  # as Instance.mean_score(): mean score of the labeled keypoints
         with np.errstate(invalid="ignore"):
