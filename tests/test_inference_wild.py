@@ -223,3 +223,15 @@ def test_keypoints_outside_the_frame_are_not_visible(tmp_path: Path) -> None:
 def test_blazepose_skeleton_is_builtin() -> None:
     sk = get_skeleton("blazepose33")
     assert sk.num_keypoints == 33 and (9, 10) in sk.flip_pairs
+
+
+def test_model_info_says_top_down_so_callers_never_compare_family_names(tmp_path: Path) -> None:
+    from pose_studio.inference import model_info
+
+    blaze = pose(ow.make_blazepose(tmp_path / "b.onnx", np.zeros((33, 2)) + 50))
+    movenet = pose(ow.make_movenet_single(tmp_path / "m.onnx", KPTS))
+    det = detector(ow.make_rtmdet_heads(tmp_path / "d.onnx"))
+    a, b = model_info(blaze), model_info(blaze, det)
+    assert a.top_down and a.needs_boxes and not b.needs_boxes
+    assert b.detector_family == "detector_rtmdet" and len(a.model_hash) == 64
+    assert not model_info(movenet).top_down and a.skeleton.name == "blazepose33"

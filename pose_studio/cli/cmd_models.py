@@ -84,6 +84,8 @@ def _timing(model: Any, runs: int) -> dict[str, float]:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from pose_studio.inference import PoseModel, load_model
     from pose_studio.inference.providers import available_providers, duplicate_ort_message
 
@@ -100,8 +102,13 @@ def run_check(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     print(f"model:      {info['path']}")
-    print(f"family:     {m.family}  (input {m.input_size[0]}x{m.input_size[1]}, batch "
+    kind = "person detector" if not isinstance(m, PoseModel) else \
+        ("top-down: predicts person crops (give it a detector, or boxes)" if m.top_down
+         else "one-stage: finds the people itself")
+    print(f"family:     {m.family}  (input {m.input_size[0]}x{m.input_size[1]} "
+          f"{m.session.layout.upper()} {np.dtype(m.session.input_dtype).name}, batch "
           f"{info['batch']})")
+    print(f"kind:       {kind}")
     for t in info["inputs"]:
         print(f"input:      {t}")
     for t in info["outputs"]:
