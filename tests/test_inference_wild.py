@@ -152,6 +152,7 @@ def test_a_refused_file_names_what_it_found_not_simcc(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a recognised") as ei:
         load_model(p, provider="cpu")
     assert "a [1, 100, 7]" in str(ei.value) and "odd.onnx" in str(ei.value)
+    assert "SimCC vectors" not in str(ei.value)  # nothing suggests keypoint vectors
 
 
 # --- side files, input sizes --------------------------------------------------------------------

@@ -269,3 +269,13 @@ def test_models_get_with_a_mirror_and_a_card(server: _Server, tmp_path: Path,
     monkeypatch.setattr("pose_studio.inference.catalogue.load_catalogue", lambda *a: [fake2])
     assert cli.main(["models", "get", "gone", "--dir", str(out_dir), "--quiet"]) == 1
     assert "answered 500" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_models_get(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*a: Any, **k: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pose_studio.inference.download.get_model", interrupted)
+    assert cli.main(["models", "get", "rtmo-s", "--dir", str(tmp_path), "--quiet"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err

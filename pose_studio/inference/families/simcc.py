@@ -51,8 +51,9 @@ class SimccAdapter(FamilyAdapter):
                     ix, iy, rx, ry = iy, ix, rx2, ry2
             if abs(rx - ry) <= 1e-6 and rx >= 1.0:
                 return FamilySpec("simcc", k=sx[1], outputs=(ix, iy), split_ratio=rx)
-        probe.tried.append(f"two rank-3 outputs {list(sx)} and {list(sy)} are not SimCC "
-                           f"vectors [N, K, r*{w_in}] and [N, K, r*{h_in}]")
+        if sx[1] == sy[1] or probe.family == cls.family:  # keypoint vectors that do not fit
+            probe.tried.append(f"two rank-3 outputs {list(sx)} and {list(sy)} are not SimCC "
+                               f"vectors [N, K, r*{w_in}] and [N, K, r*{h_in}]")
         return None
 
     def params(self) -> dict[str, Any]:
