@@ -122,17 +122,6 @@ def _kind_filter(kind: InstanceKind | str | None) -> int | None:
     return KIND_PREDICTED if InstanceKind(kind) is InstanceKind.PREDICTED else KIND_USER
 
 
-def _run_filter(sql: str, params: tuple[Any, ...], run: RunFilter) -> tuple[str, tuple[Any, ...]]:
-    """Add the predictions filter of ``run`` to a query on one video's instances (the query's
-    first parameter is the video id)."""
-    if run == "all":
-        return sql, params
-    if run == "shown":
-        return (sql + f" AND (kind = {KIND_USER} OR model_run_id IS (SELECT run_id FROM "
-                "shown_runs WHERE shown_runs.video_id = instances.video_id))", params)
-    return sql + f" AND (kind = {KIND_USER} OR model_run_id IS ?)", (*params, run)
-
-
 def _to_i64(v: int) -> int:
     v = int(v) % _U64
     return v - _U64 if v > _I64_MAX else v
@@ -731,7 +720,7 @@ class Project:
         if code is not None:
             sql += " AND kind = ?"
             params += (code,)
-        sql, params = _run_filter(sql, params, run)
+        sql, params = runs.filter_sql(sql, params, run)
         with self._read() as conn:
             rows = conn.exec_driver_sql(sql + " ORDER BY id", params).fetchall()
         return [instance_from_row(r) for r in rows]

@@ -20,9 +20,10 @@ from sqlalchemy import Connection
 
 from pose_studio.store import summary
 from pose_studio.store.errors import ProjectError
+from pose_studio.store.schema import KIND_USER
 
-__all__ = ["RunInfo", "RunKeypoints", "ShownRuns", "follow_newest", "prepare_write",
-           "read_keypoints", "run_infos", "set_shown", "shown"]
+__all__ = ["RunInfo", "RunKeypoints", "ShownRuns", "filter_sql", "follow_newest",
+           "prepare_write", "read_keypoints", "run_infos", "set_shown", "shown"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ class RunKeypoints:
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+
+def filter_sql(sql: str, params: tuple[Any, ...], run: Any) -> tuple[str, tuple[Any, ...]]:
+    """Add the predictions filter of ``run`` (``"shown"``, ``"all"``, a run id, None) to a
+    query on the ``instances`` table."""
+    if run == "all":
+        return sql, params
+    if run == "shown":
+        return (sql + f" AND (kind = {KIND_USER} OR model_run_id IS (SELECT run_id FROM "
+                "shown_runs WHERE shown_runs.video_id = instances.video_id))", params)
+    return sql + f" AND (kind = {KIND_USER} OR model_run_id IS ?)", (*params, run)
 
 
 def shown(conn: Connection, video_id: int) -> ShownRuns:
