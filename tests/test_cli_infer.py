@@ -116,7 +116,9 @@ def test_models_convert(tmp_path: Path, mode: str, capsys: pytest.CaptureFixture
     src = om.make_heatmap_model(tmp_path / "m.onnx", input_hw=(64, 48))
     (tmp_path / "m.json").write_text('{"name": "tiny"}')
     out = tmp_path / f"m_{mode}.onnx"
-    assert cli.main(["models", "convert", str(src), f"--{mode}", "--out", str(out)]) == 0
+    # random weights: OKS against the float model and speed mean little, so not checked here
+    assert cli.main(["models", "convert", str(src), f"--{mode}", "--out", str(out),
+                     "--min-oks", "0", "--min-speedup", "0"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     m = load_model(out, provider="cpu")
     assert isinstance(m, PoseModel) and m.family == "heatmap" and m.name == "tiny"

@@ -106,11 +106,24 @@ def test_session_learns_a_fake_dynamic_batch_at_run_time(tmp_path: Path) -> None
     assert broken.batch_limit is None
 
 
-def test_channels_last_input_is_refused_clearly(tmp_path: Path) -> None:
-    p = om.make_nhwc_model(tmp_path / "tf.onnx")
-    with pytest.raises(ModelError, match="channels-last \\(NHWC") as ei:
-        load_model(p, provider="cpu")
-    assert "tf.onnx" in str(ei.value) and "NCHW" in str(ei.value)
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_channels_last_inputs_follow_the_image(tmp_path: Path, dtype: str) -> None:
+    """A TensorFlow-style copy (input [1, H, W, 3]; uint8 pixels normalised inside the graph)
+    puts the keypoints where the NCHW original does."""
+    from tests.support.onnx_wild import to_channels_last
+
+    src = om.make_color_probe_heatmap_model(tmp_path / "probe.onnx", k=3)
+    norm = (om.COLOR_MEAN, om.COLOR_STD) if dtype == "uint8" else None
+    tf = to_channels_last(src, tmp_path / "tf.onnx", dtype, norm)
+    m, ref = pose(tf), pose(src)
+    assert m.session.layout == "nhwc" and m.input_size == ref.input_size
+    frame = om.blob_frame((320, 260), BLOBS)
+    x = m.prepare_crops(frame, [BOX]).tensor
+    assert x.shape == (1, 128, 96, 3) and x.dtype == np.dtype(dtype)
+    a = m.predict_crops(frame, [BOX])[0].xy
+    b = ref.predict_crops(frame, [BOX])[0].xy
+    assert np.abs(a - b).max() < (0.05 if dtype == "float32" else 0.5)
+    assert np.abs(a - np.array([BLOBS[i] for i in range(3)])).max() < 0.5
 
 
 def test_ultralytics_detector_as_person_detector(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ INTERNAL: dict[str, set[str]] = {
     "video": {"core", "video"},
     "store": {"core", "store"},
     "formats": {"core", "video", "store", "formats"},
-    "inference": {"core", "video", "store", "inference"},
+    "inference": {"core", "video", "store", "synth", "inference"},
     "labeling": {"core", "video", "store", "labeling"},
     "train": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train"},
     "gui": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train",

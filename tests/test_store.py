@@ -175,17 +175,20 @@ def test_predictions_replace_and_append(project: Project) -> None:
                                        (6, predicted_instance(rng))], run1) == 3
     run2 = project.create_model_run(model_path="b", model_hash="2", providers=[], params={})
     new = predicted_instance(rng, score=0.9)
-    project.add_predictions(1, [(5, new)], run2)  # replace=True: frame 5's predictions only
+    project.add_predictions(1, [(5, new)], run2)  # the newest run is shown; run 1 is kept
     preds5 = project.instances(1, 5, "predicted")
     assert len(preds5) == 1 and preds5[0].model_run_id == run2
     assert np.array_equal(preds5[0].xy, new.xy)
-    assert len(project.instances(1, 6, "predicted")) == 1
+    assert project.instances(1, 6, "predicted") == []  # run 2 did not predict frame 6
+    assert len(project.instances(1, 6, "predicted", run=run1)) == 1
+    assert len(project.instances(1, 5, "predicted", run="all")) == 3
     assert project.instances(1, 5, "user")[0].id == user.id
     project.add_predictions(1, [(5, predicted_instance(rng, score=0.1))], run2, replace=False)
     assert len(project.instances(1, 5, "predicted")) == 2
     fa = project.frame_arrays(1)
     assert fa.min_score[5] == pytest.approx(0.1) and fa.mean_score[5] == pytest.approx(0.5)
-    assert project.delete_predictions(1, [5]) == 2
+    assert not fa.predicted[6]  # the arrays count the shown run
+    assert project.delete_predictions(1, [5]) == 4  # every run's predictions on frame 5
     assert not project.frame_arrays(1).predicted[5]
     assert project.delete_predictions(1) == 1
     assert project.counts()["predicted_instances"] == 0

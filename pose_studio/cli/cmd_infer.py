@@ -113,11 +113,21 @@ def run(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         with Project.open(args.project) as project:
+            mapping = None
             if project.skeleton.num_keypoints != pose.num_keypoints:
-                raise CliError(f"{args.model} predicts {pose.num_keypoints} keypoints but "
-                               f"project {project.path} uses skeleton "
-                               f"{project.skeleton.name!r} with "
-                               f"{project.skeleton.num_keypoints}")
+                from pose_studio.inference.keypoint_map import keypoint_mapping, missing_keypoints
+
+                mapping = keypoint_mapping(pose.skeleton, project.skeleton)
+                if mapping is None:
+                    missing = missing_keypoints(pose.skeleton, project.skeleton)
+                    raise CliError(
+                        f"{args.model} predicts {pose.num_keypoints} keypoints "
+                        f"({pose.skeleton.name}) but project {project.path} uses skeleton "
+                        f"{project.skeleton.name!r} with {project.skeleton.num_keypoints}, "
+                        f"and {len(missing)} of them have no namesake in the model "
+                        f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+                print(f"storing the {len(mapping)} keypoints of {pose.skeleton.name} that "
+                      f"{project.skeleton.name} has (matched by name)", file=sys.stderr)
             videos = _videos(project, args.video)
             verify_sources(project, [v.id for v in videos], action="infer")
             for v in videos:
@@ -136,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
                     def counted(results: Iterator[Any]) -> Iterator[Any]:
                         nonlocal n_inst
                         for r in results:
+                            if mapping is not None:
+                                from pose_studio.inference.keypoint_map import remap_result
+
+                                r = remap_result(r, mapping)
                             n_inst += len(r.instances)
                             bar.update(1)
                             yield r
@@ -146,8 +160,11 @@ def run(args: argparse.Namespace) -> int:
                     n = stream_to_project(project, v.id, counted(results), run_id)
                     rate = bar.rate
                 kept_total += n
+                shown = project.shown_runs(v.id)
+                note = "shown" if shown.run_id == run_id else \
+                    f"kept beside run {shown.run_id}, which stays shown (chosen by the user)"
                 print(f"video {v.id}: {n} frames, {n_inst} instances, {rate:.1f} frames/s "
-                      f"(model run {run_id})")
+                      f"(model run {run_id}, {note})")
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "export": "cmd_export",
     "import": "cmd_import",
     "infer": "cmd_infer",
+    "compare": "cmd_compare",
     "models": "cmd_models",
     "render": "cmd_render",
     "screenshot": "cmd_screenshot",

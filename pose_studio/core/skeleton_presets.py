@@ -1,8 +1,10 @@
-"""Built-in skeletons beyond COCO-17: Halpe-26 and COCO-WholeBody-133.
+"""Built-in skeletons beyond COCO-17: Halpe-26, COCO-WholeBody-133 and BlazePose-33.
 
 Keypoint names, limbs, flip pairs and OKS sigmas follow the dataset definitions used by mmpose
 (``configs/_base_/datasets/halpe26.py`` and ``coco_wholebody.py``); the sigmas are the ones the
 datasets' own evaluators use (Halpe ``halpecocotools``, COCO-WholeBody ``myeval_wholebody.py``).
+BlazePose-33 is MediaPipe's landmark order (``POSE_CONNECTIONS`` for the limbs); it has no
+published OKS sigmas: its 17 COCO points keep COCO's, the others borrow their neighbours'.
 
 ``pose_studio.core.skeleton`` imports this module at its end and registers :data:`PRESETS`.
 If this module is imported first, it registers the presets itself (see the bottom).
@@ -160,7 +162,44 @@ WHOLEBODY133 = Skeleton(
     sigmas=WHOLEBODY133_SIGMAS,
 )
 
-PRESETS = (HALPE26, WHOLEBODY133)
+# --- BlazePose-33 (MediaPipe pose landmarks) --------------------------------------------------------
+BLAZEPOSE33_KEYPOINTS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+_BLAZEPOSE33_EDGES_IDX = (
+    (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10), (11, 12),
+    (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19), (12, 14), (14, 16), (16, 18),
+    (16, 20), (16, 22), (18, 20), (11, 23), (12, 24), (23, 24), (23, 25), (24, 26), (25, 27),
+    (26, 28), (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
+)  # fmt: skip
+
+_COCO_SIGMA = dict(zip(COCO17_KEYPOINTS, COCO17_SIGMAS))
+_BLAZEPOSE_BORROWED = {"eye": 0.025, "mouth": 0.025, "pinky": 0.062, "index": 0.062,
+                       "thumb": 0.062, "heel": 0.079, "foot": 0.079}
+BLAZEPOSE33_SIGMAS: tuple[float, ...] = tuple(
+    _COCO_SIGMA.get(n) or next(v for k, v in _BLAZEPOSE_BORROWED.items() if k in n)
+    for n in BLAZEPOSE33_KEYPOINTS)
+
+BLAZEPOSE33 = Skeleton(
+    name="blazepose33",
+    keypoints=BLAZEPOSE33_KEYPOINTS,
+    edges=_BLAZEPOSE33_EDGES_IDX,
+    flip_pairs=(*_pairs_by_name(BLAZEPOSE33_KEYPOINTS, _left_right_pairs(BLAZEPOSE33_KEYPOINTS)),
+                (9, 10)),
+    sigmas=BLAZEPOSE33_SIGMAS,
+)
+#: BlazePose-33 index of each COCO-17 keypoint (same names), e.g. to store BlazePose
+#: predictions in a COCO-17 project.
+BLAZEPOSE33_TO_COCO17: tuple[int, ...] = tuple(BLAZEPOSE33_KEYPOINTS.index(n)
+                                               for n in COCO17_KEYPOINTS)
+
+PRESETS = (HALPE26, WHOLEBODY133, BLAZEPOSE33)
 
 for _sk in PRESETS:
     BUILTIN_SKELETONS.setdefault(_sk.name, _sk)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pose_studio.inference.card import FAMILIES, ModelCard, read_card
 from pose_studio.inference.errors import InferenceError, ModelError
+from pose_studio.inference.info import ModelInfo, model_info
+from pose_studio.inference.load import load_model
 from pose_studio.inference.model import (
     CropBatch,
     DetectorModel,
     Letterbox,
     PoseModel,
-    load_model,
 )
 from pose_studio.inference.pipeline import (
     create_model_run,
@@ -39,12 +40,14 @@ __all__ = [
     "Letterbox",
     "ModelCard",
     "ModelError",
+    "ModelInfo",
     "PoseModel",
     "PosePrediction",
     "create_model_run",
     "duplicate_ort_message",
     "installed_ort_distributions",
     "load_model",
+    "model_info",
     "predict_frame",
     "read_card",
     "run_video",

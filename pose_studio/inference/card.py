@@ -10,15 +10,15 @@ from typing import Any
 
 from pose_studio.inference.errors import ModelError
 
-FAMILIES = ("heatmap", "simcc", "yolo_pose", "rtmo", "detector_end2end", "detector_yolox",
-            "detector_yolo")
+FAMILIES = ("heatmap", "simcc", "yolo_pose", "rtmo", "movenet", "blazepose", "detector_end2end",
+            "detector_yolox", "detector_yolo", "detector_rtmdet", "detector_nanodet")
 CARD_FORMAT = "pose-studio-model-card/1"
 
 CARD_HELP = (
     'A model card "<model>.json" beside the file can state it, e.g. {"format": '
     f'"{CARD_FORMAT}", "family": "{" | ".join(FAMILIES)}", "input_size": [192, 256], '
     '"mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375], "color": "rgb", '
-    '"skeleton": "coco17"}'
+    '"skeleton": "coco17"}; "layout": "nhwc" for a channels-last input'
 )
 
 
@@ -44,7 +44,10 @@ class ModelCard:
     keypoint_threshold: float | None = None
     nms_threshold: float | None = None
     flip_test: bool | None = None
+    layout: str | None = None  # "nchw" | "nhwc" of the image input
     extra: dict[str, Any] = field(default_factory=dict)
+    #: what reading the side files found worth telling (e.g. a pipeline.json not applied)
+    notes: tuple[str, ...] = ()
 
 
 def card_path_for(model_path: Path) -> Path:
@@ -128,14 +131,57 @@ def parse_card(data: Mapping[str, Any], src: Path) -> ModelCard:
         kw["refine"] = r
     if data.get("flip_test") is not None:
         kw["flip_test"] = bool(data["flip_test"])
+    if data.get("layout") is not None:
+        lay = str(data["layout"]).lower()
+        if lay not in ("nchw", "nhwc"):
+            raise ModelError(f"{src}: 'layout' must be \"nchw\" or \"nhwc\", got {lay!r}")
+        kw["layout"] = lay
     known = set(kw) | {"format", "training", "accuracy"}
     kw["extra"] = {k: v for k, v in data.items() if k not in known}
     return ModelCard(**kw)
 
 
+def pipeline_for(model_path: Path) -> tuple[Path | None, str | None]:
+    """The mmdeploy ``pipeline.json`` that describes ``model_path``, if any, and else why one
+    beside it does not apply.
+
+    An SDK folder describes ONE model: the file its ``deploy.json`` names, else mmdeploy's
+    ``end2end.onnx``, else the only ``.onnx`` of the folder. Other models put beside it (a
+    YOLO-pose file dropped into a detector's folder) must not get its size, colour order and
+    normalisation.
+    """
+    pj = model_path.parent / "pipeline.json"
+    if not pj.is_file():
+        return None, None
+    named: list[str] = []
+    dj = model_path.parent / "deploy.json"
+    if dj.is_file():
+        try:
+            deploy = json.loads(dj.read_text(encoding="utf-8"))
+            named = [str(m.get("net")) for m in deploy.get("models", [])
+                     if isinstance(m, Mapping) and m.get("net")]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            named = []
+    if not named:
+        try:
+            onnx_files = sorted(f.name for f in model_path.parent.glob("*.onnx"))
+        except OSError:
+            onnx_files = [model_path.name]
+        named = ["end2end.onnx"] if "end2end.onnx" in onnx_files else \
+            (onnx_files if len(onnx_files) == 1 else [])
+    if model_path.name in named:
+        return pj, None
+    which = ", ".join(named) if named else "another model of the folder"
+    return None, (f"{pj} describes {which}, not {model_path.name}: its pre-processing is not "
+                  f"applied to this model")
+
+
 def read_card(model_path: Path) -> ModelCard:
     """The card beside the model merged over its pipeline.json (both optional)."""
-    base = read_pipeline_json(model_path.parent / "pipeline.json")
+    pj, note = pipeline_for(model_path)
+    base = read_pipeline_json(pj) if pj is not None else ModelCard()
+    if note:
+        base = ModelCard(**{**_fields(base), "notes": (note,)})
     cp = card_path_for(model_path)
     if not cp.is_file():
         return base
@@ -146,11 +192,16 @@ def read_card(model_path: Path) -> ModelCard:
     except json.JSONDecodeError as exc:
         raise ModelError(f"{cp}: the model card is not valid JSON: {exc}") from exc
     card = parse_card(data, cp)
-    merged = {f: getattr(card, f) for f in card.__dataclass_fields__}
+    merged = _fields(card)
     for f in card.__dataclass_fields__:
         if merged[f] is None and getattr(base, f) is not None:
             merged[f] = getattr(base, f)
+    merged["notes"] = base.notes
     return ModelCard(**merged)
+
+
+def _fields(card: ModelCard) -> dict[str, Any]:
+    return {f: getattr(card, f) for f in card.__dataclass_fields__}
 
 
 def _walk(obj: Any) -> Iterator[Mapping[str, Any]]:

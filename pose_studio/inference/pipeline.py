@@ -98,9 +98,13 @@ def _boxes_for(boxes: Boxes | Mapping[int, Boxes] | None, idx: int) -> np.ndarra
 
 
 def _to_frame_result(idx: int, preds: Sequence[PosePrediction], frame_size: tuple[int, int],
-                     threshold: float, keep_maps: bool) -> FrameResult:
-    insts = tuple(p.to_instance(threshold) for p in preds)
-    maps = tuple(p.maps if keep_maps else None for p in preds)
+                     model: PoseModel, keep_maps: bool) -> FrameResult:
+    """Predictions -> stored instances: people under the model's score threshold dropped
+    (BlazePose's "no person in this crop"), keypoints outside the frame not visible."""
+    keep = [p for p in preds if p.score >= model.score_threshold] if model.top_down else \
+        list(preds)
+    insts = tuple(p.to_instance(model.keypoint_threshold, frame_size) for p in keep)
+    maps = tuple(p.maps if keep_maps else None for p in keep)
     return FrameResult(idx, insts, maps, frame_size)
 
 
@@ -125,7 +129,7 @@ def predict_frame(
             b, scores = detector.detect(frame)
         preds = pose_model.predict_crops(frame, b, scores, keep_maps=keep_maps) \
             if b is None or len(b) else []
-    return _to_frame_result(frame_idx, preds, size, pose_model.keypoint_threshold, keep_maps)
+    return _to_frame_result(frame_idx, preds, size, pose_model, keep_maps)
 
 
 class _Producer:
@@ -254,7 +258,6 @@ def run_video(
     t0 = time.perf_counter()
     done = 0
     total = prod.total or 0
-    thr = pose_model.keypoint_threshold
     tracker = _Tracker(pose_model, detector, boxes, redetect_every, min_track_score) \
         if tracking else None
 
@@ -303,8 +306,8 @@ def run_video(
                 for it, o in zip(group, outs):
                     assert it.letterbox is not None
                     preds1 = pose_model.decode_image(o, it.letterbox)
-                    results.append(_to_frame_result(it.idx, preds1, it.frame_size, thr,
-                                                    keep_maps))
+                    results.append(_to_frame_result(it.idx, preds1, it.frame_size,
+                                                    pose_model, keep_maps))
             else:
                 if detector is not None:
                     dets = detector.infer(np.concatenate([it.tensor for it in group]))
@@ -320,8 +323,8 @@ def run_video(
                 results, pos = [], 0
                 for it, c in zip(group, crops):
                     n = len(c)  # type: ignore[arg-type]
-                    results.append(_to_frame_result(it.idx, preds[pos:pos + n], it.frame_size,
-                                                    thr, keep_maps))
+                    results.append(_to_frame_result(it.idx, preds[pos:pos + n],
+                                                    it.frame_size, pose_model, keep_maps))
                     pos += n
             for r in results:
                 yield r
@@ -379,8 +382,7 @@ class _Tracker:
                 nxt.append(box)
         self.prev = np.asarray(nxt).reshape(-1, 4) if len(nxt) == len(preds) and nxt else None
         it.frame = None
-        return _to_frame_result(it.idx, preds, it.frame_size, self.model.keypoint_threshold,
-                                keep_maps)
+        return _to_frame_result(it.idx, preds, it.frame_size, self.model, keep_maps)
 
 
 def create_model_run(project: Any, pose_model: PoseModel, detector: DetectorModel | None = None,
@@ -408,8 +410,11 @@ def stream_to_project(
 ) -> int:
     """Write predicted instances into the project, ``batch`` frames per transaction.
 
-    Frames whose new result is empty lose their older predictions too. Whatever was
-    yielded before a cancel or an error is written (the last partial batch included).
+    The predictions are the model run's own: other runs' predictions on the same frames stay
+    (runs are kept side by side, so labels accepted from them keep their link). A frame this
+    run already predicted gets the new result; a frame whose new result is empty loses this
+    run's older predictions. Whatever was yielded before a cancel or an error is written (the
+    last partial batch included).
 
     Returns:
         The number of frames written.
@@ -423,8 +428,8 @@ def stream_to_project(
         nonlocal items, empty, frames_in_batch, written
         if items:
             project.add_predictions(video_id, items, model_run_id, replace=True)
-        if empty and hasattr(project, "delete_predictions"):
-            project.delete_predictions(video_id, empty)
+        if empty:
+            project.delete_predictions(video_id, empty, run=model_run_id)
         written += frames_in_batch
         if on_written is not None and frames_in_batch:
             on_written(written)

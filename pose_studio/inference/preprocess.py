@@ -83,6 +83,26 @@ def letterbox(
     return canvas, r, (left, top)
 
 
+def pad_resize(
+    frame: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """TensorFlow's ``resize_with_pad`` (MoveNet's reference pre-processing): scale to fit
+    ``size`` (w, h) keeping the aspect ratio, sizes rounded down, centred on a zero canvas.
+
+    Returns the canvas, the resize ratio and the ``(left, top)`` padding.
+    """
+    fh, fw = frame.shape[:2]
+    tw, th = size
+    r = min(tw / fw, th / fh)
+    nw, nh = max(1, int(np.floor(fw * r + 1e-9))), max(1, int(np.floor(fh * r + 1e-9)))
+    left, top = max(0, int(np.floor((tw - fw * r) / 2))), max(0, int(np.floor((th - fh * r) / 2)))
+    canvas = np.zeros((th, tw, frame.shape[2]), dtype=np.uint8)
+    resized = frame if (nw, nh) == (fw, fh) else \
+        cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas[top:top + nh, left:left + nw] = resized[: th - top, : tw - left]
+    return canvas, r, (left, top)
+
+
 def to_tensor(
     images: np.ndarray,
     mean: Sequence[float] | None,
@@ -90,14 +110,29 @@ def to_tensor(
     rgb: bool,
     scale: float = 1.0,
     dtype: Any = np.float32,
+    layout: str = "nchw",
 ) -> np.ndarray:
-    """``(n, h, w, 3)`` BGR uint8 -> ``(n, 3, h, w)`` ``dtype``, ``(x*scale - mean) / std``.
+    """``(n, h, w, 3)`` BGR uint8 -> ``(n, 3, h, w)`` (or ``(n, h, w, 3)`` for ``nhwc``)
+    ``dtype``, ``(x*scale - mean) / std``.
 
     ``mean``/``std`` are in the model's channel order (after the BGR->RGB swap when ``rgb``).
     A float16 ``dtype`` (fp16 models) is computed in float32 and cast here, in the producer
-    thread, rather than in the thread that runs the model.
+    thread, rather than in the thread that runs the model. Integer inputs (TensorFlow uint8 /
+    int32 models) get the raw pixel values.
     """
     x = images[..., ::-1] if rgb else images
+    if np.dtype(dtype).kind in "iu":
+        x = x if layout == "nhwc" else x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x, dtype=dtype)
+    if layout == "nhwc":
+        f = x.astype(np.float32)
+        if scale != 1.0:
+            f *= np.float32(scale)
+        if mean is not None:
+            f -= np.asarray(mean, np.float32)
+        if std is not None:
+            f *= np.float32(1.0) / np.asarray(std, np.float32)
+        return f if f.dtype == dtype else f.astype(dtype)
     out = np.empty((x.shape[0], 3, x.shape[1], x.shape[2]), dtype=np.float32)
     for c in range(3):
         ch = out[:, c]

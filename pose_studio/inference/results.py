@@ -62,15 +62,30 @@ class PosePrediction:
     score: float
     maps: CropMaps | None = None
 
-    def to_instance(self, keypoint_threshold: float = 0.3) -> Instance:
-        """A core predicted Instance: visible where the score passes the threshold, else 0."""
+    def to_instance(self, keypoint_threshold: float = 0.3,
+                    frame_size: tuple[int, int] | None = None) -> Instance:
+        """A core predicted Instance: visible where the score passes the threshold, else 0.
+
+        A keypoint outside the frame (``frame_size`` (W, H) given; the frame spans
+        ``[0, W] x [0, H]``) gets visibility 0 with x = y = 0, as COCO writes a keypoint that is
+        not in the image; its score is kept. Pycocotools then ignores it in OKS, and no export
+        writes a visible point at y = 727 of a 720-high frame. NaN or infinite coordinates are
+        the same "no keypoint".
+        """
         valid = np.isfinite(self.xy).all(axis=1) & (self.scores > 0)
+        if frame_size is not None:
+            w, h = frame_size
+            with np.errstate(invalid="ignore"):
+                inside = (self.xy[:, 0] >= 0) & (self.xy[:, 0] <= w) & \
+                    (self.xy[:, 1] >= 0) & (self.xy[:, 1] <= h)
+            valid &= inside
         vis = np.where(valid & (self.scores >= keypoint_threshold), int(Visibility.VISIBLE),
                        int(Visibility.UNLABELED)).astype(np.uint8)
         xy = np.where(valid[:, None], self.xy, 0.0)
+        scores = np.nan_to_num(self.scores.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         bx = geo.xyxy_to_xywh(self.box_xyxy)
         return Instance(xy=xy, visibility=vis, kind=InstanceKind.PREDICTED,
-                        kp_scores=self.scores.astype(np.float32), score=float(self.score),
+                        kp_scores=scores, score=float(self.score),
                         bbox=(float(bx[0]), float(bx[1]), float(bx[2]), float(bx[3])))
 
 

@@ -14,6 +14,9 @@ from pose_studio.inference.providers import create_session
 
 _DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
            "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(double)": "float64"}
+#: image input element types the engine feeds (TensorFlow exports take raw uint8/int32 pixels)
+_NUMPY_INPUT: dict[str, Any] = {"float32": np.float32, "float16": np.float16,
+                                "uint8": np.uint8, "int32": np.int32}
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ class OnnxSession:
         self._run_options = ort.RunOptions()
         self._run_options.log_severity_level = 4
         self.input_name = self.inputs[0].name if self.inputs else ""
-        self.input_dtype = np.float16 if self.inputs and self.inputs[0].dtype == "float16" \
-            else np.float32
+        self.input_dtype: Any = _NUMPY_INPUT.get(self.inputs[0].dtype, np.float32) \
+            if self.inputs else np.float32
+        #: "nchw" or "nhwc" (TensorFlow exports); set by the loader
+        self.layout = "nchw"
         b = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else None
         self.static_batch: int | None = b if isinstance(b, int) and b > 0 else None
         #: 1 once a "dynamic" batch axis turned out not to batch (see check_batching)
@@ -66,6 +71,21 @@ class OnnxSession:
     def providers(self) -> list[str]:
         """What ORT actually registered for this session."""
         return list(self.session.get_providers())
+
+    def blank_input(self, batch: int, size: tuple[int, int]) -> np.ndarray:
+        """Zeros shaped like a batch of images of ``size`` (w, h), in the input's layout."""
+        w, h = size
+        shape = (batch, h, w, 3) if self.layout == "nhwc" else (batch, 3, h, w)
+        return np.zeros(shape, dtype=self.input_dtype)
+
+    def random_input(self, batch: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+        """Random values shaped like :meth:`blank_input` (pixels for integer inputs, -1..1
+        for float ones): for timing and comparing two copies of a model."""
+        x = self.blank_input(batch, size)
+        rng = np.random.default_rng(seed)
+        if x.dtype.kind in "iu":
+            return rng.integers(0, 256, x.shape).astype(x.dtype)
+        return rng.uniform(-1, 1, x.shape).astype(x.dtype)
 
     def describe_io(self) -> str:
         ins = "; ".join(str(t) for t in self.inputs) or "none"

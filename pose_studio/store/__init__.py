@@ -12,6 +12,7 @@ from pose_studio.store.errors import (
 from pose_studio.store.identity import VideoFileStatus
 from pose_studio.store.project import SUFFIX, ImportWriter, Project
 from pose_studio.store.records import FrameArrays, ModelRunRecord, TrackRecord, VideoRecord
+from pose_studio.store.runs import RunInfo, RunKeypoints, ShownRuns
 from pose_studio.store.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "ProjectNotFoundError",
     "ProjectReadOnlyError",
     "ProjectVersionError",
+    "RunInfo",
+    "RunKeypoints",
+    "ShownRuns",
     "TrackRecord",
     "VideoFileStatus",
     "VideoRecord",

@@ -14,6 +14,10 @@ History:
     4: ``frames.signature`` (BLOB): the frame's thumbnail signature, which tells neighbouring
        frames of a static-camera video apart. Old ``frames.fingerprint`` hashes stay as they are
        and are still checked with the old hash.
+    5: ``shown_runs``: predictions of every model run are kept side by side; per video, the
+       run shown (and counted by the frame summaries), a second one for A/B, and whether the
+       user chose it. Each video with predictions starts on its newest run; summaries are
+       rebuilt (they counted the predictions of every run on a frame).
 """
 
 from __future__ import annotations
@@ -109,7 +113,23 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE frames ADD COLUMN signature BLOB")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
+def _keep_model_runs_side_by_side(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE TABLE shown_runs (video_id INTEGER NOT NULL PRIMARY KEY, run_id INTEGER, "
+        "compare_run_id INTEGER, pinned INTEGER NOT NULL, "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE)"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO shown_runs (video_id, run_id, compare_run_id, pinned) "
+        "SELECT video_id, max(model_run_id), NULL, 0 FROM instances WHERE kind = 1 "
+        "GROUP BY video_id"
+    )
+    summary.rebuild_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 

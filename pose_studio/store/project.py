@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import FrameRef, Instance, InstanceKind
 from pose_studio.core.skeleton import Skeleton, SkeletonError
-from pose_studio.store import migrations, summary
+from pose_studio.store import migrations, runs, summary
 from pose_studio.store.codec import (
     INSERT_COLUMNS,
     READ_COLUMNS,
@@ -96,6 +96,9 @@ __all__ = ["SUFFIX", "ImportWriter", "Project"]
 
 SUFFIX = ".posestudio"
 Source = Literal["user", "predicted", "all"]
+#: which predictions: "shown" (the video's shown run), "all" (every run), a run id, or None
+#: (predictions without a run)
+RunFilter = int | str | None
 EditSync = Literal["full", "normal"]
 
 _INSERT_SQL = (
@@ -706,15 +709,18 @@ class Project:
 
     # --- instances -------------------------------------------------------------------------------
     def instances(
-        self, video_id: int, frame_idx: int, kind: InstanceKind | str | None = None
+        self, video_id: int, frame_idx: int, kind: InstanceKind | str | None = None,
+        run: RunFilter = "shown",
     ) -> list[Instance]:
-        """The instances on one frame, oldest first; ``kind`` filters user/predicted."""
+        """The instances on one frame, oldest first; ``kind`` filters user/predicted, ``run``
+        which predictions (default: the video's shown run, as the frame summaries count)."""
         sql = f"{_SELECT_SQL} WHERE video_id = ? AND frame_idx = ?"
         params: tuple[Any, ...] = (video_id, frame_idx)
         code = _kind_filter(kind)
         if code is not None:
             sql += " AND kind = ?"
             params += (code,)
+        sql, params = runs.filter_sql(sql, params, run)
         with self._read() as conn:
             rows = conn.exec_driver_sql(sql + " ORDER BY id", params).fetchall()
         return [instance_from_row(r) for r in rows]
@@ -737,6 +743,8 @@ class Project:
             "SELECT 1 FROM instances WHERE id = ?", (inst.id,)
         ).first():
             raise ProjectError(f"{where}: instance id {inst.id} is already in use")
+        if inst.kind is InstanceKind.PREDICTED and refresh:
+            runs.prepare_write(conn, video_id, inst.model_run_id)
         cur = conn.exec_driver_sql(_INSERT_SQL, instance_row(inst, video_id, frame_idx, time.time()))
         new_id = int(cur.lastrowid)
         if refresh:
@@ -839,10 +847,15 @@ class Project:
     ) -> int:
         """Store a batch of predictions in one transaction; safe from a worker thread.
 
+        Predictions of other model runs stay (runs are kept side by side); the first
+        predictions of a new run make it the video's shown run unless the user chose one.
+
         Args:
             items: ``(frame_idx, instance)`` pairs; instances are stored as predictions with
                 new ids (any ``id`` they carry is ignored).
-            replace: first drop the predictions already on those frames (user labels stay).
+            model_run_id: The run they belong to (None: predictions without a run).
+            replace: first drop this run's predictions already on those frames (user labels
+                and other runs stay).
 
         Returns:
             The number of instances written.
@@ -860,44 +873,94 @@ class Project:
         with self._write(bulk=True) as s:
             conn = s.connection()
             self._check_frames(conn, video_id, frames)
-            chunks = summary.load_chunks(conn, video_id, frames)
-            if replace and frames.size:
-                # Only frames that already hold predictions (known from the summary) need a DELETE.
+            if not rows:
+                return 0
+            is_shown = runs.prepare_write(conn, video_id, model_run_id)
+            chunks = summary.load_chunks(conn, video_id, frames, model_run_id) if is_shown \
+                else None
+            if replace:
                 uniq = np.unique(frames)
-                old = uniq[summary.predicted_counts(chunks, uniq) > 0]
-                if old.size:
+                if chunks is not None:
+                    # the summary says which frames hold this run's predictions: only those
+                    # need a DELETE
+                    uniq = uniq[summary.predicted_counts(chunks, uniq) > 0]
+                if uniq.size:
                     conn.exec_driver_sql(
-                        "DELETE FROM instances WHERE video_id = ? AND frame_idx = ? AND kind = 1",
-                        [(video_id, int(f)) for f in old],
+                        f"DELETE FROM instances WHERE video_id = ? AND frame_idx = ? AND "
+                        f"kind = {KIND_PREDICTED} AND model_run_id IS ?",
+                        [(video_id, int(f), model_run_id) for f in uniq],
                     )
-            if rows:
-                conn.exec_driver_sql(_INSERT_SQL, rows)
-            scores = np.fromiter((np.nan if r[19] is None else r[19] for r in rows),
-                                 dtype=np.float64, count=len(rows))
-            summary.add_predicted(conn, video_id, frames, scores, replace=replace, chunks=chunks)
+            conn.exec_driver_sql(_INSERT_SQL, rows)
+            if chunks is not None:
+                scores = np.fromiter((np.nan if r[19] is None else r[19] for r in rows),
+                                     dtype=np.float64, count=len(rows))
+                summary.add_predicted(conn, video_id, frames, scores, replace=replace,
+                                      chunks=chunks)
         return len(rows)
 
-    def delete_predictions(self, video_id: int, frames: Iterable[int] | None = None) -> int:
-        """Drop predictions of a video (all, or on ``frames``); returns how many."""
+    def delete_predictions(self, video_id: int, frames: Iterable[int] | None = None, *,
+                           run: RunFilter = "all") -> int:
+        """Drop predictions of a video (all frames, or ``frames``) of every run (``"all"``),
+        of one run (its id; None: predictions without a run); returns how many."""
+        if run == "shown":
+            raise ProjectError("delete_predictions: name the run (an id, None or 'all')")
+        cond, extra = ("", ()) if run == "all" else (" AND model_run_id IS ?", (run,))
         with self._write(bulk=True) as s:
             conn = s.connection()
             if frames is None:
                 touched = [f for (f,) in conn.exec_driver_sql(
-                    "SELECT DISTINCT frame_idx FROM instances WHERE video_id = ? AND kind = 1",
-                    (video_id,)).fetchall()]
+                    f"SELECT DISTINCT frame_idx FROM instances WHERE video_id = ? AND kind = 1"
+                    f"{cond}", (video_id, *extra)).fetchall()]
                 n = conn.exec_driver_sql(
-                    "DELETE FROM instances WHERE video_id = ? AND kind = 1", (video_id,)
-                ).rowcount
+                    f"DELETE FROM instances WHERE video_id = ? AND kind = 1{cond}",
+                    (video_id, *extra)).rowcount
+                runs.follow_newest(conn, video_id)  # the shown run may be gone
             else:
                 touched = sorted({int(f) for f in frames})
                 n = 0
                 for f in touched:
                     n += conn.exec_driver_sql(
-                        "DELETE FROM instances WHERE video_id = ? AND frame_idx = ? AND kind = 1",
-                        (video_id, f),
-                    ).rowcount
+                        f"DELETE FROM instances WHERE video_id = ? AND frame_idx = ? AND "
+                        f"kind = 1{cond}", (video_id, f, *extra)).rowcount
             summary.refresh_frames(conn, video_id, touched)
         return int(n)
+
+    # --- model runs side by side ------------------------------------------------------------------
+    def shown_runs(self, video_id: int) -> runs.ShownRuns:
+        """The run a video shows (its newest unless the user chose), and the A/B second run."""
+        with self._read() as conn:
+            return runs.shown(conn, video_id)
+
+    def set_shown_runs(self, video_id: int, run: int | str | None,
+                       compare: int | str | None = "keep") -> runs.ShownRuns:
+        """Show ``run`` on a video (``"newest"``: follow the newest run again; None: the
+        predictions without a run) and ``compare`` beside it (None: none; ``"keep"``).
+        The frame summaries count the shown run from then on. One transaction."""
+        with self._write(bulk=True) as s:
+            return runs.set_shown(s.connection(), video_id, run, compare)
+
+    def run_infos(self, video_id: int | None = None) -> list[runs.RunInfo]:
+        """Each model run with predictions, per video: counts, frame span, model."""
+        with self._read() as conn:
+            return runs.run_infos(conn, video_id)
+
+    def run_frame_arrays(self, video_id: int, run: int | None) -> FrameArrays:
+        """:meth:`frame_arrays` as if ``run`` were shown (e.g. the A/B second run's timeline);
+        computed from its instances, not the summaries (a few ms per 10k predictions)."""
+        with self._read() as conn:
+            n = self._frame_count(conn, video_id)
+            return summary.arrays_from_instances(conn, video_id, n, run, lookup=False)
+
+    def run_keypoints(self, video_id: int, run: RunFilter, *,
+                      kind: InstanceKind | str = InstanceKind.PREDICTED) -> runs.RunKeypoints:
+        """A run's predictions (or, ``kind="user"``, the labels) on a video as arrays."""
+        code = KIND_USER if InstanceKind(kind) is InstanceKind.USER else KIND_PREDICTED
+        with self._read() as conn:
+            if run == "shown":
+                run = runs.shown(conn, video_id).run_id
+            return runs.read_keypoints(conn, video_id, kind=code,
+                                       run="any" if code == KIND_USER or run == "all" else run,
+                                       num_keypoints=self._skeleton.num_keypoints)
 
     # --- GUI queries -----------------------------------------------------------------------------
     def frame_arrays(self, video_id: int) -> FrameArrays:
@@ -940,9 +1003,10 @@ class Project:
 
     # --- export ----------------------------------------------------------------------------------
     def iter_instances(
-        self, source: Source = "all", video_id: int | None = None
+        self, source: Source = "all", video_id: int | None = None, run: RunFilter = "shown"
     ) -> Iterator[tuple[int, int, Instance]]:
-        """``(video_id, frame_idx, instance)`` in video, frame, id order, from one snapshot."""
+        """``(video_id, frame_idx, instance)`` in video, frame, id order, from one snapshot;
+        predictions of each video's shown run (``run``: another run, or ``"all"``)."""
         if source not in ("user", "predicted", "all"):
             raise ProjectError(f"unknown instance source {source!r}: use user, predicted or all")
         where = []
@@ -954,6 +1018,12 @@ class Project:
         if video_id is not None:
             where.append("video_id = ?")
             params.append(video_id)
+        if run == "shown":
+            where.append(f"(kind = {KIND_USER} OR model_run_id IS (SELECT s.run_id FROM "
+                         f"shown_runs s WHERE s.video_id = instances.video_id))")
+        elif run != "all":
+            where.append(f"(kind = {KIND_USER} OR model_run_id IS ?)")
+            params.append(run)
         sql = (f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances"
                + (f" WHERE {' AND '.join(where)}" if where else "")
                + " ORDER BY video_id, frame_idx, id")
@@ -1135,6 +1205,7 @@ class ImportWriter:
         self._p = project
         self._s = session
         self._touched: dict[int, set[int]] = {}
+        self._predicted: set[int] = set()  # videos that got predictions (their shown run)
         self.instances_added = 0
 
     def add_video(self, path: str | os.PathLike[str], *, width: int, height: int,
@@ -1155,6 +1226,8 @@ class ImportWriter:
         out = self._p._insert_instance(self._s.connection(), video_id, frame_idx, inst,
                                        refresh=False)
         self._touched.setdefault(video_id, set()).add(frame_idx)
+        if inst.kind is InstanceKind.PREDICTED:
+            self._predicted.add(video_id)
         self.instances_added += 1
         return out
 
@@ -1174,6 +1247,7 @@ class ImportWriter:
             conn.exec_driver_sql(_INSERT_SQL, rows)
         for vid, frames in by_video.items():
             self._touched.setdefault(vid, set()).update(frames)
+        self._predicted.update(r[1] for r in rows if r[3] == KIND_PREDICTED)
         self.instances_added += len(rows)
         return len(rows)
 
@@ -1232,5 +1306,7 @@ class ImportWriter:
 
     def _finish(self) -> None:
         conn = self._s.connection()
+        for video_id in self._predicted:
+            runs.follow_newest(conn, video_id)
         for video_id, frames in self._touched.items():
             summary.refresh_frames(conn, video_id, frames)

@@ -38,6 +38,7 @@ __all__ = [
     "MetaRow",
     "ModelRunRow",
     "SchemaVersionRow",
+    "ShownRunRow",
     "SkeletonRow",
     "TrackRow",
     "VideoRow",
@@ -46,7 +47,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -186,6 +187,24 @@ class InstanceRow(Base):
         Index("ix_instances_frame", "video_id", "frame_idx"),
         {"sqlite_autoincrement": True},
     )
+
+
+class ShownRunRow(Base):
+    """Which model run a video shows (its predictions are the ones the frame summaries count).
+
+    Predictions of every run are kept side by side; ``run_id`` NULL means the predictions that
+    have no run. ``pinned`` 0: the video follows its newest run (the default), 1: the user
+    chose ``run_id``. ``compare_run_id`` is a second run shown beside it (A/B), or NULL. No
+    foreign keys on the run ids: NULL already means "predictions without a run".
+    """
+
+    __tablename__ = "shown_runs"
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    compare_run_id: Mapped[int | None] = mapped_column(Integer)
+    pinned: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class FrameSummaryRow(Base):

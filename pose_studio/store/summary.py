@@ -3,11 +3,17 @@
 Every write that adds, changes or removes instances refreshes the touched frames inside the same
 transaction, so :func:`read_arrays` is always exact and costs one blob per ``SUMMARY_CHUNK``
 frames (about 4000 blob reads for a million-frame video, ~50 ms).
+
+The summaries count the user instances and the predictions of the model run the video shows
+(``shown_runs``, see ``runs.py``): the predictions of other runs are kept but not counted.
+A ``view`` is that run's id (None: predictions without a run), or :data:`ALL_PREDICTIONS`
+(schemas before the table existed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -16,17 +22,20 @@ from pose_studio.store.records import FrameArrays
 from pose_studio.store.schema import KIND_USER
 
 __all__ = [
+    "ALL_PREDICTIONS",
     "SUMMARY_CHUNK",
     "SUMMARY_DTYPE",
     "SummaryDamaged",
     "add_predicted",
     "arrays_from_instances",
+    "clear_predicted",
     "load_chunks",
     "predicted_counts",
     "read_arrays",
     "rebuild_all",
     "rebuild_video",
     "refresh_frames",
+    "shown_view",
 ]
 
 SUMMARY_CHUNK = 256  # frames per blob (6 KiB): one edit rewrites ~2 pages
@@ -40,6 +49,37 @@ _WHOLE_CHUNK = 64
 _CHUNK_BYTES = SUMMARY_CHUNK * SUMMARY_DTYPE.itemsize
 
 
+class _All:
+    def __repr__(self) -> str:
+        return "ALL_PREDICTIONS"
+
+
+#: a view that counts every prediction (files whose schema has no ``shown_runs`` yet)
+ALL_PREDICTIONS: Any = _All()
+View = Any  # int | None | ALL_PREDICTIONS
+
+_ROWS = "SELECT frame_idx, kind, summary_score FROM instances WHERE video_id = ?"
+
+
+def shown_view(conn: Connection, video_id: int) -> View:
+    """The run whose predictions the video's summaries count (None: predictions without a
+    run, also when the video has no predictions)."""
+    return conn.exec_driver_sql("SELECT run_id FROM shown_runs WHERE video_id = ?",
+                                (video_id,)).scalar()
+
+
+def _filter(view: View) -> tuple[str, tuple[Any, ...]]:
+    if view is ALL_PREDICTIONS:
+        return "", ()
+    return " AND (kind = 0 OR model_run_id IS ?)", (view,)
+
+
+def _has_shown_runs(conn: Connection) -> bool:
+    return conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'shown_runs'").first() \
+        is not None
+
+
 class SummaryDamaged(Exception):
     """A summary blob of the wrong size (another build's chunk layout, or damage)."""
 
@@ -51,12 +91,13 @@ def _decode(blob: bytes | None) -> np.ndarray | None:
     return np.frombuffer(blob, dtype=SUMMARY_DTYPE).copy()
 
 
-def _chunk_from_instances(conn: Connection, video_id: int, chunk: int) -> np.ndarray:
+def _chunk_from_instances(conn: Connection, video_id: int, chunk: int, view: View
+                          ) -> np.ndarray:
     base = chunk * SUMMARY_CHUNK
+    where, extra = _filter(view)
     rows = conn.exec_driver_sql(
-        "SELECT frame_idx, kind, summary_score FROM instances "
-        "WHERE video_id = ? AND frame_idx >= ? AND frame_idx < ?",
-        (video_id, base, base + SUMMARY_CHUNK),
+        _ROWS + " AND frame_idx >= ? AND frame_idx < ?" + where,
+        (video_id, base, base + SUMMARY_CHUNK, *extra),
     ).fetchall()
     rec = _empty(SUMMARY_CHUNK)
     f, k, sc = _rows_to_arrays(rows)  # type: ignore[arg-type]
@@ -95,14 +136,14 @@ def _rows_to_arrays(rows: list[tuple[int, int, float | None]]) -> tuple[np.ndarr
     return frames, kinds, scores
 
 
-def _load_chunk(conn: Connection, video_id: int, chunk: int) -> np.ndarray:
+def _load_chunk(conn: Connection, video_id: int, chunk: int, view: View) -> np.ndarray:
     blob = conn.exec_driver_sql(
         "SELECT data FROM frame_summary WHERE video_id = ? AND chunk = ?", (video_id, chunk)
     ).scalar()
     if blob is None:
         return _empty(SUMMARY_CHUNK)
     rec = _decode(blob)
-    return rec if rec is not None else _chunk_from_instances(conn, video_id, chunk)
+    return rec if rec is not None else _chunk_from_instances(conn, video_id, chunk, view)
 
 
 def _store_chunk(conn: Connection, video_id: int, chunk: int, rec: np.ndarray) -> None:
@@ -117,11 +158,16 @@ def _store_chunk(conn: Connection, video_id: int, chunk: int, rec: np.ndarray) -
     )
 
 
-def refresh_frames(conn: Connection, video_id: int, frames: Iterable[int]) -> None:
-    """Recompute the summary of ``frames`` of ``video_id`` from the instances table."""
+def refresh_frames(conn: Connection, video_id: int, frames: Iterable[int],
+                   view: View | None = None, *, lookup: bool = True) -> None:
+    """Recompute the summary of ``frames`` of ``video_id`` from the instances table (counting
+    the shown run's predictions: ``view``, looked up when not given)."""
     fr = np.unique(np.fromiter(frames, dtype=np.int64))
     if fr.size == 0:
         return
+    if view is None and lookup:
+        view = shown_view(conn, video_id)
+    where, extra = _filter(view)
     chunks = fr // SUMMARY_CHUNK
     bounds = np.flatnonzero(np.diff(chunks)) + 1
     for group in np.split(fr, bounds):
@@ -129,27 +175,27 @@ def refresh_frames(conn: Connection, video_id: int, frames: Iterable[int]) -> No
         base = chunk * SUMMARY_CHUNK
         if len(group) > _WHOLE_CHUNK:
             rows = conn.exec_driver_sql(
-                "SELECT frame_idx, kind, summary_score FROM instances "
-                "WHERE video_id = ? AND frame_idx >= ? AND frame_idx < ?",
-                (video_id, base, base + SUMMARY_CHUNK),
+                _ROWS + " AND frame_idx >= ? AND frame_idx < ?" + where,
+                (video_id, base, base + SUMMARY_CHUNK, *extra),
             ).fetchall()
             rec = _empty(SUMMARY_CHUNK)
         else:
             marks = ",".join("?" * len(group))
             rows = conn.exec_driver_sql(
-                "SELECT frame_idx, kind, summary_score FROM instances "
-                f"WHERE video_id = ? AND frame_idx IN ({marks})",
-                (video_id, *(int(f) for f in group)),
+                _ROWS + f" AND frame_idx IN ({marks})" + where,
+                (video_id, *(int(f) for f in group), *extra),
             ).fetchall()
-            rec = _load_chunk(conn, video_id, chunk)
+            rec = _load_chunk(conn, video_id, chunk, view)
             rec[group - base] = _empty(len(group))
         f, k, s = _rows_to_arrays(rows)  # type: ignore[arg-type]
         _accumulate(rec, f - base, k, s)
         _store_chunk(conn, video_id, chunk, rec)
 
 
-def load_chunks(conn: Connection, video_id: int, frames: np.ndarray) -> dict[int, np.ndarray]:
-    """The summary records of every chunk ``frames`` fall in (one range query; writable)."""
+def load_chunks(conn: Connection, video_id: int, frames: np.ndarray,
+                view: View = ALL_PREDICTIONS) -> dict[int, np.ndarray]:
+    """The summary records of every chunk ``frames`` fall in (one range query; writable);
+    ``view`` rebuilds a damaged chunk."""
     if frames.size == 0:
         return {}
     chunks = np.unique(frames // SUMMARY_CHUNK)
@@ -165,7 +211,7 @@ def load_chunks(conn: Connection, video_id: int, frames: np.ndarray) -> dict[int
             out[c] = _empty(SUMMARY_CHUNK)
         else:
             rec = _decode(blob)
-            out[c] = rec if rec is not None else _chunk_from_instances(conn, video_id, c)
+            out[c] = rec if rec is not None else _chunk_from_instances(conn, video_id, c, view)
     return out
 
 
@@ -199,7 +245,7 @@ def add_predicted(
     if frames.size == 0:
         return
     if chunks is None:
-        chunks = load_chunks(conn, video_id, frames)
+        chunks = load_chunks(conn, video_id, frames, shown_view(conn, video_id))
     order = np.argsort(frames, kind="stable")
     frames = frames[order]
     scores = scores[order]
@@ -226,27 +272,52 @@ def add_predicted(
 def rebuild_all(conn: Connection) -> None:
     """Recompute every summary from scratch (migrations, repair)."""
     conn.exec_driver_sql("DELETE FROM frame_summary")
+    runs_table = _has_shown_runs(conn)
     for (video_id,) in conn.exec_driver_sql("SELECT DISTINCT video_id FROM instances").fetchall():
+        view = shown_view(conn, video_id) if runs_table else ALL_PREDICTIONS
         frames = conn.exec_driver_sql(
             "SELECT DISTINCT frame_idx FROM instances WHERE video_id = ?", (video_id,)
         ).fetchall()
-        refresh_frames(conn, video_id, (f for (f,) in frames))
+        refresh_frames(conn, video_id, (f for (f,) in frames), view, lookup=False)
 
 
 def rebuild_video(conn: Connection, video_id: int) -> None:
-    """Recompute one video's summary from its instances (repair of a damaged summary)."""
+    """Recompute one video's summary from its instances (repair of a damaged summary, another
+    run shown)."""
     conn.exec_driver_sql("DELETE FROM frame_summary WHERE video_id = ?", (video_id,))
     frames = conn.exec_driver_sql(
         "SELECT DISTINCT frame_idx FROM instances WHERE video_id = ?", (video_id,)
     ).fetchall()
-    refresh_frames(conn, video_id, (f for (f,) in frames))
+    refresh_frames(conn, video_id, (f for (f,) in frames), shown_view(conn, video_id),
+                   lookup=False)
 
 
-def arrays_from_instances(conn: Connection, video_id: int, frame_count: int) -> FrameArrays:
-    """:func:`read_arrays` computed from the instances table (read-only repair path)."""
+def clear_predicted(conn: Connection, video_id: int) -> None:
+    """Zero the prediction part of a video's summaries (a run with no predictions yet becomes
+    the shown one), keeping the user counts; reads the chunks only, never the instances."""
     rows = conn.exec_driver_sql(
-        "SELECT frame_idx, kind, summary_score FROM instances WHERE video_id = ? "
-        "AND frame_idx >= 0", (video_id,)
+        "SELECT chunk, data FROM frame_summary WHERE video_id = ?", (video_id,)).fetchall()
+    for chunk, data in rows:
+        rec = _decode(data)
+        if rec is None:
+            rebuild_video(conn, video_id)
+            return
+        rec["n_pred"] = 0
+        rec["n_scored"] = 0
+        rec["sum"] = 0.0
+        rec["min"] = np.nan
+        _store_chunk(conn, video_id, int(chunk), rec)
+
+
+def arrays_from_instances(conn: Connection, video_id: int, frame_count: int,
+                          view: View | None = None, *, lookup: bool = True) -> FrameArrays:
+    """:func:`read_arrays` computed from the instances table (read-only repair path; other
+    runs than the shown one: ``view``)."""
+    if view is None and lookup:
+        view = shown_view(conn, video_id)
+    where, extra = _filter(view)
+    rows = conn.exec_driver_sql(
+        _ROWS + " AND frame_idx >= 0" + where, (video_id, *extra)
     ).fetchall()
     f, k, sc = _rows_to_arrays(rows)  # type: ignore[arg-type]
     n = max(frame_count, int(f.max()) + 1 if f.size else 0)

@@ -29,7 +29,11 @@ def _add_user(win, frame: int, cx: float = 80.0, cy: float = 60.0, vis=None) -> 
 
 def _add_predictions(win, frame: int, n: int = 2) -> list[Instance]:
     proj = win.doc.project
-    run = proj.create_model_run(model_path="m.onnx", model_hash="x", providers=["CPU"], params={})
+    # one model run for all of them: each run's predictions are kept side by side and a video
+    # shows one run (a new run per frame would show only its own frame)
+    same = [r.id for r in proj.model_runs() if r.model_path == "m.onnx"]
+    run = same[0] if same else proj.create_model_run(model_path="m.onnx", model_hash="x",
+                                                     providers=["CPU"], params={})
     items = []
     for i in range(n):
         xy = _pose(50.0 + 40 * i, 60.0)

@@ -38,3 +38,7 @@ def realworld(rel: str) -> Path:
     if not p.exists():
         pytest.skip(f"corpus file {rel} is not in {root}")
     return p
+
+
+#: Older name, kept for the tests that use it.
+realworld_file = realworld
