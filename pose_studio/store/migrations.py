@@ -14,6 +14,10 @@ History:
     4: ``frames.signature`` (BLOB): the frame's thumbnail signature, which tells neighbouring
        frames of a static-camera video apart. Old ``frames.fingerprint`` hashes stay as they are
        and are still checked with the old hash.
+    5: what datasets bring beyond keypoints: ``source_images`` (each image of an image set: its
+       relative path and own size), ``categories``, ``instance_meta`` (category and kept fields
+       per instance), ``frame_meta`` (image ids and fields per frame) and ``regions`` (crowd and
+       box-only areas). Old image folders get no ``source_images`` rows: readers list them.
 """
 
 from __future__ import annotations
@@ -109,7 +113,33 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE frames ADD COLUMN signature BLOB")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
+def _add_dataset_tables(conn: Connection) -> None:
+    for ddl in (
+        "CREATE TABLE source_images (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "path TEXT NOT NULL, width INTEGER, height INTEGER, PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID",
+        "CREATE TABLE categories (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "name VARCHAR NOT NULL UNIQUE, extra_json TEXT)",
+        "CREATE TABLE instance_meta (instance_id INTEGER NOT NULL PRIMARY KEY, "
+        "category_id INTEGER, extra_json TEXT, "
+        "FOREIGN KEY(category_id) REFERENCES categories (id) ON DELETE SET NULL)",
+        "CREATE TABLE frame_meta (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "image_id TEXT, extra_json TEXT, PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID",
+        "CREATE INDEX ix_frame_meta_image_id ON frame_meta (image_id)",
+        "CREATE TABLE regions (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, category_id INTEGER, "
+        "bbox_x FLOAT, bbox_y FLOAT, bbox_w FLOAT, bbox_h FLOAT, extra_json TEXT, "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE, "
+        "FOREIGN KEY(category_id) REFERENCES categories (id) ON DELETE SET NULL)",
+        "CREATE INDEX ix_regions_frame ON regions (video_id, frame_idx)",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_to_v2, _v2_to_v3, _v3_to_v4, _add_dataset_tables,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
