@@ -21,7 +21,7 @@ from pose_studio.formats.coco_build import (
     write_json_atomic,
 )
 from pose_studio.formats.coco_read import CocoFormatError, parse_coco, read_coco
-from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
+from pose_studio.formats.dataset import Annotation, Dataset, Frame, Source
 from pose_studio.formats.ingest_frames import (
     ImageRef,
     VideoTarget,
@@ -594,3 +594,30 @@ def test_unhashable_track_ids_are_not_a_traceback() -> None:
     d["annotations"][0]["track_id"] = 7
     (a,) = [a for f in parse_coco(d, COCO17).frames for a in f.annotations]
     assert a.track == "mouse"
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_the_reading_window_does_not_change_what_is_read(
+    tmp_path: Path, chunk: int, encoding: str
+) -> None:
+    from pose_studio.formats.json_stream import JsonFile
+
+    data = _mmpose_style()
+    data["images"][0]["file_name"] = "ünïcode/näme ✓.jpg"  # multi-byte characters
+    data["annotations"] *= 3
+    data["annotations"][1]["keypoints"][0] = 123456789.125  # a number across window ends
+    text = json.dumps(data, indent=1)
+    path = tmp_path / "x.json"
+    path.write_bytes(text.encode(encoding))
+    got: dict[str, list[Any]] = {"images": [], "annotations": []}
+    with JsonFile(path, chunk=chunk) as f:
+        members, streamed = f.scan_object({k: (lambda i, v, k=k: got[k].append(v))
+                                           for k in got})
+    assert streamed == {"images", "annotations"}
+    assert got["images"] == data["images"] and got["annotations"] == data["annotations"]
+    assert members == {k: v for k, v in data.items() if k not in got}
+    path.write_bytes(text[:-40].encode(encoding))  # cut short: an error with its place
+    with pytest.raises(ValueError, match=r"not valid JSON: .* at line \d+ column \d+"), \
+            JsonFile(path, chunk=chunk) as f:
+        f.scan_object({"annotations": lambda i, v: None})

@@ -78,15 +78,19 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("give a video, an image folder, image files or --image-list")
 
     # Check the project (read-only) and read every source before anything is written.
+    appends: dict[Path, tuple[int, list[str]]] = {}  # root -> (image set id, its files)
     with Project.open(args.project, read_only=True) as project:
         project_path = project.path
         seen: set[Path] = set()
-        for path, _ in sources:
+        for path, files in sources:
             if path in seen:
                 raise CliError(f"{path} is given twice")
             seen.add(path)
             existing = project.find_video(path)
-            if existing is not None:
+            old = _explicit_set(project, existing) if files is not None else None
+            if old is not None:  # more images for the list the project has at that folder
+                appends[path] = (int(existing), old)  # type: ignore[arg-type]
+            elif existing is not None:
                 raise CliError(
                     f"{path} is already in project {project_path} (video id {existing}); "
                     "nothing was added"
@@ -94,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     found = []
     for path, files in sources:
         print(f"indexing {path} ...", file=sys.stderr, flush=True)
+        if files is not None and path in appends:
+            old = appends[path][1]
+            files = old + [f for f in files if f not in set(old)]
         reader = open_video(path) if files is None else open_image_list(path, files)
         with reader:
             listing = None
@@ -104,12 +111,21 @@ def run(args: argparse.Namespace) -> int:
     with Project.open(project_path) as project, project.import_transaction() as writer:
         ids = []
         for path, meta, index, listing in found:
-            vid = _add(writer, path, meta, index)
-            if listing is not None:
-                writer.set_frame_files(vid, listing)
+            if path in appends:
+                vid, old = appends[path]
+                writer.extend_image_set(vid, (listing or [])[len(old):], index=index,
+                                        frame_count=meta.frame_count)
+            else:
+                vid = _add(writer, path, meta, index)
+                if listing is not None:
+                    writer.set_frame_files(vid, listing)
             ids.append(vid)
     for vid, (path, meta, _, listing) in zip(ids, found):
-        if listing is not None:
+        if path in appends:
+            n_old = len(appends[path][1])
+            print(f"added {meta.frame_count - n_old} image(s) to image set {vid}: {path} "
+                  f"(frames {n_old}..{meta.frame_count - 1})")
+        elif listing is not None:
             what = "image set" if meta.container == "image set" else "image folder"
             print(f"added {what} {vid}: {path}: {meta.frame_count} images, {meta.codec}, "
                   + (f"{meta.width}x{meta.height}" if not any("different sizes" in w
@@ -125,6 +141,23 @@ def run(args: argparse.Namespace) -> int:
             for w in meta.warnings:
                 print(f"note: {w}")
     return 0
+
+
+def _explicit_set(project: Any, video_id: int | None) -> list[str] | None:
+    """The files of the project's explicit image set ``video_id`` (None: not one)."""
+    from pose_studio.core.errors import PoseStudioError
+    from pose_studio.video import open_video
+
+    if video_id is None or project.video(video_id).kind != "images":
+        return None
+    try:
+        with open_video(project.video(video_id).path,
+                        index=project.video_index(video_id)) as r:
+            if getattr(r, "mode", "") == "list":
+                return list(r.rel_paths)  # type: ignore[attr-defined]
+    except PoseStudioError:
+        return None
+    return None
 
 
 def _add(writer: Any, path: Any, meta: Any, index: bytes) -> int:

@@ -226,7 +226,8 @@ def _categories(dataset: Dataset, sk: Skeleton,
         facts = dict(kept.get(n) or {})
         cid = ids.take(facts.get("id"))
         by_name[n] = cid
-        cat = {"id": cid, "name": n, "supercategory": facts.get("supercategory", n),
+        cat = {"id": cid, "name": n,
+               **({} if facts else {"supercategory": n}),  # a file's category: as it was
                "keypoints": kp_names,
                "skeleton": facts["skeleton"] if facts.get("keypoints") == kp_names
                and "skeleton" in facts else edges}

@@ -334,13 +334,11 @@ def read_annotation(
         return None
     rest = {k: v for k, v in a.items() if k not in _READ_FIELDS}
     n_kp = a.get("num_keypoints")
-    if type(n_kp) is int and kps is not None and kps.size % 3 == 0 and not parts:
-        if n_kp != int((np.nan_to_num(kps[2::3]) > 0).sum()):
-            rest["num_keypoints"] = n_kp  # a count of its own (Halpe, CrowdPose): kept
-    elif type(n_kp) is int and parts:
-        body = kps[2::3] if kps is not None else np.zeros(0)
-        if n_kp != int((np.nan_to_num(body) > 0).sum()):
-            rest["num_keypoints"] = n_kp
+    # A count of its own (Halpe counts the body only, CrowdPose its own way) is kept. NaN
+    # compares False, like an unlabeled point.
+    if type(n_kp) is int and (kps is None or kps.size % 3 == 0) and \
+            n_kp != (0 if kps is None else int((kps[2::3] > 0).sum())):
+        rest["num_keypoints"] = n_kp
     area = number(rest.get("area"))
     if bbox is not None and area is not None and math.isclose(
             area, bbox[2] * bbox[3], rel_tol=1e-9, abs_tol=1e-9):

@@ -57,13 +57,7 @@ from pose_studio.formats.dataset import (
     Region,
     Source,
 )
-from pose_studio.formats.json_stream import (
-    JsonInputError,
-    describe_other,
-    read_json_text,
-    scan_object,
-    top_level_kind,
-)
+from pose_studio.formats.json_stream import JsonFile, JsonInputError
 
 __all__ = ["MAX_PROBLEMS", "SOURCE_KEY", "CocoFormatError", "parse_coco", "read_coco"]
 
@@ -94,24 +88,18 @@ def read_coco(
     """
     src = Path(path)
     try:
-        text, digest = read_json_text(src)
+        with JsonFile(src) as f:
+            kind = f.top_level_kind()
+            if kind != "object":
+                why = _not_an_object(kind) if kind == "array" else f.describe_other()
+                raise CocoFormatError(src, [why])
+            b = _Builder(src, skeleton, category, bbox_padding, None)
+            members, streamed = f.scan_object({"images": b.image, "annotations": b.annotation})
+            b.digest = f.digest
     except OSError as exc:
         raise CocoFormatError(src, [f"cannot read the file ({exc.strerror or exc})"]) from None
     except JsonInputError as exc:
         raise CocoFormatError(src, [str(exc)]) from None
-    kind = top_level_kind(text)
-    if kind != "object":
-        try:
-            why = _not_an_object(kind) if kind == "array" else describe_other(text)
-        except JsonInputError as exc:
-            why = str(exc)
-        raise CocoFormatError(src, [why])
-    b = _Builder(src, skeleton, category, bbox_padding, digest)
-    try:
-        members, streamed = scan_object(text, {"images": b.image, "annotations": b.annotation})
-    except JsonInputError as exc:
-        raise CocoFormatError(src, [str(exc)]) from None
-    del text
     return b.finish(members, streamed)
 
 

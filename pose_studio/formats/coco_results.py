@@ -26,12 +26,7 @@ from pose_studio.formats.coco_fields import (
     number,
 )
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, JsonExtra, Source
-from pose_studio.formats.json_stream import (
-    JsonInputError,
-    read_json_text,
-    scan_array,
-    top_level_kind,
-)
+from pose_studio.formats.json_stream import JsonFile, JsonInputError
 from pose_studio.formats.registry import Format, ReadOptions
 
 __all__ = ["FORMAT", "read_results", "sniff"]
@@ -62,15 +57,6 @@ def read_results(path: str | Path, options: ReadOptions) -> Dataset:
     if skeleton is None:
         raise CocoFormatError(src, ["a results list names no keypoints: it cannot define a "
                                     "skeleton (use the dataset's annotation file)"])
-    try:
-        text, digest = read_json_text(src)
-    except OSError as exc:
-        raise CocoFormatError(src, [f"cannot read the file ({exc.strerror or exc})"]) from None
-    except JsonInputError as exc:
-        raise CocoFormatError(src, [str(exc)]) from None
-    if top_level_kind(text) != "array":
-        raise CocoFormatError(src, ["not a results list (a JSON array of "
-                                    "{image_id, category_id, keypoints, score})"])
     k = skeleton.num_keypoints
     cats = dict(options.category_ids or {})
     probs = Problems()
@@ -138,10 +124,16 @@ def read_results(path: str | Path, options: ReadOptions) -> Dataset:
             category=category, run=run, extra=JsonExtra(text_extra) if text_extra else {}))
 
     try:
-        n = scan_array(text, entry)
+        with JsonFile(src) as f:
+            if f.top_level_kind() != "array":
+                raise CocoFormatError(src, ["not a results list (a JSON array of "
+                                            "{image_id, category_id, keypoints, score})"])
+            n = f.scan_array(entry)
+            digest = f.digest
+    except OSError as exc:
+        raise CocoFormatError(src, [f"cannot read the file ({exc.strerror or exc})"]) from None
     except JsonInputError as exc:
         raise CocoFormatError(src, [str(exc)]) from None
-    del text
     probs.raise_if_any(src)
     images = tuple(ImageEntry("", extra={"id": raw}) for raw in image_raw)
     ds = Dataset(

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pose_studio.core.oks import keypoint_extent_bbox
+from pose_studio.core.oks import MIN_BBOX_PADDING_PX
 from pose_studio.formats.coco_fields import (
     PART_KEYS,
     IdKey,
@@ -71,24 +71,29 @@ def annotation_points(
 ) -> tuple[np.ndarray, np.ndarray | None, int, int, int, dict[int, float]] | None:
     """``(points (K, 3) on the skeleton, kp scores, NaN points, v=-1 points, lost points,
     {skeleton index: v} of points whose v was a fraction)``."""
-    arr = flat.copy()
+    arr = flat
     n_file = arr.shape[0]
     v = arr[:, 2]
-    if np.isnan(v).any():
-        probs.add(f"{a.where}: a keypoint visibility is NaN")
-        return None
-    nan_pt = np.isnan(arr[:, :2]).any(axis=1)
-    n_nan = int((nan_pt & (v > 0)).sum())
-    neg = v == -1  # DeepLabCut's converter: -1 for points it could not place
-    n_neg = int(neg.sum())
-    v = np.where(nan_pt | neg, 0.0, v)
+    n_nan = n_neg = 0
+    valid = (v == 0) | (v == 1) | (v == 2)
+    all_valid = bool(valid.all())
+    if not (all_valid and np.isfinite(arr).all()):  # the common case skips all of this
+        if np.isnan(v).any():
+            probs.add(f"{a.where}: a keypoint visibility is NaN")
+            return None
+        nan_pt = np.isnan(arr[:, :2]).any(axis=1)
+        n_nan = int((nan_pt & (v > 0)).sum())
+        neg = v == -1  # DeepLabCut's converter: -1 for points it could not place
+        n_neg = int(neg.sum())
+        v = np.where(nan_pt | neg, 0.0, v)
+        valid = (v == 0) | (v == 1) | (v == 2)
+        all_valid = bool(valid.all())
     kp_file = a.kp_scores
     if kp_file is not None and kp_file.size != n_file:
         probs.add(f"{a.where}: 'keypoint_scores' must be {n_file} numbers")
         return None
-    valid = (v == 0) | (v == 1) | (v == 2)
     raw_v: dict[int, float] = {}
-    if not valid.all():
+    if not all_valid:
         if a.predicted and ((v >= 0) & (v <= 1)).all():  # results-style confidences in v
             kp_file = v.copy() if kp_file is None else kp_file
             v = np.full(n_file, 2.0)
@@ -167,11 +172,20 @@ def is_derived_box(points: np.ndarray, bbox: tuple[float, float, float, float],
                     im: RawImage, padding: float) -> bool:
     """A box that is just Pose Studio's export rule applied to the keypoints (dropped on import,
     so "no box" stays "follow the keypoints")."""
-    vis = points[:, 2].astype(np.uint8)
-    size = (im.width, im.height) if im.width and im.height else None
-    derived = keypoint_extent_bbox(np.nan_to_num(points[:, :2]), vis, padding=padding,
-                                   image_size=size)
-    return derived is not None and max(abs(x - y) for x, y in zip(derived, bbox)) <= 1e-6
+    # The rule of core.oks.keypoint_extent_bbox, on lists: much faster for 17 points.
+    rows = points[points[:, 2] > 0, :2].tolist()
+    if not rows:
+        return False
+    xs, ys = [r[0] for r in rows], [r[1] for r in rows]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    pad = max(padding * max(x1 - x0, y1 - y0), MIN_BBOX_PADDING_PX) if padding > 0 else 0.0
+    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    if im.width and im.height:
+        w, h = float(im.width), float(im.height)
+        x0, x1 = min(max(x0, 0.0), w), min(max(x1, 0.0), w)
+        y0, y1 = min(max(y0, 0.0), h), min(max(y1, 0.0), h)
+    derived = (x0, y0, x1 - x0, y1 - y0)
+    return max(abs(x - y) for x, y in zip(derived, bbox)) <= 1e-6
 
 
 def listed_track_names(info: Any) -> dict[IdKey, str]:

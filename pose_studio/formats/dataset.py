@@ -99,10 +99,10 @@ def extra_json(extra: Mapping[str, Any] | None) -> str | None:
     Raises:
         ValueError: a value JSON cannot hold (NaN, an infinity, an object that is not JSON).
     """
+    if isinstance(extra, JsonExtra):  # before any truthiness test, which would decode it
+        return extra.json_text
     if not extra:
         return None
-    if isinstance(extra, JsonExtra):
-        return extra.json_text
     try:
         return json.dumps(dict(extra), separators=(",", ":"), allow_nan=False)
     except (TypeError, RecursionError) as exc:

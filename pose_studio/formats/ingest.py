@@ -166,15 +166,15 @@ def ingest(
         regions: list[tuple[int, int, int | None, Any, str | None]] = []
         for (vid, frame), f in items:
             for a in f.annotations:
-                inst = _instance(a, remap, k, tracks)
-                if _is_duplicate(inst, already.get((vid, frame), ())):
-                    counts["dup"] += 1
-                    continue
+                run_id = None
                 if a.run is not None:
                     if a.run not in runs:
                         runs[a.run] = _model_run(writer, a.run, dataset.runs.get(a.run, {}))
-                    inst = inst.replace(model_run_id=runs[a.run])
-                inst = inst.replace(id=next_id)
+                    run_id = runs[a.run]
+                inst = _instance(a, remap, k, tracks, run_id, next_id)
+                if _is_duplicate(inst, already.get((vid, frame), ())):
+                    counts["dup"] += 1
+                    continue
                 next_id += 1
                 counts["predicted" if inst.is_prediction else "user"] += 1
                 batch.append((vid, frame, inst))
@@ -242,8 +242,8 @@ def _remap(dataset: Dataset, skeleton: Any, problems: Problems,
     return m.target
 
 
-def _instance(a: Annotation, remap: np.ndarray | None, k: int,
-              tracks: Mapping[str, int]) -> Instance:
+def _instance(a: Annotation, remap: np.ndarray | None, k: int, tracks: Mapping[str, int],
+              run_id: int | None, instance_id: int) -> Instance:
     pts, kps, prov = a.points, a.kp_scores, a.provenance
     if remap is not None:
         keep = remap >= 0
@@ -260,11 +260,13 @@ def _instance(a: Annotation, remap: np.ndarray | None, k: int,
             npv = np.full(k, int(default), dtype=np.uint8)
             npv[remap[keep]] = prov[keep]
             prov = npv
-    vis = np.nan_to_num(pts[:, 2]).astype(np.uint8)
+    if np.isnan(pts).any():  # "no coordinates" is stored as 0, unlabeled
+        pts = np.where(np.isnan(pts), 0.0, pts)
     return Instance(
-        xy=np.nan_to_num(pts[:, :2], nan=0.0), visibility=vis, kind=a.kind, kp_scores=kps,
+        xy=pts[:, :2], visibility=pts[:, 2].astype(np.uint8), kind=a.kind, kp_scores=kps,
         provenance=prov, score=a.score if a.kind is InstanceKind.PREDICTED else None,
         bbox=a.bbox, track_id=tracks.get(a.track) if a.track is not None else None,
+        id=instance_id, model_run_id=run_id,
     )
 
 
@@ -331,34 +333,41 @@ def _model_run(writer: Any, name: str, facts: Mapping[str, Any]) -> int:
 def _frame_meta(writer: Any, placements: list[Placement],
                 items: list[tuple[tuple[int, int], Any]], own: bool) -> None:
     """Image ids and kept image fields (image sets: every image; video frames: the labeled ones
-    of other tools' files, with their file name), and frames' own fields."""
-    rows: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}
+    of other tools' files, with their file name), and frames' own fields; written in batches,
+    each image's fields decoded only while its row is made."""
+    frame_extra = {where: f.extra for where, f in items if f.extra}
+    rows: list[tuple[int, int, Any, str | None]] = []
+    done: set[tuple[int, int]] = set()
     for pl in placements:
-        on_video = pl.new is None and pl.extend is None and not pl.image_extra and \
-            pl.source.kind == "images" and pl.source.extra.get("match") != "image_id"
-        for where, extra in pl.image_extra.items():
-            rows[where] = (pl.image_id.get(where), dict(extra))
-        if on_video and not own:  # images of another tool put on video frames
-            for i, where in pl.frame_of.items():
-                e = pl.source.images[i]
-                extra = {k: v for k, v in e.extra.items() if not k.startswith("_")}
-                if e.path:
-                    extra["file_name"] = e.path
-                rows[where] = (extra.pop("id", None), extra)
-    for where, f in items:
-        if f.extra:
-            iid, extra = rows.get(where, (None, {}))
-            rows[where] = (iid, {**extra, **{k: v for k, v in f.extra.items()
-                                             if not k.startswith("_")}})
-    out = []
-    for (vid, frame), (iid, extra) in rows.items():
-        extra.pop("id", None)
-        try:
-            text = extra_json(extra)
-        except ValueError:
-            text = None
-        out.append((vid, frame, iid, text))
-    writer.set_frame_meta(out)
+        on_video = not pl.keeps_images and pl.source.kind == "images" and \
+            pl.source.extra.get("match") != "image_id" and not own
+        if not (pl.keeps_images or on_video):
+            continue
+        for i, where in pl.frame_of.items():
+            e = pl.source.images[i]
+            extra = {k: v for k, v in e.extra.items() if not k.startswith("_")} if e.extra \
+                else {}
+            if on_video and e.path:
+                extra["file_name"] = e.path
+            extra.update({k: v for k, v in frame_extra.pop(where, {}).items()
+                          if not k.startswith("_")})
+            rows.append(_meta_row(where, extra))
+            done.add(where)
+            if len(rows) >= _CHUNK:
+                writer.set_frame_meta(rows)
+                rows = []
+    for where, fx in frame_extra.items():
+        rows.append(_meta_row(where, {k: v for k, v in fx.items() if not k.startswith("_")}))
+    writer.set_frame_meta(rows)
+
+
+def _meta_row(where: tuple[int, int], extra: dict[str, Any]) -> tuple[int, int, Any, str | None]:
+    iid = extra.pop("id", None)
+    try:
+        text = extra_json(extra)
+    except ValueError:
+        text = None
+    return where[0], where[1], iid, text
 
 
 # --- reading before the transaction -----------------------------------------------------------------

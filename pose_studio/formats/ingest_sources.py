@@ -18,7 +18,7 @@ Nothing is written here: the result is a plan the importer carries out in one tr
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +71,8 @@ class Placement:
         new: A source to add first (its frames are on video ``placeholder`` below).
         extend: ``(video id, files, new index, frame count)``: files appended to an image set.
         frame_of: Dataset frame index -> ``(project video id, frame)``.
-        image_extra: ``(video, frame)`` -> the image's kept fields (image sets).
-        image_id: ``(video, frame)`` -> the image's id in the dataset.
+        keeps_images: Its images' ids and fields are kept for every frame it lands on (image
+            sets; written from the source's entries when the import writes).
     """
 
     source: Source
@@ -80,18 +80,13 @@ class Placement:
     new: NewSource | None = None
     extend: tuple[int, list[tuple[int, str, int | None, int | None]], bytes, int] | None = None
     frame_of: dict[int, tuple[int, int]] = field(default_factory=dict)
-    image_extra: dict[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)
-    image_id: dict[tuple[int, int], Any] = field(default_factory=dict)
+    keeps_images: bool = False
 
     def use_new_id(self, video_id: int) -> None:
         """The new source was added as ``video_id``: put its frames there."""
         old = self.placeholder
         self.frame_of = {k: (video_id if v == old else v, f)
                          for k, (v, f) in self.frame_of.items()}
-        self.image_extra = {(video_id if v == old else v, f): e
-                            for (v, f), e in self.image_extra.items()}
-        self.image_id = {(video_id if v == old else v, f): e
-                         for (v, f), e in self.image_id.items()}
 
 
 def place_sources(
@@ -279,8 +274,8 @@ def _resolve(root: Path, name: str, by_name: dict[str, list[str]]) -> str | None
                 return rel
         except OSError:
             continue
-    if by_name:
-        found = by_name.get(parts[-1].lower(), []) if parts else []
+    if by_name and len(parts) == 1:  # a bare name may be in a sub-folder (one split per folder)
+        found = by_name.get(parts[-1].lower(), [])
         if len(found) == 1:
             return found[0]
     return None
@@ -376,14 +371,7 @@ def _check_sizes(src: Source, keys: Sequence[int], sizes: Sequence[tuple[int, in
 
 
 def _image_facts(pl: Placement) -> None:
-    for i, where in pl.frame_of.items():
-        e = pl.source.images[i]
-        extra = {k: v for k, v in e.extra.items() if not k.startswith("_")} if e.extra else {}
-        iid = extra.get("id")
-        if iid is not None:
-            pl.image_id[where] = iid
-        if extra:
-            pl.image_extra[where] = extra
+    pl.keeps_images = True
 
 
 def _set_listing(project: Any, rec: Any) -> list[tuple[str, int | None, int | None]]:

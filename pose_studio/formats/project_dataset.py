@@ -109,12 +109,17 @@ def dataset_from_project(
 
 def _annotation(inst: Instance, track: str | None, cat: str | None, run: str | None,
                 meta: Any) -> Annotation:
-    pts = np.column_stack([inst.xy, inst.visibility.astype(np.float64)])
+    pts = np.empty((inst.num_keypoints, 3))
+    pts[:, :2] = inst.xy
+    pts[:, 2] = inst.visibility
+    prov = inst.provenance
+    if inst.kind is InstanceKind.USER and prov is not None and not prov.any():
+        prov = None  # all user points: the default, not worth a copy per instance
     return Annotation(
         pts, kind=inst.kind, kp_scores=inst.kp_scores,
         score=inst.score if inst.kind is InstanceKind.PREDICTED else None, bbox=inst.bbox,
         track=track, category=cat, run=run, extra=meta.extra if meta is not None else {},
-        provenance=inst.provenance,
+        provenance=prov,
     )
 
 
