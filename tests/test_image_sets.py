@@ -199,3 +199,15 @@ def test_add_video_with_image_files_and_a_list(tmp_path: Path, mixed: Path,
     assert "cannot be read" not in capsys.readouterr().out
     assert main(["add-video", str(proj), str(tmp_path / "nope.png")]) == 1
     assert main(["add-video", str(proj), str(other)]) == 1  # already in the project
+
+
+def test_render_and_extract_a_mixed_size_set(tmp_path: Path, mixed: Path) -> None:
+    proj = tmp_path / "p.posestudio"
+    main(["new", str(proj)])
+    main(["add-video", str(proj), str(mixed)])
+    assert main(["render", str(proj), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    shapes = sorted(cv2.imread(str(f)).shape[:2] for f in (tmp_path / "r").glob("*.png"))
+    assert shapes == sorted((h, w) for _, w, h in FILES)  # each frame at its own size
+    assert main(["render", str(proj), "--out", str(tmp_path / "r.mp4"), "--quiet"]) == 0
+    with open_video(tmp_path / "r.mp4") as r:  # one canvas that holds every image
+        assert len(r) == len(FILES) and (r.meta.width, r.meta.height) == (100, 120)

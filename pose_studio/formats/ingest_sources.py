@@ -169,6 +169,10 @@ def _place_by_image_id(project: Any, pl: Placement, used: set[int],
     for i in sorted(used):
         iid = src.images[i].extra.get("id")
         where = frames.get(iid, [])
+        if not where:  # 397133 in one file, "397133" in the other
+            alt = str(iid) if isinstance(iid, int) else (
+                int(iid) if isinstance(iid, str) and iid.isascii() and iid.isdigit() else None)
+            where = frames.get(alt, []) if alt is not None else []
         if len(where) != 1:
             if not where:
                 missing.append(iid)
