@@ -40,12 +40,12 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 import gc; gc.collect()
 with open("/proc/self/status") as f:
     rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS")][0]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 s = import_coco(p, path, fingerprints=False)
-dt = time.perf_counter() - t0
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 p.close()
-print(json.dumps({"rss_before_kb": rss, "peak_kb": peak, "seconds": dt,
+print(json.dumps({"rss_before_kb": rss, "peak_kb": peak, "seconds": dt, "cpu": cpu,
                   "instances": s.n_user + s.n_predicted,
                   "regions": getattr(s, "n_regions", 0)}))
 """
@@ -115,7 +115,8 @@ def main() -> None:
         own = (r["peak_kb"] - r["rss_before_kb"]) / 1024
         print(f"resident before import: {r['rss_before_kb'] / 1024:.0f} MiB; peak "
               f"{r['peak_kb'] / 1024:.0f} MiB; the import's own peak {own:.0f} MiB = "
-              f"{own / file_mb:.2f}x the file ({r['seconds']:.1f} s, {r['instances']} "
+              f"{own / file_mb:.2f}x the file ({r['seconds']:.1f} s, cpu {r['cpu']:.1f} s, "
+              f"{r['instances']} "
               f"instances, {r['regions']} regions)")
 
 

@@ -160,3 +160,24 @@ def test_an_upgraded_file_has_the_tables_of_a_new_one(tmp_path: Path) -> None:
     Project.open(old).close()
     Project.create(tmp_path / "new.posestudio", MOUSE).close()
     assert _schema(old) == _schema(tmp_path / "new.posestudio")
+
+
+def test_image_set_source_with_its_own_folder(tmp_path: Path) -> None:
+    """A reader that knows where its images are (DeepLabCut's labeled-data/<video>/)."""
+    from pose_studio.formats.dataset import ImageEntry
+    from tests.support.coco_files import write_image
+
+    folder = tmp_path / "labeled-data" / "m4s1"
+    for name, w in (("img001.png", 40), ("img010.png", 50), ("img002.png", 60)):
+        write_image(folder, name, w, 30)
+    images = (ImageEntry("img010.png"), ImageEntry("img002.png"), ImageEntry("img001.png"))
+    ds = Dataset(MOUSE, [Source("s", "images", path="labeled-data/m4s1", images=images)],
+                 [Frame("s", 0, (Annotation(_pts(5, w=40)),))])
+    p = Project.create(tmp_path / "p.posestudio", MOUSE)
+    s = ingest(p, ds, path=tmp_path / "CollectedData_x.csv")
+    (v,) = p.videos()
+    assert v.path == folder and s.sources_added == (v.id,)
+    assert [(f.path, f.width) for f in p.frame_files(v.id)] == [
+        ("img001.png", 40), ("img002.png", 60), ("img010.png", 50)]
+    assert [f for _, f, _ in p.iter_instances()] == [2]  # img010.png, in natural order
+    p.close()

@@ -141,9 +141,12 @@ class Source:
         key: Unique within the dataset; frames refer to it.
         kind: ``"video"`` or ``"images"``.
         path: The video file, or the image set's root folder, as found or as the file wrote it
-            (None when unknown: the importer then asks for it or resolves it).
+            (None when unknown: the importer then asks for it or resolves it). A relative path
+            is relative to the dataset file's folder.
         images: For an image set, its images in frame order.
         width, height: A video's frame size when known.
+        extra: ``{"match": "image_id"}``: the images are named only by their ``extra["id"]``
+            (a results list); the importer finds them among the project's kept image ids.
     """
 
     key: str

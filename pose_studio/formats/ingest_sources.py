@@ -4,13 +4,14 @@ For each :class:`~pose_studio.formats.dataset.Source`:
 
 * a **video** source is the project video with the same path or name, else the file (absolute,
   or relative to the dataset file) added as a new video;
-* an **image set** is, in this order: the project's images with the same ids (a results list);
-  with ``images_dir``, the files under it (each ``file_name`` resolved, sub-folders included:
-  its exact relative path, then without leading folders, then by a unique file name), added as
-  an image set of exactly those files, or appended to / matched on the set the project already
-  has at that folder; an image set of the project holding every named file; frames of the
-  project's videos found by frame number in the file names (see ``ingest_frames``); the files
-  beside the dataset file, added as a new image set.
+* an **image set** is, in this order: the project's images with the same ids (a results list,
+  ``Source.extra["match"] == "image_id"``); with ``images_dir`` (else the source's own folder,
+  when the reader knows it), the files under it (each name resolved, sub-folders included: its
+  exact relative path, then without leading folders, then a bare name by a unique file of that
+  name), added as an image set of exactly those files, or appended to / matched on the set the
+  project already has at that folder; an image set of the project holding every named file;
+  frames of the project's videos found by frame number in the file names (``ingest_frames``);
+  the files beside the dataset file, added as a new image set.
 
 Nothing is written here: the result is a plan the importer carries out in one transaction.
 """
@@ -215,6 +216,13 @@ def _place_images(project: Any, pl: Placement, used: set[int], dataset_path: Pat
             return pl
         _into_folder(project, pl, root, used, problems, notes, not_kept)
         return pl
+    if src.path:  # the reader knows the set's folder (DeepLabCut's labeled-data/<video>/...)
+        root = Path(src.path).expanduser()
+        if not root.is_absolute() and dataset_path is not None:
+            root = dataset_path.parent / root
+        if root.is_dir():
+            _into_folder(project, pl, root.absolute(), used, problems, notes, not_kept)
+            return pl
     for v in project.videos():
         if v.kind == "images" and _onto_set(project, pl, v, used, problems, strict=False):
             return pl
