@@ -368,3 +368,21 @@ def test_a_second_split_joins_the_image_set_of_its_folder(tmp_path: Path) -> Non
         import_coco(q, root / "train.json", image_folder=root / "images")
     p.close()
     q.close()
+
+
+def test_names_given_relative_to_another_folder_are_given_back(tmp_path: Path) -> None:
+    path, orig = quirky_coco(tmp_path / "ds")
+    orig["images"] = orig["images"][:3]  # those under images/val
+    orig["annotations"] = [a for a in orig["annotations"] if a["image_id"] != 7]
+    path.write_text(json.dumps(orig))
+    p = Project.create(tmp_path / "p.posestudio", COCO17)
+    import_coco(p, path, image_folder=tmp_path / "ds" / "images" / "val")  # a deeper folder
+    (v,) = p.videos()
+    assert [f.path for f in p.frame_files(v.id)] == ["seq_a/000000.jpg", "seq_b/000000.jpg",
+                                                     "seq_b/000001.jpg"]
+    out = tmp_path / "o.json"
+    export_coco(p, out, images_dir=tmp_path / "copy")
+    names = {im["file_name"] for im in json.loads(out.read_text())["images"]}
+    assert names == {im["file_name"] for im in orig["images"]}  # as the file named them
+    assert all((tmp_path / "copy" / n).is_file() for n in names)
+    p.close()

@@ -180,12 +180,16 @@ def _images(dataset: Dataset, ext: str) -> list[ImageOut]:
         if s.kind == "images":
             e = s.images[i]
             w, h = int(e.width or 0), int(e.height or 0)
-            entry = {"id": image_id, "file_name": e.path, "width": w, "height": h}
-            entry.update({k: v for k, v in _own(e.extra).items() if k not in entry})
+            kept = _own(e.extra)
+            # the name the dataset file gave it (relative to another folder), else its path
+            kept_name = kept.get("file_name")
+            name = kept_name if isinstance(kept_name, str) and kept_name else e.path
+            entry = {"id": image_id, "file_name": name, "width": w, "height": h}
+            entry.update({k: v for k, v in kept.items() if k not in entry})
             frame = labeled.get((s.key, i))
             if frame is not None:
                 entry.update({k: v for k, v in _own(frame.extra).items() if k not in entry})
-            out.append(ImageOut(image_id, s.key, i, e.path, w, h, entry))
+            out.append(ImageOut(image_id, s.key, i, name, w, h, entry))
             continue
         frame = labeled[(s.key, i)]
         fx = _own(frame.extra)

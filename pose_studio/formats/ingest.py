@@ -347,8 +347,8 @@ def _frame_meta(writer: Any, placements: list[Placement],
             e = pl.source.images[i]
             extra = {k: v for k, v in e.extra.items() if not k.startswith("_")} if e.extra \
                 else {}
-            if on_video and e.path:
-                extra["file_name"] = e.path
+            if (on_video and e.path) or (i in pl.rels and _safe_name(e.path)):
+                extra["file_name"] = e.path  # the name the dataset gave it, given back
             extra.update({k: v for k, v in frame_extra.pop(where, {}).items()
                           if not k.startswith("_")})
             rows.append(_meta_row(where, extra))
@@ -359,6 +359,12 @@ def _frame_meta(writer: Any, placements: list[Placement],
     for where, fx in frame_extra.items():
         rows.append(_meta_row(where, {k: v for k, v in fx.items() if not k.startswith("_")}))
     writer.set_frame_meta(rows)
+
+
+def _safe_name(name: str) -> bool:
+    """A relative path that stays inside a folder (kept as an image's exported name)."""
+    parts = name.split("/")
+    return bool(name) and not name.startswith("/") and ":" not in parts[0] and ".." not in parts
 
 
 def _meta_row(where: tuple[int, int], extra: dict[str, Any]) -> tuple[int, int, Any, str | None]:

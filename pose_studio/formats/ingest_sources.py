@@ -74,6 +74,8 @@ class Placement:
         frame_of: Dataset frame index -> ``(project video id, frame)``.
         keeps_images: Its images' ids and fields are kept for every frame it lands on (image
             sets; written from the source's entries when the import writes).
+        rels: Dataset image index -> its path in the image set, where the dataset named it
+            otherwise (the name is kept, so exports give it back).
     """
 
     source: Source
@@ -82,6 +84,7 @@ class Placement:
     extend: tuple[int, list[tuple[int, str, int | None, int | None]], bytes, int] | None = None
     frame_of: dict[int, tuple[int, int]] = field(default_factory=dict)
     keeps_images: bool = False
+    rels: dict[int, str] = field(default_factory=dict)
 
     def use_new_id(self, video_id: int) -> None:
         """The new source was added as ``video_id``: put its frames there."""
@@ -366,6 +369,7 @@ def _into_folder(project: Any, pl: Placement, root: Path, used: set[int], proble
         pl.new = NewSource(root, reader.meta, reader.index_bytes(), files,
                            tuple(reader.warnings))
     pl.frame_of = {i: (pl.placeholder, frame) for frame, i in enumerate(order)}
+    pl.rels = {i: r for i, r in rels.items() if r != src.images[i].path}
     _image_facts(pl)
 
 
@@ -432,6 +436,8 @@ def _onto_set(project: Any, pl: Placement, rec: Any, used: set[int], problems: P
         return False
     vid = int(rec.id)
     pl.frame_of = {i: (vid, f) for i, f in frame_of.items()}
+    pl.rels = {i: listing[f][0] for i, f in frame_of.items()
+               if listing[f][0] != src.images[i].path}
     sizes = [listing[frame_of[i]][1:] for i in frame_of]
     _check_sizes(src, list(frame_of), [(w, h) if w is not None and h is not None else None
                                        for w, h in sizes], problems)
