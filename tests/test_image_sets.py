@@ -211,3 +211,24 @@ def test_render_and_extract_a_mixed_size_set(tmp_path: Path, mixed: Path) -> Non
     assert main(["render", str(proj), "--out", str(tmp_path / "r.mp4"), "--quiet"]) == 0
     with open_video(tmp_path / "r.mp4") as r:  # one canvas that holds every image
         assert len(r) == len(FILES) and (r.meta.width, r.meta.height) == (100, 120)
+
+
+def test_an_image_folder_added_before_format_5_exports_each_size(tmp_path: Path) -> None:
+    """Old projects: a flat image folder with a version-1 index and no per-image rows."""
+    folder = tmp_path / "old"
+    for i, (w, h) in enumerate([(40, 30), (50, 20), (40, 30)]):
+        _write(folder, f"img{i}.png", w, h, i)
+    listing = [[f"img{i}.png", (folder / f"img{i}.png").stat().st_size] for i in range(3)]
+    v1 = json.dumps({"format": "pose-studio-image-index", "version": 1,
+                     "files": listing}).encode()
+    with Project.create(tmp_path / "p.posestudio", COCO17) as p:
+        vid = p.add_video(folder, width=40, height=30, frame_count=3, fps=30.0, index=v1,
+                          kind="images")
+        p.add_instance(vid, 1, Instance(xy=np.full((K, 2), 5.0), visibility=np.full(K, 2)))
+        assert p.frame_files(vid) == [] and p.frame_size(vid, 1) == (40, 30)  # not recorded
+    out = tmp_path / "x.json"
+    assert main(["export", str(tmp_path / "p.posestudio"), "--out", str(out), "--images",
+                 str(tmp_path / "imgs"), "--quiet"]) == 0
+    (im,) = json.loads(out.read_text())["images"]
+    assert (im["file_name"], im["width"], im["height"]) == ("img1.png", 50, 20)
+    assert (tmp_path / "imgs" / "img1.png").read_bytes() == (folder / "img1.png").read_bytes()
