@@ -232,3 +232,22 @@ def test_an_image_folder_added_before_format_5_exports_each_size(tmp_path: Path)
     (im,) = json.loads(out.read_text())["images"]
     assert (im["file_name"], im["width"], im["height"]) == ("img1.png", 50, 20)
     assert (tmp_path / "imgs" / "img1.png").read_bytes() == (folder / "img1.png").read_bytes()
+
+
+def test_exported_images_have_normal_permissions(tmp_path: Path, mixed: Path) -> None:
+    import os
+
+    proj = tmp_path / "p.posestudio"
+    main(["new", str(proj)])
+    main(["add-video", str(proj), str(mixed)])
+    with Project.open(proj) as p:
+        vid = p.videos()[0].id
+        p.add_instance(vid, 0, Instance(xy=np.full((K, 2), 5.0), visibility=np.full(K, 2)))
+    old = os.umask(0o022)
+    try:
+        assert main(["export", str(proj), "--out", str(tmp_path / "x.json"), "--images",
+                     str(tmp_path / "i"), "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    (img,) = [f for f in (tmp_path / "i").rglob("*") if f.is_file()]
+    assert img.stat().st_mode & 0o777 == 0o644

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,23 @@ def remove(paths: Iterable[Path]) -> None:
             p.unlink()
 
 
+def _temp_for(target: Path) -> Path:
+    """A new file beside ``target`` created with the user's normal permissions (mkstemp's 0600
+    would stay on the renamed file)."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "xb"):
+                return tmp
+        except FileExistsError:
+            continue
+    raise ExportImagesError(f"cannot create a temporary file beside {target}")
+
+
 def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = _temp_for(target)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, target)
     except BaseException:
@@ -44,8 +57,7 @@ def _write_bytes_atomic(target: Path, data: bytes) -> None:
 
 
 def _copy_atomic(src: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp = _temp_for(target)
     try:
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
