@@ -23,7 +23,7 @@ from pose_studio.core.oks import DEFAULT_BBOX_PADDING
 from pose_studio.formats.coco_build import build_coco_dict, write_json_atomic
 from pose_studio.formats.coco_fields import CocoFormatError
 from pose_studio.formats.coco_read import read_coco
-from pose_studio.formats.dataset import Dataset
+from pose_studio.formats.dataset import Dataset, gc_paused
 from pose_studio.formats.export_images import ExportImagesError, remove, write_images
 from pose_studio.formats.ingest import ImportSummary, IngestError, ingest
 from pose_studio.formats.registry import Format, ReadOptions, WriteOptions, WriteSummary
@@ -104,7 +104,9 @@ def write_coco(dataset: Dataset, path: Path, options: WriteOptions) -> WriteSumm
         raise CocoExportError(f"{out} is a folder; give the JSON file name")
     if not out.parent.exists():
         raise CocoExportError(f"cannot write {out}: folder {out.parent} does not exist")
-    coco, images = build_coco_dict(dataset, bbox_padding=options.bbox_padding, image_ext=ext)
+    with gc_paused():
+        coco, images = build_coco_dict(dataset, bbox_padding=options.bbox_padding,
+                                       image_ext=ext)
     written: list[Path] = []
     if options.images_dir is not None:
         if options.frames is None:
@@ -230,8 +232,9 @@ def export_coco(
         unknown = [v for v in video_ids if v not in known]
         if unknown:
             raise CocoExportError(f"project {project.path} has no video {unknown[0]}")
-    dataset = dataset_from_project(project, source=source, video_ids=video_ids,  # type: ignore[arg-type]
-                                   cancel=cancel)
+    with gc_paused():
+        dataset = dataset_from_project(project, source=source,  # type: ignore[arg-type]
+                                       video_ids=video_ids, cancel=cancel)
     dataset.info["export"] = {"source": source, "project": str(project.path),
                               "bbox_padding": bbox_padding}
     if cancel is not None and cancel.is_set():

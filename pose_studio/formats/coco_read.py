@@ -56,6 +56,7 @@ from pose_studio.formats.dataset import (
     JsonExtra,
     Region,
     Source,
+    gc_paused,
 )
 from pose_studio.formats.json_stream import JsonFile, JsonInputError
 
@@ -87,6 +88,12 @@ def read_coco(
         CocoFormatError: the file cannot be read or does not fit (with its first problems).
     """
     src = Path(path)
+    with gc_paused():
+        return _read(src, skeleton, category, bbox_padding)
+
+
+def _read(src: Path, skeleton: Skeleton | None, category: str | None,
+          bbox_padding: float) -> Dataset:
     try:
         with JsonFile(src) as f:
             kind = f.top_level_kind()

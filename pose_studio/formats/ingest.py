@@ -28,7 +28,13 @@ import numpy as np
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.formats.coco_layouts import Layout, map_layout
-from pose_studio.formats.dataset import Annotation, Dataset, DatasetError, extra_json
+from pose_studio.formats.dataset import (
+    Annotation,
+    Dataset,
+    DatasetError,
+    extra_json,
+    gc_paused,
+)
 from pose_studio.formats.ingest_sources import NEW, Placement, Problems, place_sources
 from pose_studio.formats.registry import ReadOptions
 
@@ -109,6 +115,15 @@ def ingest(
     Raises:
         IngestError: the dataset does not fit the project; nothing was written.
     """
+    with gc_paused():
+        return _ingest(project, dataset, path, video_id, images_dir, frame_offset, fingerprints,
+                       progress)
+
+
+def _ingest(project: Any, dataset: Dataset, path: str | os.PathLike[str] | None,
+            video_id: int | None, images_dir: str | os.PathLike[str] | None,
+            frame_offset: int | None, fingerprints: bool,
+            progress: Progress | None) -> ImportSummary:
     src = Path(path) if path is not None else None
     try:
         dataset.validate()
