@@ -254,7 +254,8 @@ def test_import_cvat_style_into_video(tmp_path: Path, clip: Path) -> None:
     path = tmp_path / "cvat.json"
     path.write_text(json.dumps(cvat))
     r = import_coco(project, path)
-    assert (r.n_user, r.n_predicted, r.skipped, r.tracks_created) == (2, 0, 1, 1)
+    assert (r.n_user, r.n_predicted, r.n_regions, r.tracks_created) == (2, 0, 1, 1)
+    assert r.skipped == 0 and r.not_kept == ()  # the box label is kept as a region
     assert [f for _, f, _ in project.iter_instances("user")] == [4, 9]
     assert [t.name for t in project.tracks()] == ["track 7"]
     # importing again reuses the track of the same name
@@ -271,7 +272,9 @@ def test_import_mmpose_predictions_with_scores(tmp_path: Path, clip: Path) -> No
     path = tmp_path / "mm.json"
     path.write_text(json.dumps(data))
     r = import_coco(project, path)
-    assert (r.n_user, r.n_predicted, r.skipped) == (0, 1, 1)
+    assert (r.n_user, r.n_predicted, r.n_regions) == (0, 1, 1)
+    (run,) = project.model_runs()
+    assert run.model_path == "coco-import:mm.json"
     ((_, frame, inst),) = list(project.iter_instances("all"))
     assert frame == 17 and inst.kind is InstanceKind.PREDICTED and inst.score == 0.75
 

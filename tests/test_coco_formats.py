@@ -12,105 +12,117 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pose_studio.core.annotation import Instance, InstanceKind, Provenance
+from pose_studio.core.annotation import InstanceKind, Provenance
 from pose_studio.core.skeleton import COCO17, Skeleton
-from pose_studio.formats.coco import VideoTarget, resolve_frames
 from pose_studio.formats.coco_build import (
-    ExportImage,
     build_coco_dict,
     frame_file_name,
     video_dir_names,
     write_json_atomic,
 )
-from pose_studio.formats.coco_read import (
-    CocoFormatError,
-    drop_derived_bbox,
+from pose_studio.formats.coco_read import CocoFormatError, parse_coco, read_coco
+from pose_studio.formats.dataset import Annotation, Dataset, Frame, Source
+from pose_studio.formats.ingest_frames import (
+    ImageRef,
+    VideoTarget,
     frame_number_from_name,
-    load_json,
-    parse_coco,
+    resolve_frames,
 )
 
 K = COCO17.num_keypoints
 
 
-def _inst(rng: np.random.Generator, *, kind: InstanceKind = InstanceKind.USER, **kw: Any) -> Instance:
+def _points(rng: np.random.Generator) -> np.ndarray:
     xy = rng.uniform(20, 300, size=(K, 2))
-    vis = rng.choice([0, 1, 2], size=K, p=[0.2, 0.2, 0.6]).astype(np.uint8)
+    vis = rng.choice([0, 1, 2], size=K, p=[0.2, 0.2, 0.6])
     vis[0] = 2
     xy[vis == 0] = 0.0
+    return np.column_stack([xy, vis])
+
+
+def _ann(rng: np.random.Generator, *, kind: InstanceKind = InstanceKind.USER,
+         **kw: Any) -> Annotation:
     if kind is InstanceKind.PREDICTED:
         kw.setdefault("kp_scores", rng.uniform(0, 1, size=K).astype(np.float32))
         kw.setdefault("score", float(rng.uniform(0.2, 1)))
-    return Instance(xy=xy, visibility=vis, kind=kind, **kw)
+    return Annotation(_points(rng), kind=kind, **kw)
 
 
-def _images(n: int, w: int = 320, h: int = 240) -> list[ExportImage]:
-    return [ExportImage(i + 1, 1, i * 3, frame_file_name("clip", i * 3, "png"), w, h, "clip.mp4")
-            for i in range(n)]
-
-
-def _dataset(seed: int = 0) -> tuple[list[ExportImage], list[tuple[int, Instance]]]:
+def _video_dataset(seed: int = 0, n: int = 6) -> Dataset:
+    """Frames 0, 3, 6... of one 320x240 video with 1-3 annotations each (third: predicted)."""
     rng = np.random.default_rng(seed)
-    images = _images(6)
-    pairs = []
-    for im in images:
+    frames = []
+    for i in range(n):
+        anns = []
         for j in range(int(rng.integers(1, 4))):
             kind = InstanceKind.PREDICTED if j == 2 else InstanceKind.USER
-            pairs.append((im.image_id, _inst(rng, kind=kind, track_id=j + 1 if j < 2 else None)))
-    return images, pairs
+            anns.append(_ann(rng, kind=kind, track=f"track {j + 1}" if j < 2 else None))
+        frames.append(Frame("v", i * 3, tuple(anns)))
+    src = Source("v", "video", path="clip.mp4", width=320, height=240,
+                 extra={"video_id": 1, "stored_path": "clip.mp4"})
+    return Dataset(COCO17, [src], frames, tracks=["track 1", "track 2"])
 
 
 # --- building ------------------------------------------------------------------------------------
 def test_build_fields_and_conventions() -> None:
-    images, pairs = _dataset()
-    coco = build_coco_dict(COCO17, images, pairs)
+    ds = _video_dataset()
+    coco, images = build_coco_dict(ds)
     assert coco["categories"][0]["keypoints"] == list(COCO17.keypoints)
     assert coco["categories"][0]["skeleton"] == COCO17.coco_skeleton()
     assert min(min(e) for e in coco["categories"][0]["skeleton"]) == 1  # 1-based
     im0 = coco["images"][0]
     assert im0 == {"id": 1, "file_name": "clip/000000.png", "width": 320, "height": 240,
                    "frame_index": 0, "video": "clip.mp4", "video_id": 1}
-    ids = [a["id"] for a in coco["annotations"]]
-    assert ids == list(range(1, len(pairs) + 1))
-    for ann, (image_id, inst) in zip(coco["annotations"], pairs):
+    assert [im.file_name for im in images] == [frame_file_name("clip", f.index, "png")
+                                               for f in ds.frames]
+    pairs = [(i + 1, a) for i, f in enumerate(ds.frames) for a in f.annotations]
+    assert [a["id"] for a in coco["annotations"]] == list(range(1, len(pairs) + 1))
+    for ann, (image_id, a) in zip(coco["annotations"], pairs):
         assert ann["image_id"] == image_id
         kps = np.asarray(ann["keypoints"]).reshape(K, 3)
         assert all(isinstance(v, float) for v in ann["keypoints"])
-        np.testing.assert_array_equal(kps[:, 2], inst.visibility)
-        assert (kps[inst.visibility == 0, :2] == 0).all()
-        np.testing.assert_array_equal(kps[inst.visibility > 0, :2], inst.xy[inst.visibility > 0])
-        assert ann["num_keypoints"] == int((inst.visibility > 0).sum())
+        np.testing.assert_array_equal(kps[:, 2], a.points[:, 2])
+        assert (kps[a.points[:, 2] == 0, :2] == 0).all()
+        lab = a.points[:, 2] > 0
+        np.testing.assert_array_equal(kps[lab, :2], a.points[lab, :2])
+        assert ann["num_keypoints"] == int(lab.sum())
         x, y, w, h = ann["bbox"]
         assert x >= 0 and y >= 0 and x + w <= 320 + 1e-9 and y + h <= 240 + 1e-9
         assert ann["area"] == pytest.approx(w * h)
         assert ann["iscrowd"] == 0
-        assert ann["track_id"] == inst.track_id
-        assert ann["source"] == inst.kind.value
-        if inst.kind is InstanceKind.PREDICTED:
-            assert ann["score"] == pytest.approx(inst.score)
-            assert ann["keypoint_scores"] == pytest.approx(inst.kp_scores.tolist())
+        assert ann["track_id"] == (None if a.track is None else int(a.track.split()[-1]))
+        assert ann["source"] == a.kind.value
+        if a.kind is InstanceKind.PREDICTED:
+            assert ann["score"] == pytest.approx(a.score)
+            assert ann["keypoint_scores"] == pytest.approx(a.kp_scores.tolist())
         else:
             assert "score" not in ann
 
 
-def test_bbox_from_instance_box_or_padded_extent() -> None:
-    xy = np.array([[100.0, 100.0], [150.0, 120.0]] + [[0.0, 0.0]] * (K - 2))
-    vis = np.array([2, 1] + [0] * (K - 2))
-    own = Instance(xy=xy, visibility=vis, bbox=(90.0, 80.0, 500.0, 40.0))
-    derived = Instance(xy=xy, visibility=vis)
-    edge = Instance(xy=xy + [200.0, 0.0] * (xy > 0), visibility=vis)
-    coco = build_coco_dict(COCO17, _images(1, 320, 240), [(1, own), (1, derived), (1, edge)])
-    a_own, a_der, a_edge = coco["annotations"]
-    assert a_own["bbox"] == pytest.approx([90.0, 80.0, 230.0, 40.0])  # clipped at x=320
-    assert a_der["bbox"] == pytest.approx([95.0, 95.0, 60.0, 30.0])  # 10 % of 50 px per side
-    assert a_edge["bbox"][0] + a_edge["bbox"][2] == pytest.approx(320.0)
+def _one(a: Annotation, w: int = 320, h: int = 240) -> dict[str, Any]:
+    src = Source("v", "video", path="clip.mp4", width=w, height=h)
+    coco, _ = build_coco_dict(Dataset(COCO17, [src], [Frame("v", 0, (a,))]))
+    return coco["annotations"][0]  # type: ignore[no-any-return]
+
+
+def test_bbox_from_own_box_or_padded_extent() -> None:
+    pts = np.zeros((K, 3))
+    pts[0] = (100, 100, 2)
+    pts[1] = (150, 120, 1)
+    assert _one(Annotation(pts, bbox=(90.0, 80.0, 500.0, 40.0)))["bbox"] == \
+        [90.0, 80.0, 500.0, 40.0]  # an own box is written as it is
+    assert _one(Annotation(pts))["bbox"] == pytest.approx([95.0, 95.0, 60.0, 30.0])  # 10 %
+    edge = pts.copy()
+    edge[:2, 0] += 200
+    b = _one(Annotation(edge))["bbox"]
+    assert b[0] + b[2] == pytest.approx(320.0)  # a derived box is clipped to the image
 
 
 def test_non_finite_labeled_point_is_written_unlabeled() -> None:
-    xy = np.full((K, 2), 10.0)
-    xy[3] = np.nan
-    inst = Instance(xy=xy, visibility=np.full(K, 2))
-    ann = build_coco_dict(COCO17, _images(1), [(1, inst)])["annotations"][0]
+    pts = np.full((K, 3), 10.0)
+    pts[:, 2] = 2
+    pts[3, :2] = np.nan
+    ann = _one(Annotation(pts))
     assert ann["keypoints"][9:12] == [0.0, 0.0, 0.0]
     assert ann["num_keypoints"] == K - 1
     json.dumps(ann, allow_nan=False)
@@ -118,13 +130,24 @@ def test_non_finite_labeled_point_is_written_unlabeled() -> None:
 
 def test_provenance_written_only_when_not_default() -> None:
     rng = np.random.default_rng(1)
-    plain = _inst(rng)
     prov = np.zeros(K, dtype=np.uint8)
     prov[2] = int(Provenance.INTERPOLATED)
-    mixed = _inst(rng).replace(provenance=prov)
-    a, b = build_coco_dict(COCO17, _images(1), [(1, plain), (1, mixed)])["annotations"]
-    assert "keypoint_provenance" not in a
-    assert b["keypoint_provenance"][2] == int(Provenance.INTERPOLATED)
+    assert "keypoint_provenance" not in _one(_ann(rng))
+    assert _one(_ann(rng, provenance=prov))["keypoint_provenance"][2] == \
+        int(Provenance.INTERPOLATED)
+
+
+def test_kept_fields_ids_and_v0_coordinates_are_written_back() -> None:
+    pts = np.zeros((K, 3))
+    pts[0] = (10, 20, 2)
+    pts[1] = (30, 40, 0)  # a tool wrote coordinates for an unlabeled point
+    kept = {"id": 77, "area": 12.5, "segmentation": [[1, 2, 3, 4, 5, 6]],
+            "attributes": {"occluded": True}, "_v0_xy": True}
+    ann = _one(Annotation(pts, extra=kept))
+    assert ann["id"] == 77 and ann["area"] == 12.5 and ann["attributes"] == {"occluded": True}
+    assert ann["segmentation"] == [[1, 2, 3, 4, 5, 6]] and "_v0_xy" not in ann
+    assert ann["keypoints"][3:6] == [30.0, 40.0, 0.0]
+    assert _one(Annotation(pts))["keypoints"][3:6] == [0.0, 0.0, 0.0]
 
 
 def test_video_dir_names_unique_even_with_same_stem() -> None:
@@ -142,9 +165,8 @@ def test_pycocotools_loads_and_self_ap_is_one(tmp_path: Path) -> None:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    images, pairs = _dataset(3)
     path = tmp_path / "gt.json"
-    write_json_atomic(build_coco_dict(COCO17, images, pairs), path)
+    write_json_atomic(build_coco_dict(_video_dataset(3))[0], path)
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(path))
         results = [{"image_id": a["image_id"], "category_id": a["category_id"],
@@ -170,23 +192,28 @@ def test_write_json_atomic_keeps_old_file_on_failure(tmp_path: Path) -> None:
 
 
 # --- reading -------------------------------------------------------------------------------------
+def _anns(ds: Dataset) -> list[Annotation]:
+    return [a for f in ds.frames for a in f.annotations]
+
+
 def test_parse_own_export_restores_instances() -> None:
-    images, pairs = _dataset(5)
-    coco = json.loads(json.dumps(build_coco_dict(COCO17, images, pairs)))
-    parsed = parse_coco(coco, COCO17)
-    assert parsed.own_format
-    assert len(parsed.instances) == len(pairs)
-    for ci, (image_id, inst) in zip(parsed.instances, pairs):
-        got = drop_derived_bbox(ci.instance, (320, 240), 0.1)
-        assert ci.image_id == image_id
-        assert ci.track == inst.track_id
-        assert got.kind is inst.kind
-        np.testing.assert_array_equal(got.visibility, inst.visibility)
-        np.testing.assert_array_equal(got.xy, inst.xy)
-        assert got.bbox is None
-        assert got.score == inst.score
-        if inst.kp_scores is not None:
-            np.testing.assert_array_equal(got.kp_scores, inst.kp_scores)
+    ds = _video_dataset(5)
+    coco = json.loads(json.dumps(build_coco_dict(ds)[0]))
+    back = parse_coco(coco, COCO17)
+    assert back.info["own_format"]
+    got, want = _anns(back), _anns(ds)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.track == w.track and g.kind is w.kind
+        np.testing.assert_array_equal(g.points[:, 2], w.points[:, 2])
+        lab = w.points[:, 2] > 0
+        np.testing.assert_array_equal(g.points[lab, :2], w.points[lab, :2])
+        assert g.bbox is None  # the export's derived box is dropped again
+        assert g.score == w.score
+        if w.kp_scores is not None:
+            np.testing.assert_array_equal(g.kp_scores, w.kp_scores)
+    match = [e.extra["_match"] for e in back.sources[0].images]
+    assert [m["frame_index"] for m in match] == [f.index for f in ds.frames]
 
 
 def _cvat_style() -> dict[str, Any]:
@@ -224,18 +251,22 @@ def _cvat_style() -> dict[str, Any]:
 
 
 def test_parse_cvat_style() -> None:
-    parsed = parse_coco(_cvat_style(), COCO17)
-    assert len(parsed.instances) == 2
-    assert parsed.skipped_other_category == 1
-    assert [ci.track for ci in parsed.instances] == [7, 7]
-    inst = parsed.instances[0].instance
-    assert inst.kind is InstanceKind.USER
-    assert inst.xy[3].tolist() == [13.5, 23.25]
-    assert inst.bbox == (5.0, 5.0, 100.0, 50.0)  # a real box, kept
-    targets = [VideoTarget(1, 20, 320, 240, ("clip.mp4",))]
-    mapping, problems, _ = resolve_frames(parsed, targets)
+    ds = parse_coco(_cvat_style(), COCO17)
+    anns = _anns(ds)
+    assert len(anns) == 2
+    (region,) = [r for f in ds.frames for r in f.regions]  # the box label is kept as a region
+    assert region.category == "car" and region.bbox == (1.0, 2.0, 10.0, 10.0)
+    assert [a.track for a in anns] == ["track 7", "track 7"]
+    a = anns[0]
+    assert a.kind is InstanceKind.USER and a.category == "person"
+    assert a.points[3, :2].tolist() == [13.5, 23.25]
+    assert a.bbox == (5.0, 5.0, 100.0, 50.0)  # a real box, kept
+    assert a.extra["attributes"] == {"occluded": False, "track_id": 7, "keyframe": True}
+    assert a.extra["id"] == 2
+    refs = [ImageRef(i, e.path, e.width, e.height) for i, e in enumerate(ds.sources[0].images)]
+    mapping, problems, _ = resolve_frames(refs, [VideoTarget(1, 20, 320, 240, ("clip.mp4",))])
     assert problems == []
-    assert mapping == {1: (1, 4), 2: (1, 9)}
+    assert mapping == {0: (1, 4), 1: (1, 9)}
 
 
 def _xanylabeling_style(has_visible: bool) -> dict[str, Any]:
@@ -259,14 +290,10 @@ def _xanylabeling_style(has_visible: bool) -> dict[str, Any]:
 
 @pytest.mark.parametrize("has_visible", [True, False])
 def test_parse_xanylabeling_style(has_visible: bool) -> None:
-    parsed = parse_coco(_xanylabeling_style(has_visible), COCO17)
-    (ci,) = parsed.instances
-    inst = ci.instance
-    assert inst.visibility[4] == 0
-    assert inst.visibility[5] == (1 if has_visible else 2)
-    assert inst.xy[6].tolist() == [36.0, 52.0]
-    mapping, problems, _ = resolve_frames(parsed, [VideoTarget(3, 50, 320, 240, ())])
-    assert mapping == {0: (3, 12)} and problems == []
+    (a,) = _anns(parse_coco(_xanylabeling_style(has_visible), COCO17))
+    assert a.points[4, 2] == 0
+    assert a.points[5, 2] == (1 if has_visible else 2)
+    assert a.points[6, :2].tolist() == [36.0, 52.0]
 
 
 def _mmpose_style() -> dict[str, Any]:
@@ -292,15 +319,18 @@ def _mmpose_style() -> dict[str, Any]:
     }
 
 
-def test_parse_mmpose_style_skips_empty_annotations() -> None:
-    parsed = parse_coco(_mmpose_style(), COCO17)
-    assert len(parsed.instances) == 1
-    assert parsed.skipped_no_keypoints == 1
+def test_parse_mmpose_style_keeps_empty_annotations_as_regions() -> None:
+    ds = parse_coco(_mmpose_style(), COCO17)
+    assert len(_anns(ds)) == 1
+    (region,) = ds.frames[0].regions
+    assert region.extra["id"] == 442620 and region.extra["segmentation"] == [[1, 2, 3, 4, 5, 6]]
+    assert ds.frames[0].annotations[0].extra["area"] == 17376.91885  # not the box's area
     # File name number 785 lands on frame 785, which a 100-frame video does not have.
-    _, problems, n = resolve_frames(parsed, [VideoTarget(1, 100, 640, 425, ())])
-    assert n == 1 and "frame 785" in problems[0] and "image 785" in problems[0]
-    mapping, problems, _ = resolve_frames(parsed, [VideoTarget(1, 1000, 640, 425, ())])
-    assert mapping == {785: (1, 785)}
+    refs = [ImageRef(0, "000000000785.jpg", 640, 425)]
+    _, problems, n = resolve_frames(refs, [VideoTarget(1, 100, 640, 425, ())])
+    assert n == 1 and "frame 785" in problems[0] and "--images" in problems[0]
+    mapping, _, _ = resolve_frames(refs, [VideoTarget(1, 1000, 640, 425, ())])
+    assert mapping == {0: (1, 785)}
 
 
 def test_results_style_scores_become_predictions() -> None:
@@ -310,19 +340,20 @@ def test_results_style_scores_become_predictions() -> None:
     kps = np.asarray(ann["keypoints"], dtype=float).reshape(K, 3)
     kps[:, 2] = np.linspace(0.1, 0.9, K)  # confidences in the v slot
     ann["keypoints"] = kps.reshape(-1).tolist()
-    inst = parse_coco(coco, COCO17).instances[0].instance
-    assert inst.kind is InstanceKind.PREDICTED
-    assert inst.score == pytest.approx(0.8)
-    assert (inst.visibility == 2).all()
-    np.testing.assert_allclose(inst.kp_scores, np.linspace(0.1, 0.9, K), rtol=1e-6)
+    ds = parse_coco(coco, COCO17)
+    a = _anns(ds)[0]
+    assert a.kind is InstanceKind.PREDICTED and a.run in ds.runs
+    assert a.score == pytest.approx(0.8)
+    assert (a.points[:, 2] == 2).all()
+    np.testing.assert_allclose(a.kp_scores, np.linspace(0.1, 0.9, K), rtol=1e-6)
 
 
 def test_score_field_alone_makes_a_prediction() -> None:
     coco = _mmpose_style()
     coco["annotations"][0]["score"] = 0.5
-    inst = parse_coco(coco, COCO17).instances[0].instance
-    assert inst.kind is InstanceKind.PREDICTED and inst.score == 0.5
-    assert inst.kp_scores is not None
+    a = _anns(parse_coco(coco, COCO17))[0]
+    assert a.kind is InstanceKind.PREDICTED and a.score == 0.5
+    assert a.kp_scores is not None
 
 
 # --- keypoint name mapping ------------------------------------------------------------------------
@@ -333,28 +364,25 @@ def test_keypoints_mapped_by_name_when_order_differs() -> None:
     coco["categories"][0]["keypoints"] = [n.upper().replace("_", " ") for n in names]
     kps = np.asarray(coco["annotations"][0]["keypoints"]).reshape(K, 3)
     coco["annotations"][0]["keypoints"] = kps[order].reshape(-1).tolist()
-    parsed = parse_coco(coco, COCO17)
-    assert parsed.mappings[1].how == "by name"
-    inst = parsed.instances[0].instance
-    np.testing.assert_array_equal(inst.xy, kps[:, :2])
-    np.testing.assert_array_equal(inst.visibility, kps[:, 2])
+    ds = parse_coco(coco, COCO17)
+    assert ds.info["keypoint_mapping"] == "by name"
+    np.testing.assert_array_equal(_anns(ds)[0].points, kps)
 
 
 def test_subset_of_keypoints_maps_by_name() -> None:
     from pose_studio.core.skeleton_presets import HALPE26
 
     coco = _mmpose_style()  # COCO-17 labels into a Halpe-26 project
-    inst = parse_coco(coco, HALPE26).instances[0].instance
-    assert inst.num_keypoints == 26
-    assert (inst.visibility[17:] == 0).all()
-    assert inst.xy[16].tolist() == coco["annotations"][0]["keypoints"][48:50]
+    a = _anns(parse_coco(coco, HALPE26))[0]
+    assert a.num_keypoints == 26
+    assert (a.points[17:, 2] == 0).all()
+    assert a.points[16, :2].tolist() == coco["annotations"][0]["keypoints"][48:50]
 
 
 def test_numeric_names_map_by_position() -> None:
     coco = _mmpose_style()
     coco["categories"][0]["keypoints"] = [str(i + 1) for i in range(K)]
-    parsed = parse_coco(coco, COCO17)
-    assert parsed.mappings[1].how == "by position"
+    assert parse_coco(coco, COCO17).info["keypoint_mapping"] == "by position"
 
 
 def test_unknown_layout_refused() -> None:
@@ -431,6 +459,31 @@ MALFORMED: dict[str, tuple[Any, list[str]]] = {
         _mut(lambda d: d["annotations"][0].update(track_id=[1])),
         ["annotation 442619", "'track_id'"],
     ),
+    "duplicate annotation id": (
+        _mut(lambda d: d["annotations"][1].update(id=442619)),
+        ["annotation 442619", "duplicate annotation id"],
+    ),
+    # What a fuzzer found: each is the importer's own error, never a traceback.
+    "integer too large for a float": (
+        _mut(lambda d: d["annotations"][0]["keypoints"].__setitem__(0, 10**400)),
+        ["annotation 442619", "'keypoints'", "too large"],
+    ),
+    "superscript digit id": (
+        _mut(lambda d: d["annotations"][0].update(image_id="\u00b2")),
+        ["annotation 442619", "missing image"],
+    ),
+    "huge coordinate": (
+        _mut(lambda d: d["annotations"][0]["keypoints"].__setitem__(0, 1e308)),
+        ["annotation 442619", "not a pixel position"],
+    ),
+    "huge box": (
+        _mut(lambda d: d["annotations"][0].update(bbox=[0, 0, 1e308, 5])),
+        ["annotation 442619", "'bbox'"],
+    ),
+    "huge integer score": (
+        _mut(lambda d: d["annotations"][0].update(score=10**400)),
+        ["annotation 442619", "'score'"],
+    ),
     "category keypoints not names": (
         _mut(lambda d: d["categories"][0].update(keypoints=[1, 2])),
         ["category 1", "'keypoints'"],
@@ -442,7 +495,7 @@ MALFORMED: dict[str, tuple[Any, list[str]]] = {
 def test_malformed_files_are_refused_with_named_problem(case: str) -> None:
     data, words = MALFORMED[case]
     with pytest.raises(CocoFormatError) as err:
-        parse_coco(data, COCO17, "bad.json")
+        parse_coco(copy.deepcopy(data), COCO17, "bad.json")
     msg = str(err.value)
     assert msg.startswith("bad.json: ")
     assert err.value.problems
@@ -462,17 +515,17 @@ def test_problems_are_capped_but_counted() -> None:
     assert "annotation 0:" in err.value.problems[0]
 
 
-def test_load_json_errors(tmp_path: Path) -> None:
+def test_file_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"images": [}')
     with pytest.raises(CocoFormatError, match=r"not valid JSON.*line 1"):
-        load_json(bad)
+        read_coco(bad, COCO17)
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe\x00garbage\x80")
     with pytest.raises(CocoFormatError):
-        load_json(binary)
+        read_coco(binary, COCO17)
     with pytest.raises(CocoFormatError, match="cannot read"):
-        load_json(tmp_path / "missing.json")
+        read_coco(tmp_path / "missing.json", COCO17)
 
 
 # --- frame matching ------------------------------------------------------------------------------
@@ -486,35 +539,85 @@ def test_frame_number_from_name(name: str, expected: int | None) -> None:
 
 
 def test_resolve_frames_with_several_videos() -> None:
-    images, pairs = _dataset(2)
-    images2 = [ExportImage(len(images) + 1, 2, 5, "clip-v2/000005.png", 320, 240, "b/clip.mp4")]
-    coco = build_coco_dict(COCO17, images + images2,
-                           [*pairs, (len(images) + 1, pairs[0][1])])
-    parsed = parse_coco(json.loads(json.dumps(coco)), COCO17)
+    refs = [ImageRef(0, "clip/000000.png", 320, 240, 0, "clip.mp4"),
+            ImageRef(1, "clip-v2/000005.png", 320, 240, 5, "b/clip.mp4")]
     targets = [VideoTarget(10, 100, 320, 240, ("clip.mp4",)),
                VideoTarget(11, 100, 320, 240, ("b/clip.mp4",))]
-    mapping, problems, _ = resolve_frames(parsed, targets)
-    assert problems == []
-    assert mapping[1] == (10, 0)
-    assert mapping[len(images) + 1] == (11, 5)
+    mapping, problems, _ = resolve_frames(refs, targets)
+    assert problems == [] and mapping == {0: (10, 0), 1: (11, 5)}
     # no way to tell: refused, and --video resolves it
-    for im in coco["images"]:
-        im.pop("video")
-    parsed = parse_coco(coco, COCO17)
-    _, problems, n = resolve_frames(parsed, [VideoTarget(10, 100, 320, 240, ("x.mp4",)),
-                                             VideoTarget(11, 100, 320, 240, ("y.mp4",))])
+    anon = [ImageRef(0, "000000.png", 320, 240, 0), ImageRef(1, "000005.png", 320, 240, 5)]
+    _, problems, n = resolve_frames(anon, [VideoTarget(10, 100, 320, 240, ("x.mp4",)),
+                                           VideoTarget(11, 100, 320, 240, ("y.mp4",))])
     assert n > 0 and "--video" in problems[0]
-    mapping, problems, _ = resolve_frames(parsed, targets[:1] + targets[1:], video_id=11)
+    mapping, problems, _ = resolve_frames(anon, targets, video_id=11)
     assert problems == [] and all(v == 11 for v, _ in mapping.values())
 
 
-def test_resolve_frames_size_mismatch_and_folder_names() -> None:
-    parsed = parse_coco(_cvat_style(), COCO17)
-    _, problems, n = resolve_frames(parsed, [VideoTarget(1, 100, 640, 480, ())])
+def test_resolve_frames_size_mismatch() -> None:
+    refs = [ImageRef(0, "frame_000004.PNG", 320, 240), ImageRef(1, "frame_000009.PNG", 320, 240)]
+    _, problems, n = resolve_frames(refs, [VideoTarget(1, 100, 640, 480, ())])
     assert n == 2 and "320x240" in problems[0] and "640x480" in problems[0]
-    folder = VideoTarget(1, 2, 320, 240, (), {"frame_000004.png": 0, "frame_000009.png": 1})
-    mapping, problems, _ = resolve_frames(parsed, [folder])
-    assert mapping == {1: (1, 0), 2: (1, 1)}
-    folder = VideoTarget(1, 1, 320, 240, (), {"frame_000004.png": 0})
-    _, problems, n = resolve_frames(parsed, [folder])
-    assert n == 1 and "frame_000009.PNG" in problems[0]
+
+
+# --- hostile text: the reader's own error, never a traceback ---------------------------------------
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"images": [{"id": ' + "9" * 5000 + '}], "annotations": [], "categories": []}',
+         ["4300 digits"]),
+        ('{"images": [], "annotations": [' + "[" * 5000 + "]" * 5000 + '], "categories": []}',
+         ["nested too deeply"]),
+        ('{"images": [], "annotations": [], "categories": []} trailing', ["extra data"]),
+        ('{"images": [], "annotations": [], "info": {"tracks": [{"id": [1], "name": "x"}]}, '
+         '"categories": [{"id": 1, "name": "p", "keypoints": ["a"]}]}', []),
+    ],
+    ids=["over-4300-digit int", "nested 5000 deep", "trailing data", "unhashable track id"],
+)
+def test_hostile_json_is_one_clear_error(tmp_path: Path, text: str, words: list[str]) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(text)
+    if not words:  # read without error (nothing to import is not a traceback either)
+        ds = read_coco(path, Skeleton(name="p", keypoints=("a",)))
+        assert ds.num_annotations == 0
+        return
+    with pytest.raises(CocoFormatError) as err:
+        read_coco(path, COCO17)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_unhashable_track_ids_are_not_a_traceback() -> None:
+    d = _mmpose_style()
+    d["info"] = {"tracks": [{"id": [1], "name": "x"}, {"id": {"a": 1}, "name": "y"},
+                            {"id": 7, "name": "mouse"}]}
+    d["annotations"][0]["track_id"] = 7
+    (a,) = [a for f in parse_coco(d, COCO17).frames for a in f.annotations]
+    assert a.track == "mouse"
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_the_reading_window_does_not_change_what_is_read(
+    tmp_path: Path, chunk: int, encoding: str
+) -> None:
+    from pose_studio.formats.json_stream import JsonFile
+
+    data = _mmpose_style()
+    data["images"][0]["file_name"] = "ünïcode/näme ✓.jpg"  # multi-byte characters
+    data["annotations"] *= 3
+    data["annotations"][1]["keypoints"][0] = 123456789.125  # a number across window ends
+    text = json.dumps(data, indent=1)
+    path = tmp_path / "x.json"
+    path.write_bytes(text.encode(encoding))
+    got: dict[str, list[Any]] = {"images": [], "annotations": []}
+    with JsonFile(path, chunk=chunk) as f:
+        members, streamed = f.scan_object({k: (lambda i, v, k=k: got[k].append(v))
+                                           for k in got})
+    assert streamed == {"images", "annotations"}
+    assert got["images"] == data["images"] and got["annotations"] == data["annotations"]
+    assert members == {k: v for k, v in data.items() if k not in got}
+    path.write_bytes(text[:-40].encode(encoding))  # cut short: an error with its place
+    with pytest.raises(ValueError, match=r"not valid JSON: .* at line \d+ column \d+"), \
+            JsonFile(path, chunk=chunk) as f:
+        f.scan_object({"annotations": lambda i, v: None})

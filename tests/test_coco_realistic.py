@@ -15,7 +15,8 @@ import pytest
 from pose_studio.core.annotation import Instance
 from pose_studio.core.skeleton import COCO17
 from pose_studio.formats.coco import import_coco
-from pose_studio.formats.coco_read import CocoFormatError, load_json, parse_coco
+from pose_studio.formats.coco_read import CocoFormatError, parse_coco, read_coco
+from pose_studio.formats.dataset import Annotation, Dataset
 from pose_studio.store.project import Project
 from pose_studio.video import frame_signature, open_video
 from tests.support.videos import make_indexed_video
@@ -71,7 +72,6 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     "string ids": _mut(lambda d: _set_ids(d, "img-a", "ann-a")),
     "digit-string image ids": _mut(lambda d: _set_ids(d, "397133", 5)),
     "annotation without id": _mut(lambda d: d["annotations"][0].pop("id")),
-    "duplicate annotation ids": _mut(lambda d: d["annotations"][1].update(id=200887)),
     "float visibility": _mut(lambda d: d["annotations"][0].update(
         keypoints=[float(v) for v in KP])),
     "int keypoints": _mut(lambda d: d["annotations"][0].update(keypoints=[int(v) for v in KP])),
@@ -93,27 +93,37 @@ ACCEPTED: dict[str, dict[str, Any]] = {
 }
 
 
+def _anns(ds: Dataset) -> list[Annotation]:
+    return [a for f in ds.frames for a in f.annotations]
+
+
 @pytest.mark.parametrize("case", sorted(ACCEPTED))
 def test_realistic_files_are_accepted(case: str) -> None:
-    parsed = parse_coco(copy.deepcopy(ACCEPTED[case]), COCO17, "x.json")
-    assert len(parsed.instances) == 1, case
-    inst = parsed.instances[0].instance
-    np.testing.assert_array_equal(inst.xy, np.asarray(KP).reshape(K, 3)[:, :2])
-    assert inst.visibility.tolist() == [2] * K
+    ds = parse_coco(copy.deepcopy(ACCEPTED[case]), COCO17, "x.json")
+    assert len(_anns(ds)) == 1, case
+    a = _anns(ds)[0]
+    np.testing.assert_array_equal(a.points, np.asarray(KP).reshape(K, 3))
+    assert not ds.not_kept, ds.not_kept
+
+
+def test_duplicate_annotation_ids_are_refused() -> None:
+    d = _mut(lambda d: d["annotations"][1].update(id=200887))
+    with pytest.raises(CocoFormatError, match="annotation 200887: duplicate annotation id"):
+        parse_coco(d, COCO17, "x.json")
 
 
 def test_keypoints_by_name_in_another_order_or_subset() -> None:
     d = _official()
     d["categories"][0]["keypoints"] = NAMES[::-1]
-    a = parse_coco(d, COCO17, "x.json").instances[0].instance
-    np.testing.assert_array_equal(a.xy, np.asarray(KP).reshape(K, 3)[::-1, :2])
+    a = _anns(parse_coco(d, COCO17, "x.json"))[0]
+    np.testing.assert_array_equal(a.points[:, :2], np.asarray(KP).reshape(K, 3)[::-1, :2])
     d = _official()
     d["categories"][0]["keypoints"] = NAMES[5:]  # no face points
     d["annotations"][0]["keypoints"] = KP[15:]
     d["annotations"][1]["keypoints"] = [0] * 36
-    b = parse_coco(d, COCO17, "x.json").instances[0].instance
-    assert b.visibility.tolist() == [0] * 5 + [2] * 12
-    np.testing.assert_array_equal(b.xy[5:], np.asarray(KP).reshape(K, 3)[5:, :2])
+    b = _anns(parse_coco(d, COCO17, "x.json"))[0]
+    assert b.points[:, 2].tolist() == [0] * 5 + [2] * 12
+    np.testing.assert_array_equal(b.points[5:, :2], np.asarray(KP).reshape(K, 3)[5:, :2])
 
 
 def test_nan_and_minus_one_mean_unlabeled_and_are_noted() -> None:
@@ -123,24 +133,24 @@ def test_nan_and_minus_one_mean_unlabeled_and_are_noted() -> None:
     kp[6:9] = [None, None, 0]  # JavaScript writers
     d = _mut(lambda d: d["annotations"][0].update(keypoints=kp))
     text = json.dumps(d)  # Python writes NaN as a bare NaN token, as such files have it
-    parsed = parse_coco(json.loads(text), COCO17, "x.json")
-    inst = parsed.instances[0].instance
-    assert inst.visibility[:4].tolist() == [0, 0, 0, 2]
-    assert inst.xy[:3].tolist() == [[0, 0], [0, 0], [0, 0]]
-    assert any("NaN" in n for n in parsed.notes) and any("-1" in n for n in parsed.notes)
+    ds = parse_coco(json.loads(text), COCO17, "x.json")
+    a = _anns(ds)[0]
+    assert a.points[:4, 2].tolist() == [0, 0, 0, 2]
+    notes = ds.info["notes"]
+    assert any("NaN" in n for n in notes) and any("-1" in n for n in notes)
 
 
 def test_other_keypoint_categories_are_skipped_only_when_one_fits() -> None:
     hand = {"id": 2, "name": "hand", "keypoints": [f"h{i}" for i in range(21)], "skeleton": []}
     d = _mut(lambda d: _other_category(d, hand, {"keypoints": [1, 1, 2] * 21,
                                                  "num_keypoints": 21}))
-    parsed = parse_coco(d, COCO17, "x.json")
-    assert len(parsed.instances) == 1 and parsed.skipped_other_category == 1
-    assert any("'hand'" in n for n in parsed.notes)
+    ds = parse_coco(d, COCO17, "x.json")
+    assert len(_anns(ds)) == 1 and ds.info["skipped"] == 1
+    assert any("'hand'" in n and "1 of" in n for n in ds.not_kept)
     # Nothing fits the project: refused, naming the category.
     d["categories"] = [hand]
     d["annotations"] = [d["annotations"][-1]]
-    with pytest.raises(CocoFormatError, match="category 2: unknown keypoint layout"):
+    with pytest.raises(CocoFormatError, match="category 'hand': unknown keypoint layout"):
         parse_coco(d, COCO17, "x.json")
 
 
@@ -149,7 +159,7 @@ def test_utf8_bom_and_utf16_files_load(tmp_path: Path) -> None:
     for name, data in (("bom.json", b"\xef\xbb\xbf" + text.encode()),
                        ("u16.json", text.encode("utf-16"))):
         (tmp_path / name).write_bytes(data)
-        assert len(parse_coco(load_json(tmp_path / name), COCO17).instances) == 1
+        assert len(_anns(read_coco(tmp_path / name, COCO17))) == 1
 
 
 def test_problems_name_the_first_bad_annotations() -> None:
@@ -326,7 +336,7 @@ def test_two_videos_told_apart_by_name_prefix_or_folder(tmp_path: Path) -> None:
 def test_binary_visibility_is_kept_but_noted() -> None:
     d = _mut(lambda d: d["annotations"][0].update(
         keypoints=[v if i % 3 != 2 else 1 for i, v in enumerate(KP)]))
-    parsed = parse_coco(d, COCO17, "x.json")
-    assert parsed.instances[0].instance.visibility.tolist() == [1] * K
-    assert any("binary visibility" in n for n in parsed.notes)
-    assert not parse_coco(_official(), COCO17, "x.json").notes
+    ds = parse_coco(d, COCO17, "x.json")
+    assert _anns(ds)[0].points[:, 2].tolist() == [1] * K
+    assert any("binary visibility" in n for n in ds.info["notes"])
+    assert not any("visibility" in n for n in parse_coco(_official(), COCO17).info["notes"])

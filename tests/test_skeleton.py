@@ -17,13 +17,14 @@ from pose_studio.core.skeleton import (
     SkeletonError,
     get_skeleton,
 )
-from pose_studio.core.skeleton_presets import BLAZEPOSE33, HALPE26, PRESETS, WHOLEBODY133
+from pose_studio.core.skeleton_presets import BLAZEPOSE33, HALPE26, HALPE136, PRESETS, WHOLEBODY133
 
 
 # --- presets -------------------------------------------------------------------------------------
 def test_presets_registered_by_name_and_alias() -> None:
-    assert PRESETS == (HALPE26, WHOLEBODY133, BLAZEPOSE33)
+    assert PRESETS == (HALPE26, WHOLEBODY133, HALPE136, BLAZEPOSE33)
     assert BUILTIN_SKELETONS["halpe26"] is HALPE26
+    assert BUILTIN_SKELETONS["halpe136"] is HALPE136
     assert BUILTIN_SKELETONS["wholebody133"] is WHOLEBODY133
     assert get_skeleton("halpe") is HALPE26
     assert get_skeleton("coco_wholebody") is WHOLEBODY133
@@ -36,7 +37,7 @@ def test_presets_registered_whatever_the_import_order(first: str) -> None:
             "from pose_studio.core.skeleton import BUILTIN_SKELETONS\n"
             "print(sorted(BUILTIN_SKELETONS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['blazepose33', 'coco17', 'halpe26', 'wholebody133']"
+    assert out.stdout.strip() == "['blazepose33', 'coco17', 'halpe136', 'halpe26', 'wholebody133']"
 
 
 def test_halpe26_definition() -> None:
@@ -82,7 +83,8 @@ def test_wholebody133_definition() -> None:
     assert sk.side(sk.index("face-16")) == "left"
 
 
-@pytest.mark.parametrize("sk", [COCO17, HALPE26, WHOLEBODY133, BLAZEPOSE33], ids=lambda s: s.name)
+@pytest.mark.parametrize("sk", [COCO17, HALPE26, WHOLEBODY133, HALPE136, BLAZEPOSE33],
+                         ids=lambda s: s.name)
 def test_presets_roundtrip_and_coco_category(sk: Skeleton) -> None:
     assert Skeleton.from_dict(sk.to_dict()) == sk
     assert Skeleton.from_json(sk.to_json()) == sk

@@ -1,4 +1,5 @@
-"""``pose-studio export``: write a project's instances as COCO keypoints JSON (+ frame images)."""
+"""``pose-studio export``: write a project's instances as a dataset file (COCO keypoints by
+default, or another registered format) and optionally the images."""
 
 from __future__ import annotations
 
@@ -12,19 +13,25 @@ from pose_studio.cli.common import CliError, ProgressBar
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export labels/predictions as COCO keypoints JSON (optionally with frame images)",
+        help="export labels/predictions as COCO keypoints (or another format), optionally with "
+             "the images",
         description=(
             "Write PROJECT's instances as a COCO keypoints file that pycocotools, mmpose and "
-            "CVAT read: one image per labeled frame (named <video>/<frame>.png), float "
-            "coordinates, v in {0,1,2}, 1-based skeleton, track ids, and score/source for "
-            "predictions. The JSON is written atomically."
+            "CVAT read: image sets under their own file names, relative paths, sizes and ids; "
+            "video frames as <video>/<frame>.png; float coordinates, v in {0,1,2}, 1-based "
+            "skeleton, categories, track ids, score/source for predictions, and every field "
+            "the imported files carried (segmentation, area, attributes...). --format names "
+            "another registered format. The file is written atomically."
         ),
     )
     p.add_argument("project", help="project file (.posestudio)")
-    p.add_argument("--out", required=True, metavar="FILE.json", help="the COCO JSON to write")
+    p.add_argument("--out", required=True, metavar="PATH", help="the file (or folder) to write")
+    p.add_argument("--format", default="coco", metavar="NAME",
+                   help="coco (default) or another registered format that writes")
     p.add_argument("--images", metavar="DIR",
-                   help="also write the frames here, read exactly from the videos (the JSON's "
-                        "file_name values are relative to DIR)")
+                   help="also write the images here: image-set files copied under their own "
+                        "names and folders, video frames read exactly (the file names in the "
+                        "JSON are relative to DIR)")
     p.add_argument("--source", choices=("user", "predicted", "all"), default="user",
                    help="user labels (default), model predictions, or both")
     p.add_argument("--image-format", choices=("png", "jpg"), default="png",
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.jpeg_quality <= 100:
         raise CliError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
+    if args.format != "coco":
+        return _run_other(args)
     with Project.open(args.project, read_only=True) as project:
         video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
         bar = ProgressBar(None, desc="export", enabled=bool(args.images) and not args.quiet)
@@ -82,6 +91,37 @@ def run(args: argparse.Namespace) -> int:
                 video_ids=video_ids, progress=progress, bbox_padding=args.bbox_padding,
             )
     extra = f", {summary.images_written} images in {args.images}" if args.images else ""
+    regions = f" and {summary.n_regions} regions" if summary.n_regions else ""
     print(f"wrote {summary.path}: {summary.n_annotations} annotations ({summary.n_user} user, "
-          f"{summary.n_predicted} predicted) on {summary.n_images} frames{extra}")
+          f"{summary.n_predicted} predicted){regions} on {summary.n_images} frames{extra}")
+    return 0
+
+
+def _run_other(args: argparse.Namespace) -> int:
+    """Export through the format registry: the project as a dataset, the format's writer."""
+    from pose_studio.formats.project_dataset import ProjectFrames, dataset_from_project
+    from pose_studio.formats.registry import WriteOptions, get_format
+    from pose_studio.store.project import Project
+
+    fmt = get_format(args.format)
+    if fmt.write is None:
+        raise CliError(f"{fmt.label} files cannot be written (export formats: coco and those "
+                       "with a writer)")
+    with Project.open(args.project, read_only=True) as project:
+        video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
+        dataset = dataset_from_project(project, source=args.source, video_ids=video_ids)
+        bar = ProgressBar(None, desc="export", enabled=not args.quiet)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.set(done)
+
+        with bar, ProjectFrames(project) as frames:
+            s = fmt.write(dataset, Path(args.out), WriteOptions(
+                frames=frames, image_format=args.image_format, progress=progress,
+                images_dir=Path(args.images) if args.images else None,
+                jpeg_quality=args.jpeg_quality, bbox_padding=args.bbox_padding))
+    print(f"wrote {s.path} ({fmt.name}): {s.annotations} annotations, {s.files_written} files")
+    for line in s.not_written:
+        print(f"not written: {line}")
     return 0

@@ -143,12 +143,15 @@ class Skeleton:
 
     @classmethod
     def from_coco_category(cls, category: Mapping[str, Any]) -> Skeleton:
-        """A skeleton from a COCO ``categories`` entry; a known layout keeps its sigmas."""
+        """A skeleton from a COCO ``categories`` entry; a known layout keeps its sigmas.
+
+        The ``skeleton`` limbs are 1-based as COCO defines them (see :func:`coco_limbs`).
+        """
         names = tuple(str(n) for n in category["keypoints"])
         for known in BUILTIN_SKELETONS.values():
             if known.keypoints == names:
                 return known
-        edges = tuple((int(a) - 1, int(b) - 1) for a, b in category.get("skeleton", []))
+        edges = coco_limbs(category.get("skeleton") or [], names)
         return cls(name=str(category.get("name", "custom")), keypoints=names, edges=edges,
                    flip_pairs=_flip_pairs_from_names(names))
 
@@ -170,13 +173,22 @@ class Skeleton:
         ``edges`` and ``flip_pairs`` may name keypoints instead of giving indices. When
         ``flip_pairs`` is absent, ``left_*``/``right_*`` names are paired automatically.
         """
+        if "keypoints" not in data and isinstance(data.get("categories"), list):
+            data = _only_keypoint_category(data["categories"])
         try:
             names = tuple(str(n) for n in data["keypoints"])
 
             def idx(v: Any) -> int:
                 return names.index(v) if isinstance(v, str) else int(v)
 
-            edges = tuple((idx(a), idx(b)) for a, b in data.get("edges", data.get("skeleton", [])))
+            if "edges" not in data and "skeleton" in data and "sigmas" not in data:
+                for known in BUILTIN_SKELETONS.values():  # a COCO category of a known layout
+                    if known.keypoints == names:
+                        return known
+            if "edges" in data:  # Pose Studio's own files: 0-based indices or names
+                edges = tuple((idx(a), idx(b)) for a, b in data["edges"])
+            else:  # a COCO category's ``skeleton``: 1-based
+                edges = coco_limbs(data.get("skeleton") or [], names)
             if "flip_pairs" in data:
                 flips = tuple((idx(a), idx(b)) for a, b in data["flip_pairs"])
             else:
@@ -206,6 +218,57 @@ class Skeleton:
         if not isinstance(data, dict):
             raise SkeletonError("skeleton JSON must be an object with a 'keypoints' list")
         return cls.from_dict(data)
+
+
+def coco_limbs(pairs: Any, names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """0-based limbs from a COCO category's ``skeleton`` list (1-based by COCO's definition).
+
+    A list that uses index 0 and never ``K`` cannot be 1-based: it is read as 0-based (Datumaro
+    and some scripts write that). Otherwise it is 1-based, also when its highest index is below
+    ``K`` (so limbs are never shifted by one silently). Keypoint names are accepted too.
+
+    Raises:
+        SkeletonError: a pair that is not two indices/names, or an index out of range.
+    """
+    k = len(names)
+    if not isinstance(pairs, (list, tuple)):
+        raise SkeletonError("a COCO 'skeleton' must be a list of [a, b] pairs")
+    raw: list[tuple[Any, Any]] = []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise SkeletonError(f"a COCO 'skeleton' pair must be [a, b], not {pair!r}")
+        raw.append((pair[0], pair[1]))
+    ints = [v for pair in raw for v in pair if isinstance(v, int) and not isinstance(v, bool)]
+    zero_based = bool(ints) and min(ints) == 0 and max(ints) < k
+    out = []
+    for a, b in raw:
+        ends = []
+        for v in (a, b):
+            if isinstance(v, str) and v in names:
+                ends.append(list(names).index(v))
+            elif isinstance(v, int) and not isinstance(v, bool):
+                ends.append(v if zero_based else v - 1)
+            else:
+                raise SkeletonError(f"COCO 'skeleton' pair {[a, b]!r}: {v!r} is not a keypoint "
+                                    "index or name")
+        if not all(0 <= e < k for e in ends):
+            raise SkeletonError(
+                f"COCO 'skeleton' pair {[a, b]!r} is out of range for {k} keypoints (COCO "
+                f"numbers keypoints from 1 to {k})")
+        out.append((ends[0], ends[1]))
+    return tuple(out)
+
+
+def _only_keypoint_category(categories: list[Any]) -> Mapping[str, Any]:
+    """The one category of a COCO file that names keypoints."""
+    with_kp = [c for c in categories if isinstance(c, dict) and c.get("keypoints")]
+    if len(with_kp) == 1:
+        return with_kp[0]  # type: ignore[no-any-return]
+    if not with_kp:
+        raise SkeletonError("the COCO file has no category that names its keypoints")
+    names = ", ".join(repr(c.get("name")) for c in with_kp)
+    raise SkeletonError(f"the COCO file has {len(with_kp)} categories with keypoints ({names}): "
+                        "choose one with --skeleton-from FILE --category NAME")
 
 
 def _flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
@@ -261,10 +324,12 @@ def _register_presets() -> None:
 
 
 def get_skeleton(name_or_path: str | Path) -> Skeleton:
-    """A built-in skeleton by name (``coco17``, ``halpe26``, ``wholebody133``) or a JSON file."""
+    """A built-in skeleton by name (``coco17``, ``halpe26``, ``wholebody133``, ``halpe136``) or a
+    JSON file (Pose Studio's skeleton JSON, a COCO category, or a COCO file with one keypoint
+    category: its ``skeleton`` is read 1-based)."""
     key = str(name_or_path)
     aliases = {"coco": "coco17", "halpe": "halpe26", "wholebody": "wholebody133",
-               "coco_wholebody": "wholebody133"}
+               "coco_wholebody": "wholebody133", "halpe_136": "halpe136"}
     key_l = aliases.get(key.lower(), key.lower())
     if key_l in BUILTIN_SKELETONS:
         return BUILTIN_SKELETONS[key_l]

@@ -199,7 +199,40 @@ BLAZEPOSE33 = Skeleton(
 BLAZEPOSE33_TO_COCO17: tuple[int, ...] = tuple(BLAZEPOSE33_KEYPOINTS.index(n)
                                                for n in COCO17_KEYPOINTS)
 
-PRESETS = (HALPE26, WHOLEBODY133, BLAZEPOSE33)
+
+# --- Halpe-136 (Halpe-FullBody: body 26, face 68, hands 2 x 21) -----------------------------------
+# Order and sigmas as Halpe's own evaluator (halpecocotools) and mmpose's halpe.py. Halpe names
+# each hand's first point "left_wrist"/"right_wrist" again; here it is "<side>_hand_root" (as in
+# COCO-WholeBody) so names stay unique, and the fingers hang off the body's wrists.
+HALPE136_KEYPOINTS: tuple[str, ...] = (
+    *HALPE26_KEYPOINTS[:20],
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe", "left_heel",
+    "right_heel",
+    *(f"face-{i}" for i in range(68)),
+    *_hand("left"),
+    *_hand("right"),
+)  # fmt: skip
+
+HALPE136_SIGMAS: tuple[float, ...] = (
+    *COCO17_SIGMAS, 0.08, 0.08, 0.08, *([0.089] * 6), *([0.015] * 110),
+)
+
+HALPE136 = Skeleton(
+    name="halpe136",
+    keypoints=HALPE136_KEYPOINTS,
+    edges=_pairs_by_name(HALPE136_KEYPOINTS, [*_HALPE26_EDGES, *_hand_edges("left"),
+                                              *_hand_edges("right")]),
+    flip_pairs=(
+        *_pairs_by_name(HALPE136_KEYPOINTS, _left_right_pairs(HALPE136_KEYPOINTS)),
+        *_pairs_by_name(
+            HALPE136_KEYPOINTS,
+            [(f"face-{r}", f"face-{q}") for q, r in _FACE_PAIRS_RIGHT_LEFT],
+        ),
+    ),
+    sigmas=HALPE136_SIGMAS,
+)
+
+PRESETS = (HALPE26, WHOLEBODY133, HALPE136, BLAZEPOSE33)
 
 for _sk in PRESETS:
     BUILTIN_SKELETONS.setdefault(_sk.name, _sk)

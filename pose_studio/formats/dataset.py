@@ -17,14 +17,20 @@ Conventions:
 * ``extra`` mappings keep what a format carries that the neutral model has no field for (COCO
   annotation and image ids, ``area``, ``segmentation``, ``iscrowd``, ``attributes``, PoseTrack's
   ``vid_id``/``frame_id``...). They must be JSON-serialisable; writers of the same format put
-  them back, others ignore them.
+  them back, others ignore them. Keys that start with ``_`` are Pose Studio's own notes about
+  the values (e.g. ``_v0_xy``: the file wrote coordinates for unlabeled points); writers do not
+  write them as fields. A reader of a big file may give a :class:`JsonExtra` (JSON text decoded
+  on first use) instead of a dict, to keep memory near the file's size.
 * :attr:`Dataset.not_kept` lists, in words for the user, what a reader could not keep; the
   importer prints it. Nothing is dropped without a line there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import gc
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,8 +46,11 @@ __all__ = [
     "DatasetError",
     "Frame",
     "ImageEntry",
+    "JsonExtra",
     "Region",
     "Source",
+    "extra_json",
+    "gc_paused",
 ]
 
 SourceKind = Literal["video", "images"]
@@ -49,6 +58,72 @@ SourceKind = Literal["video", "images"]
 
 class DatasetError(PoseStudioError):
     """A dataset whose parts do not fit together (a frame naming no source, wrong K...)."""
+
+
+class JsonExtra(Mapping[str, Any]):
+    """An ``extra`` mapping kept as compact JSON text (a JSON object), decoded on first use.
+
+    Importers store :attr:`json_text` as it is, so a big file's fields are neither decoded nor
+    encoded again on their way into the project.
+    """
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def json_text(self) -> str:
+        return self._text
+
+    def _dict(self) -> dict[str, Any]:
+        if self._value is None:
+            v = json.loads(self._text)
+            self._value = v if isinstance(v, dict) else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"JsonExtra({self._text[:60]!r}{'...' if len(self._text) > 60 else ''})"
+
+
+def extra_json(extra: Mapping[str, Any] | None) -> str | None:
+    """Compact JSON text of an ``extra`` mapping (None when empty); JsonExtra's text as it is.
+
+    Raises:
+        ValueError: a value JSON cannot hold (NaN, an infinity, an object that is not JSON).
+    """
+    if isinstance(extra, JsonExtra):  # before any truthiness test, which would decode it
+        return extra.json_text
+    if not extra:
+        return None
+    try:
+        return json.dumps(dict(extra), separators=(",", ":"), allow_nan=False)
+    except (TypeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a reader, writer or importer makes or drops hundreds
+    of thousands of small values (none of which form cycles): it would walk them all again and
+    again (a fifth of a 100k-annotation export). Reference counting still frees everything."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _frozen_points(points: Any, k: int | None = None) -> np.ndarray:
@@ -83,9 +158,12 @@ class Source:
         key: Unique within the dataset; frames refer to it.
         kind: ``"video"`` or ``"images"``.
         path: The video file, or the image set's root folder, as found or as the file wrote it
-            (None when unknown: the importer then asks for it or resolves it).
+            (None when unknown: the importer then asks for it or resolves it). A relative path
+            is relative to the dataset file's folder.
         images: For an image set, its images in frame order.
         width, height: A video's frame size when known.
+        extra: ``{"match": "image_id"}``: the images are named only by their ``extra["id"]``
+            (a results list); the importer finds them among the project's kept image ids.
     """
 
     key: str
@@ -121,6 +199,8 @@ class Annotation:
         category: The class (species, "person"...), or None when the format has none.
         run: For a prediction, the name of the model run that made it (see
             :attr:`Dataset.runs`), or None.
+        provenance: ``(K,)`` per-keypoint :class:`~pose_studio.core.annotation.Provenance`
+            codes when the source knows them (interpolated, propagated...), else None.
     """
 
     points: np.ndarray
@@ -132,6 +212,7 @@ class Annotation:
     category: str | None = None
     run: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    provenance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", _frozen_points(self.points))
@@ -144,6 +225,12 @@ class Annotation:
             object.__setattr__(self, "kp_scores", s)
         if self.bbox is not None:
             object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
+        if self.provenance is not None:
+            pr = np.array(self.provenance, dtype=np.uint8, copy=True).reshape(-1)
+            if pr.shape[0] != self.points.shape[0]:
+                raise DatasetError("provenance must have one code per keypoint")
+            pr.setflags(write=False)
+            object.__setattr__(self, "provenance", pr)
 
     @property
     def num_keypoints(self) -> int:

@@ -14,9 +14,10 @@ raise.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,8 @@ Progress = Callable[[int, int], None]
 
 #: Modules that define ``FORMAT``; a new format is one module and one line here.
 FORMAT_MODULES: tuple[str, ...] = (
+    "pose_studio.formats.coco",
+    "pose_studio.formats.coco_results",
     "pose_studio.formats.slp",
     "pose_studio.formats.dlc",
     "pose_studio.formats.yolo",
@@ -66,12 +69,15 @@ class ReadOptions:
         category: Which category to read when the file has several keypoint layouts.
         images_dir: Where the file's images are, when not beside it.
         progress: Called with (done, total) during long reads.
+        category_ids: The project's categories by the id a dataset gave them (``{1:
+            "person"}``), for files that name categories only by id (COCO results lists).
     """
 
     skeleton: Skeleton | None = None
     category: str | None = None
     images_dir: Path | None = None
     progress: Progress | None = None
+    category_ids: Mapping[Any, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +91,23 @@ class WriteOptions:
         image_format: ``png`` or ``jpg`` for frames written from videos.
         force: Overwrite existing files.
         progress: Called with (done, total) during long writes.
+        images_dir: For formats whose annotations are one file (COCO): where to write the
+            images (None: annotations only). Formats with a fixed layout ignore it.
+        jpeg_quality: 1..100 for ``jpg`` frames.
+        bbox_padding: Padding of boxes derived from keypoints, as a fraction of their longer
+            side (for annotations without a box of their own).
+        cancel: An event (``is_set()``): set, the writer stops, removes what it wrote and
+            writes no annotation file.
     """
 
     frames: FrameSource | None = None
     image_format: str = "png"
     force: bool = False
     progress: Progress | None = None
+    images_dir: Path | None = None
+    jpeg_quality: int = 95
+    bbox_padding: float = 0.1
+    cancel: Any = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,9 @@ class WriteSummary:
     annotations: int
     files_written: int = 0
     not_written: list[str] = field(default_factory=list)  # what the format could not carry
+    images: int = 0  # image entries (frames) the file describes
+    bytes_written: int = 0
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

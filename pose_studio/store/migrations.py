@@ -18,6 +18,10 @@ History:
        run shown (and counted by the frame summaries), a second one for A/B, and whether the
        user chose it. Each video with predictions starts on its newest run; summaries are
        rebuilt (they counted the predictions of every run on a frame).
+    6: what datasets bring beyond keypoints: ``source_images`` (each image of an image set: its
+       relative path and own size), ``categories``, ``instance_meta`` (category and kept fields
+       per instance), ``frame_meta`` (image ids and fields per frame) and ``regions`` (crowd and
+       box-only areas). Old image folders get no ``source_images`` rows: readers list them.
 """
 
 from __future__ import annotations
@@ -127,8 +131,32 @@ def _keep_model_runs_side_by_side(conn: Connection) -> None:
     summary.rebuild_all(conn)
 
 
+def _add_dataset_tables(conn: Connection) -> None:
+    for ddl in (
+        "CREATE TABLE source_images (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "path TEXT NOT NULL, width INTEGER, height INTEGER, PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID",
+        "CREATE TABLE categories (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "name VARCHAR NOT NULL UNIQUE, extra_json TEXT)",
+        "CREATE TABLE instance_meta (instance_id INTEGER NOT NULL PRIMARY KEY, "
+        "category_id INTEGER, extra_json TEXT, "
+        "FOREIGN KEY(category_id) REFERENCES categories (id) ON DELETE SET NULL)",
+        "CREATE TABLE frame_meta (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "image_id TEXT, extra_json TEXT, PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID",
+        "CREATE INDEX ix_frame_meta_image_id ON frame_meta (image_id)",
+        "CREATE TABLE regions (id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, category_id INTEGER, "
+        "bbox_x FLOAT, bbox_y FLOAT, bbox_w FLOAT, bbox_h FLOAT, extra_json TEXT, "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE, "
+        "FOREIGN KEY(category_id) REFERENCES categories (id) ON DELETE SET NULL)",
+        "CREATE INDEX ix_regions_frame ON regions (video_id, frame_idx)",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side,
+    _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -62,6 +62,7 @@ from pose_studio.store.codec import (
     instance_from_row,
     instance_row,
 )
+from pose_studio.store.dataset_rows import DatasetReads, DatasetWrites
 from pose_studio.store.engine import (
     connect_raw,
     inspect_file,
@@ -160,8 +161,12 @@ def _project_file(path: str | os.PathLike[str]) -> Path:
         p = p.with_name(p.name + SUFFIX)
     return p.absolute()
 
-class Project:
-    """An open project file. Create with :meth:`create`, open with :meth:`open`."""
+class Project(DatasetReads):
+    """An open project file. Create with :meth:`create`, open with :meth:`open`.
+
+    Image-set files, categories, kept dataset fields and regions are read with the methods of
+    :class:`~pose_studio.store.dataset_rows.DatasetReads`.
+    """
 
     SUFFIX = SUFFIX
 
@@ -1198,8 +1203,9 @@ def _shutdown(
         keeper.close()
 
 
-class ImportWriter:
-    """Adds many things inside one transaction (see :meth:`Project.import_transaction`)."""
+class ImportWriter(DatasetWrites):
+    """Adds many things inside one transaction (see :meth:`Project.import_transaction`); the
+    dataset tables through :class:`~pose_studio.store.dataset_rows.DatasetWrites`."""
 
     def __init__(self, project: Project, session: Session) -> None:
         self._p = project

@@ -32,14 +32,19 @@ __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "Base",
+    "CategoryRow",
+    "FrameMetaRow",
     "FrameRow",
     "FrameSummaryRow",
+    "InstanceMetaRow",
     "InstanceRow",
     "MetaRow",
     "ModelRunRow",
+    "RegionRow",
     "SchemaVersionRow",
     "ShownRunRow",
     "SkeletonRow",
+    "SourceImageRow",
     "TrackRow",
     "VideoRow",
 ]
@@ -47,7 +52,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -217,3 +222,88 @@ class FrameSummaryRow(Base):
     )
     chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+# --- format 5: what datasets bring beyond keypoints (dataset_rows.py reads and writes these) -------
+class SourceImageRow(Base):
+    """One image of an image-set source (a ``videos`` row of kind ``images``): frame ``frame_idx``
+    is the file ``path`` (relative to the set's folder, ``/``-separated) of its own size."""
+
+    __tablename__ = "source_images"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+
+class CategoryRow(Base):
+    """A class of annotated things (species, "person"...); ``extra_json``: what the file said
+    about it (COCO id, supercategory, keypoint names...)."""
+
+    __tablename__ = "categories"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, nullable=False, unique=True)
+    extra_json: Mapped[str | None] = mapped_column(Text)
+
+
+class InstanceMetaRow(Base):
+    """An instance's category and the fields its file carried that the store has no column for
+    (original ids, area, segmentation, attributes...), as JSON.
+
+    No foreign key to ``instances`` on purpose: instance ids are never reused (AUTOINCREMENT),
+    so a deleted instance restored by undo with its old id finds its row again.
+    """
+
+    __tablename__ = "instance_meta"
+    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL")
+    )
+    extra_json: Mapped[str | None] = mapped_column(Text)
+
+
+class FrameMetaRow(Base):
+    """Facts a dataset gave about one frame: its image id in the file (``image_id``, JSON text so
+    ``3`` and ``"3"`` stay apart; indexed to put a results list on its images) and other fields
+    (PoseTrack's ``vid_id``/``frame_id``, licenses, URLs...) as JSON."""
+
+    __tablename__ = "frame_meta"
+    __table_args__ = (
+        Index("ix_frame_meta_image_id", "image_id"),
+        {"sqlite_with_rowid": False},
+    )
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str | None] = mapped_column(Text)
+    extra_json: Mapped[str | None] = mapped_column(Text)
+
+
+class RegionRow(Base):
+    """An area without keypoints on a frame (COCO crowd regions, box-only annotations), kept so
+    exports give them back; ``extra_json`` holds segmentation, area, ids..."""
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        Index("ix_regions_frame", "video_id", "frame_idx"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, nullable=False)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL")
+    )
+    bbox_x: Mapped[float | None] = mapped_column(Float)
+    bbox_y: Mapped[float | None] = mapped_column(Float)
+    bbox_w: Mapped[float | None] = mapped_column(Float)
+    bbox_h: Mapped[float | None] = mapped_column(Float)
+    extra_json: Mapped[str | None] = mapped_column(Text)

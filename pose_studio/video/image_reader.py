@@ -1,25 +1,56 @@
-"""A folder of images read as a video (frames in natural order: img2 before img10)."""
+"""An image set read as frames: a folder (recursive, natural order) or an explicit list of files.
+
+Each image keeps its own file name, path relative to the set's root and pixel size: sets of
+photos of different sizes are normal (COCO, CrowdPose, AP-10K...), and frame ``i`` is returned at
+its own size. Sizes come from the file headers (:mod:`pose_studio.video.image_header`), so
+indexing 100k photos reads a few hundred bytes of each, not the pixels. An image that cannot be
+read is named in ``meta.warnings`` when the set is opened and raises :class:`VideoError` naming
+the file when its frame is asked for; the other frames still work.
+
+Frame order: paths relative to the root, compared folder by folder with digit runs as numbers
+(``img2`` before ``img10``; ``images/val/<sequence>/000000.jpg`` sequence by sequence). Hidden
+files and folders (``.name``) are skipped.
+
+The index (``index_bytes``) records, per frame, the relative path, byte size and pixel size, and
+how the set was made (``folder`` listing or explicit ``list``), so an explicit list reopens as
+the same frames and unchanged files are not read again. Indexes written before image sets had
+sub-folders (version 1) keep their flat listing, so old projects keep their frame numbers.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.cache import FrameCache
 from pose_studio.video.errors import VideoError
+from pose_studio.video.image_header import decode_image, image_size
 from pose_studio.video.meta import VideoMeta
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageFolderReader",
+    "ImageSetReader",
+    "list_images",
+    "natural_key",
+    "open_image_list",
+]
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"}
 )
 _INDEX_FORMAT = "pose-studio-image-index"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 _DEFAULT_FPS = 30
+_NAMED_IN_WARNING = 5
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
@@ -28,115 +59,219 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
 
 
-def list_images(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    files.sort(key=lambda p: natural_key(p.name))
-    return files
+def _path_key(rel: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
+    return tuple(natural_key(part) for part in rel.split("/"))
 
 
-def _read_image(path: Path) -> np.ndarray | None:
+def list_images(folder: Path, *, recursive: bool = True) -> list[str]:
+    """Image files under ``folder`` as ``/``-separated relative paths, in frame order."""
+    out: list[str] = []
+    if recursive:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel_dir = Path(dirpath).relative_to(folder).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            out.extend(prefix + n for n in filenames
+                       if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        out = [p.name for p in folder.iterdir()
+               if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+               and p.is_file()]
+    out.sort(key=_path_key)
+    return out
+
+
+def _byte_size(path: Path) -> int:
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)  # works for non-ASCII paths everywhere
+        return path.stat().st_size
     except OSError:
-        return None
-    if data.size == 0:
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation; grey -> BGR
-    return img
+        return -1
 
 
-class ImageFolderReader(VideoReader):
-    """Images in a folder as frames; every image must have the first image's size."""
+class ImageSetReader(VideoReader):
+    """Images as frames, each at its own size (see the module docstring).
+
+    Args:
+        root: The set's folder; relative paths are relative to it.
+        files: An explicit list of images (relative to ``root``, or absolute paths inside it), in
+            frame order. None: every image under ``root`` (sub-folders included), or the list a
+            given ``index`` records.
+        index: Bytes from :meth:`index_bytes`: reuses the recorded list and sizes.
+    """
 
     def __init__(
         self,
-        folder: str | Path,
+        root: str | Path,
+        files: Sequence[str | Path] | None = None,
         *,
         index: bytes | None = None,
         cache_mb: float = DEFAULT_CACHE_MB,
         fps: float = _DEFAULT_FPS,
     ) -> None:
-        self._folder = Path(folder)
-        if not self._folder.is_dir():
-            raise VideoError(self._folder, "folder not found")
-        files = list_images(self._folder)
-        if not files:
-            raise VideoError(
-                self._folder, "the folder contains no images (png, jpg, bmp, tif, webp)"
-            )
-        self._files = files
+        self._root = Path(root)
+        if not self._root.is_dir():
+            raise VideoError(self._root, "folder not found")
+        recorded = _parse_index(index) if index is not None else None
         self.index_status = "built"
-        if index is not None:
-            self.index_status = "loaded" if self._index_matches(index) else "stale"
-        first = _read_image(files[0])
-        if first is None:
-            raise VideoError(files[0], "cannot read this image (damaged or unsupported format)")
-        h, w = first.shape[:2]
+        if index is not None and recorded is None:
+            self.index_status = "invalid"
+        if files is not None:
+            self._mode = "list"
+            rels = [self._relative(f) for f in files]
+        elif recorded is not None and recorded["mode"] == "list":
+            self._mode = "list"
+            rels = [str(e[0]) for e in recorded["files"]]
+        else:
+            self._mode = "flat" if recorded is not None and recorded["mode"] == "flat" else "folder"
+            rels = list_images(self._root, recursive=self._mode == "folder")
+        if not rels:
+            raise VideoError(
+                self._root, "the folder contains no images (png, jpg, bmp, tif, webp)"
+            )
+        self._rels = rels
+        self._bytes = [_byte_size(self._root / r) for r in rels]
+        self._sizes, self.index_status = self._sizes_from(recorded, self.index_status)
+        self.unreadable: list[tuple[int, str]] = [
+            (i, r) for i, (r, s) in enumerate(zip(rels, self._sizes)) if s is None]
+        readable = [s for s in self._sizes if s is not None]
+        if not readable:
+            raise VideoError(self._root, f"none of its {len(rels)} images can be read "
+                             "(damaged, missing or unsupported format)")
+        distinct = Counter(readable)
+        if len(distinct) == 1:
+            w, h = readable[0]
+        else:  # the size that holds every image (a canvas for whole-set views)
+            w, h = max(s[0] for s in readable), max(s[1] for s in readable)
+        warnings = []
+        if self.unreadable:
+            named = ", ".join(r for _, r in self.unreadable[:_NAMED_IN_WARNING])
+            more = len(self.unreadable) - _NAMED_IN_WARNING
+            warnings.append(
+                f"{len(self.unreadable)} image(s) cannot be read: {named}"
+                + (f" and {more} more" if more > 0 else "")
+                + "; their frames show an error, the other images work")
+        if len(distinct) > 1:
+            common = ", ".join(f"{a}x{b}" for (a, b), _ in distinct.most_common(3))
+            warnings.append(f"the images have {len(distinct)} different sizes ({common}"
+                            f"{', ...' if len(distinct) > 3 else ''}); each frame keeps its own")
+        suffixes = Counter(Path(r).suffix.lower().lstrip(".") for r in rels)
         self._cache: FrameCache[np.ndarray] = FrameCache(
             int(cache_mb * 2**20), lambda a: int(a.nbytes)
         )
         self._closed = False
+        fps = float(fps)
         self.meta = VideoMeta(
-            path=str(self._folder),
-            width=w,
-            height=h,
-            frame_count=len(files),
-            fps=float(fps),
-            fps_rational=(int(fps), 1) if float(fps).is_integer() else (int(fps * 1000), 1000),
+            path=str(self._root),
+            width=int(w),
+            height=int(h),
+            frame_count=len(rels),
+            fps=fps,
+            fps_rational=(int(fps), 1) if fps.is_integer() else (int(fps * 1000), 1000),
             vfr=False,
-            duration_s=len(files) / float(fps),
-            codec=files[0].suffix.lower().lstrip("."),
+            duration_s=len(rels) / fps,
+            codec=suffixes.most_common(1)[0][0],
             rotation=0,
             kind="images",
-            time_base=(1, int(fps)) if float(fps).is_integer() else (1000, int(fps * 1000)),
-            keyframes=len(files),
+            time_base=(1, int(fps)) if fps.is_integer() else (1000, int(fps * 1000)),
+            keyframes=len(rels),
             max_gop=1,
-            container="image folder",
+            container="image set" if self._mode == "list" else "image folder",
+            warnings=tuple(warnings),
         )
-        first.flags.writeable = False
-        self._cache.put(0, first)
+
+    # --- building ------------------------------------------------------------------------------
+    def _relative(self, f: str | Path) -> str:
+        p = Path(f)
+        if p.is_absolute():
+            try:
+                p = p.relative_to(self._root)
+            except ValueError:
+                raise VideoError(p, f"not inside the image set's folder {self._root}") from None
+        rel = p.as_posix()
+        if rel.startswith("../") or rel in ("", ".", ".."):
+            raise VideoError(self._root / p, "not inside the image set's folder")
+        return rel
+
+    def _sizes_from(
+        self, recorded: dict[str, Any] | None, status: str
+    ) -> tuple[list[tuple[int, int] | None], str]:
+        """Pixel sizes: from the index where the file is the one it recorded, else the header."""
+        known: dict[tuple[str, int], tuple[int, int] | None] = {}
+        matches = False
+        if recorded is not None:
+            entries = recorded["files"]
+            listing = [(str(e[0]), int(e[1])) for e in entries]
+            matches = listing == list(zip(self._rels, self._bytes))
+            for e in entries:
+                if len(e) >= 4 and e[2] is not None and e[3] is not None:
+                    known[(str(e[0]), int(e[1]))] = (int(e[2]), int(e[3]))
+        sizes: list[tuple[int, int] | None] = []
+        for rel, nbytes in zip(self._rels, self._bytes):
+            s = known.get((rel, nbytes)) if nbytes >= 0 else None
+            if s is None and nbytes >= 0:
+                s = image_size(self._root / rel)
+            sizes.append(s)
+        if recorded is not None and status != "invalid":
+            if not matches:
+                status = "stale"
+            elif recorded["version"] < _INDEX_VERSION:
+                status = "upgraded"  # used; sizes added: store the new index
+            else:
+                status = "loaded"
+        return sizes, status
+
+    # --- per-frame facts -----------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return self._root
 
     @property
-    def cache(self) -> FrameCache[np.ndarray]:
-        return self._cache
+    def mode(self) -> str:
+        """``"folder"`` (every image under the root), ``"list"`` (explicit) or ``"flat"``."""
+        return self._mode
 
     @property
     def files(self) -> list[Path]:
-        return list(self._files)
+        """The image files in frame order (absolute when the root is)."""
+        return [self._root / r for r in self._rels]
 
-    def _listing(self) -> list[list[str | int]]:
-        out: list[list[str | int]] = []
-        for p in self._files:
-            try:
-                size = p.stat().st_size
-            except OSError:
-                size = -1
-            out.append([p.name, size])
-        return out
+    @property
+    def rel_paths(self) -> list[str]:
+        """Each frame's path relative to the root, ``/``-separated."""
+        return list(self._rels)
 
-    def _index_matches(self, blob: bytes) -> bool:
-        """Same image names in the same order with the same sizes."""
-        try:
-            header = json.loads(blob.decode())
-        except (UnicodeDecodeError, ValueError):
-            return False
-        return bool(
-            isinstance(header, dict)
-            and header.get("format") == _INDEX_FORMAT
-            and header.get("version") == _INDEX_VERSION
-            and header.get("files") == self._listing()
-        )
+    @property
+    def sizes(self) -> list[tuple[int, int] | None]:
+        """Each frame's ``(width, height)``; None for an image that cannot be read."""
+        return list(self._sizes)
 
+    def rel_path(self, i: int) -> str:
+        return self._rels[self.check_index(i)]
+
+    def file_path(self, i: int) -> Path:
+        return self._root / self._rels[self.check_index(i)]
+
+    def frame_size(self, i: int) -> tuple[int, int] | None:
+        return self._sizes[self.check_index(i)]
+
+    # --- index ---------------------------------------------------------------------------------
     def index_bytes(self) -> bytes:
-        return json.dumps(
-            {"format": _INDEX_FORMAT, "version": _INDEX_VERSION, "files": self._listing()}
-        ).encode()
+        files = [[r, b, *(s if s is not None else (None, None))]
+                 for r, b, s in zip(self._rels, self._bytes, self._sizes)]
+        return json.dumps({"format": _INDEX_FORMAT, "version": _INDEX_VERSION,
+                           "mode": self._mode, "files": files},
+                          separators=(",", ":")).encode()
 
     def pts(self, i: int) -> int:
         return self.check_index(i)
 
     def timestamp(self, i: int) -> float:
         return self.check_index(i) / self.meta.fps
+
+    # --- frames --------------------------------------------------------------------------------
+    @property
+    def cache(self) -> FrameCache[np.ndarray]:
+        return self._cache
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -157,18 +292,51 @@ class ImageFolderReader(VideoReader):
         cached = self._cache.get(i)
         if cached is not None:
             return cached
-        path = self._files[i]
-        img = _read_image(path)
+        path = self._root / self._rels[i]
+        img = decode_image(path)
         if img is None:
-            raise VideoError(path, f"cannot read frame {i} (missing, damaged or unsupported image)")
-        if img.shape[:2] != (self.meta.height, self.meta.width):
-            raise VideoError(
-                path,
-                f"frame {i} is {img.shape[1]}x{img.shape[0]}, the folder's first image is "
-                f"{self.meta.width}x{self.meta.height}: all images must have the same size",
-            )
+            why = "missing" if not path.exists() else "damaged or unsupported"
+            raise VideoError(path, f"cannot read frame {i} (image {self._rels[i]}: {why})")
         img = np.ascontiguousarray(img)
         img.flags.writeable = False
+        self._sizes[i] = (int(img.shape[1]), int(img.shape[0]))
         if cache:
             self._cache.put(i, img)
         return img
+
+
+#: The name image folders were opened with before image sets (``open_video`` uses it).
+ImageFolderReader = ImageSetReader
+
+
+def open_image_list(
+    root: str | Path,
+    files: Iterable[str | Path],
+    *,
+    index: bytes | None = None,
+    cache_mb: float = DEFAULT_CACHE_MB,
+) -> ImageSetReader:
+    """An image set of exactly ``files`` (relative to ``root`` or absolute inside it), in order."""
+    return ImageSetReader(root, list(files), index=index, cache_mb=cache_mb)
+
+
+def _parse_index(blob: bytes) -> dict[str, Any] | None:
+    """The recorded listing as ``{"version", "mode", "files": [[rel, bytes, w?, h?], ...]}``."""
+    try:
+        header = json.loads(blob.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(header, dict) or header.get("format") != _INDEX_FORMAT:
+        return None
+    version = header.get("version")
+    files = header.get("files")
+    if version not in (1, _INDEX_VERSION) or not isinstance(files, list):
+        return None
+    ok = all(isinstance(e, list) and len(e) >= 2 and isinstance(e[0], str)
+             and isinstance(e[1], int) for e in files)
+    if not ok:
+        return None
+    mode = "flat" if version == 1 else header.get("mode")
+    if mode not in ("folder", "list", "flat"):
+        return None
+    return {"version": version, "mode": mode, "files": files}

@@ -1,0 +1,135 @@
+"""Writing the images an exported annotation file names: image-set files copied byte for byte
+(original names, sub-folders and format kept), video frames read exactly and encoded.
+
+All or nothing: on an error or a cancel, the files this call wrote are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pose_studio.core.errors import PoseStudioError
+
+__all__ = ["ExportImagesError", "remove", "write_images"]
+
+Progress = Callable[[int, int], None]
+
+
+class ExportImagesError(PoseStudioError):
+    """The images cannot be written (folder not writable, a source missing...)."""
+
+
+def remove(paths: Iterable[Path]) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _temp_for(target: Path) -> Path:
+    """A new file beside ``target`` created with the user's normal permissions (mkstemp's 0600
+    would stay on the renamed file)."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "xb"):
+                return tmp
+        except FileExistsError:
+            continue
+    raise ExportImagesError(f"cannot create a temporary file beside {target}")
+
+
+def _write_bytes_atomic(target: Path, data: bytes) -> None:
+    tmp = _temp_for(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _copy_atomic(src: Path, target: Path) -> None:
+    tmp = _temp_for(target)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_images(
+    images: Sequence[tuple[str, int, str]],
+    root: Path,
+    frames: Any,
+    *,
+    image_format: str,
+    jpeg_quality: int,
+    progress: Progress | None = None,
+    cancel: Any = None,
+) -> list[Path] | None:
+    """Write ``(source key, frame index, file name)`` images under ``root``.
+
+    ``frames(key, index)`` gives pixels; ``frames.file(key, index)`` (when the object has it)
+    the original file of an image-set frame, copied instead when its suffix matches the name.
+
+    Returns:
+        The files written, or None when cancelled (nothing left behind).
+    """
+    import cv2
+
+    ext = image_format
+    params = ([cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if ext == "jpg"
+              else [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportImagesError(f"cannot create image folder {root}: {exc.strerror or exc}") \
+            from None
+    original = getattr(frames, "file", None)
+    written: list[Path] = []
+    # Frames in source order, so video frames decode forward (the reader's cache helps).
+    order = sorted(range(len(images)), key=lambda i: (images[i][0], images[i][1]))
+    try:
+        for done, i in enumerate(order, start=1):
+            if cancel is not None and cancel.is_set():
+                remove(written)
+                return None
+            key, index, name = images[i]
+            target = root / name
+            if root.resolve() not in target.resolve().parents:
+                raise ExportImagesError(f"image name {name!r} would be written outside {root}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = original(key, index) if original is not None else None
+            if src is not None and src.suffix.lower() == target.suffix.lower():
+                try:
+                    _copy_atomic(src, target)
+                except OSError as exc:
+                    raise ExportImagesError(f"cannot copy {src} to {target}: "
+                                            f"{exc.strerror or exc}") from None
+            else:
+                suffix = target.suffix.lower().lstrip(".") or ext
+                enc = "." + ("jpg" if suffix in ("jpg", "jpeg") else suffix)
+                ok, buf = cv2.imencode(enc, frames(key, index),
+                                       params if enc[1:] == ext else [])
+                if not ok:  # pragma: no cover - OpenCV encodes BGR uint8 in these formats
+                    raise ExportImagesError(f"cannot encode frame {index} as {enc}")
+                _write_bytes_atomic(target, buf.tobytes())
+            written.append(target)
+            if progress is not None:
+                progress(done, len(images))
+    except BaseException:
+        remove(written)
+        raise
+    if progress is not None and not images:
+        progress(0, 0)
+    return written
