@@ -7,14 +7,13 @@ All or nothing: on an error or a cancel, the files this call wrote are removed.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.output import OutputError, atomic_file, describe_os_error, write_bytes_atomic
 
 __all__ = ["ExportImagesError", "remove", "write_images"]
 
@@ -31,40 +30,16 @@ def remove(paths: Iterable[Path]) -> None:
             p.unlink()
 
 
-def _temp_for(target: Path) -> Path:
-    """A new file beside ``target`` created with the user's normal permissions (mkstemp's 0600
-    would stay on the renamed file)."""
-    for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "xb"):
-                return tmp
-        except FileExistsError:
-            continue
-    raise ExportImagesError(f"cannot create a temporary file beside {target}")
-
-
 def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    tmp = _temp_for(target)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(target, data, fsync=False)
 
 
 def _copy_atomic(src: Path, target: Path) -> None:
-    tmp = _temp_for(target)
     try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        with atomic_file(target, fsync=False) as tmp:
+            shutil.copyfile(src, tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {describe_os_error(exc)}") from exc
 
 
 def write_images(

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.output import describe_os_error, temp_path_for
 
 __all__ = [
     "FormatError",
@@ -83,7 +84,7 @@ def read_text(path: Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
 
 # --- atomic output -------------------------------------------------------------------------------
 def _tmp_name(target: Path, tag: str) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.{tag}")
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial.{tag}")
 
 
 def _check_target(target: Path, force: bool, protected: Iterable[Path], folder: bool) -> None:
@@ -113,14 +114,16 @@ def atomic_file(target: Path, *, force: bool = False,
     """
     target = Path(target)
     _check_target(target, force, protected, folder=False)
-    tmp = _tmp_name(target, "tmp")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies
+        tmp = temp_path_for(target)  # the user's normal permissions
+    except OSError as exc:
+        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
+    try:
         yield tmp
         _check_target(target, force, protected, folder=False)
         os.replace(tmp, target)
     except OSError as exc:
-        raise FormatError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -159,7 +162,7 @@ def atomic_dir(target: Path, *, force: bool = False, markers: tuple[str, ...] = 
             os.replace(target, old)
         os.replace(tmp, target)
     except OSError as exc:
-        raise FormatError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
