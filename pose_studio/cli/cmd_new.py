@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pose_studio.core.skeleton import get_skeleton
+    from pose_studio.core.skeleton_presets import get_skeleton
     from pose_studio.store import Project
 
     skeleton = get_skeleton(args.skeleton)

@@ -58,7 +58,7 @@ from .document import Document
 from .settings import Settings
 from .undo import Editor
 from .view.frame_view import FrameView
-from .view.skeleton_item import OverlayOptions
+from .view.options import OverlayOptions
 from .widgets.instance_list import InstanceList
 from .widgets.timeline import Timeline
 from .widgets.video_list import VideoList

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core import geometry as geo
-from pose_studio.core.skeleton import BUILTIN_SKELETONS, Skeleton, SkeletonError, get_skeleton
+from pose_studio.core.skeleton import Skeleton, SkeletonError
+from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS, get_skeleton
 from pose_studio.inference import decode as dec
 from pose_studio.inference.card import CARD_HELP, ModelCard, read_card
 from pose_studio.inference.errors import InferenceError, ModelError

@@ -292,7 +292,7 @@ def test_hovering_a_keypoint_names_it_in_the_status_bar(qtbot, make_window, fake
     win._refresh_instances()
     item = win.view.item_for(int(preds[0].id))
     assert item is not None
-    win.view.keypoint_hovered(item, 5)
+    win.view.item_hover(item, 5)
     msg = win.statusBar().currentMessage()
     assert "left_shoulder" in msg and "prediction" in msg and "score" in msg and "<" not in msg
 
