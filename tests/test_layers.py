@@ -2,7 +2,8 @@
 
 Every module of ``pose_studio`` is parsed (not imported) and each ``import`` is checked against
 the table below: which sibling packages a layer may use and which third-party packages. Qt lives
-only in ``gui``; torch only in ``train`` and only inside functions (the app runs without it).
+only in ``gui`` (``app``, the application layer under it, is Qt-free); torch only in ``train``
+and only inside functions (the app runs without it).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ INTERNAL: dict[str, set[str]] = {
     "formats": {"core", "video", "store", "formats"},
     "inference": {"core", "video", "store", "inference"},
     "train": {"core", "synth", "video", "store", "formats", "inference", "train"},
-    "gui": {"core", "synth", "video", "store", "formats", "inference", "train", "gui"},
-    "cli": {"core", "synth", "video", "store", "formats", "inference", "train", "gui", "cli"},
+    "app": {"core", "synth", "video", "store", "formats", "inference", "train", "app"},
+    "gui": {"core", "synth", "video", "store", "formats", "inference", "train", "app", "gui"},
+    "cli": {"core", "synth", "video", "store", "formats", "inference", "train", "app", "gui",
+            "cli"},
     "": {"core", "cli"},  # pose_studio/__init__.py, __main__.py
 }
 
@@ -35,6 +38,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "formats": {"numpy", "cv2", "av"},
     "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
+    "app": {"numpy"},
     "gui": {"numpy", "cv2", "PySide6", "shiboken6", "pyqtgraph"},
     "cli": {"numpy", "cv2"},
     "": set(),

@@ -43,7 +43,6 @@ def _columns(path: Path) -> set[str]:
 
 
 def test_v3_file_is_migrated_and_keeps_old_fingerprints(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 4
     path = tmp_path / "v3.posestudio"
     _make_v3(path)
     assert "signature" not in _columns(path)
@@ -63,7 +62,7 @@ def test_v3_file_is_migrated_and_keeps_old_fingerprints(tmp_path: Path) -> None:
         assert p.fingerprints(1)[6] == sig and p.fingerprints(1)[7] == 2**64 - 1
     assert "signature" in _columns(path)
     con = sqlite3.connect(path)
-    assert con.execute("SELECT version FROM schema_version").fetchone()[0] == 4
+    assert con.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT fingerprint, signature IS NULL FROM frames WHERE frame_idx = 4"
                        ).fetchone() == (None, 0)
     con.close()

@@ -14,6 +14,8 @@ History:
     4: ``frames.signature`` (BLOB): the frame's thumbnail signature, which tells neighbouring
        frames of a static-camera video apart. Old ``frames.fingerprint`` hashes stay as they are
        and are still checked with the old hash.
+    5: ``edit_journal``: the undo history, kept in the file (``store/journal.py``); empty for
+       upgraded files (their history starts at the upgrade).
 """
 
 from __future__ import annotations
@@ -109,7 +111,21 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE frames ADD COLUMN signature BLOB")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _v3_to_v4]
+def _add_edit_journal(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE TABLE edit_journal (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "kind VARCHAR NOT NULL, label TEXT NOT NULL, made_by TEXT NOT NULL, "
+        "made_at FLOAT NOT NULL, undone INTEGER NOT NULL, undone_by TEXT, undone_at FLOAT, "
+        "video_id INTEGER, first_frame INTEGER, last_frame INTEGER, n_frames INTEGER NOT NULL, "
+        "n_instances INTEGER NOT NULL, merge_key TEXT, payload BLOB NOT NULL, stash BLOB, "
+        "CONSTRAINT journal_kind CHECK (kind IN ('edit', 'import')), "
+        "CONSTRAINT journal_undone CHECK (undone IN (0, 1)))"
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_to_v2, _v2_to_v3, _v3_to_v4, _add_edit_journal,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
