@@ -46,7 +46,9 @@ __all__ = [
     "Applied",
     "JournalEntry",
     "apply_edit",
+    "count_done",
     "default_user",
+    "drop_step",
     "entries",
     "entry_edit",
     "redo",
@@ -326,6 +328,19 @@ def entries(host: JournalHost, limit: int | None = None) -> list[JournalEntry]:
                 f"ORDER BY seq DESC LIMIT ?) UNION ALL SELECT {_ENTRY_COLUMNS} FROM edit_journal "
                 "WHERE undone = 1 ORDER BY seq", (int(limit),)).fetchall()
     return [_entry(r) for r in rows]
+
+
+def drop_step(host: JournalHost, *, undoing: bool) -> int | None:
+    """Remove the step :func:`undo` (or :func:`redo`) would take next, when it can no longer
+    apply; returns its ``seq`` (None: there is none). The instances are not touched."""
+    with host._write_conn() as conn:
+        order = "DESC" if undoing else "ASC"
+        seq = conn.exec_driver_sql(
+            f"SELECT seq FROM edit_journal WHERE undone = ? ORDER BY seq {order} LIMIT 1",
+            (0 if undoing else 1,)).scalar()
+        if seq is not None:
+            conn.exec_driver_sql("DELETE FROM edit_journal WHERE seq = ?", (seq,))
+    return None if seq is None else int(seq)
 
 
 def count_done(host: JournalHost) -> int:
