@@ -80,7 +80,7 @@ def test_accept_all_is_one_step_with_a_plural_label(session: Session) -> None:
 
 
 def test_move_nudge_merge_and_where_the_user_was(session: Session) -> None:
-    a = ed.run(session, ed.add_instance(session, (80.0, 60.0), (160.0, 120.0)))
+    a = ed.run(session, ed.add_at(session, (80.0, 60.0), (160.0, 120.0)))
     inst = a.changes[0].after
     assert np.allclose(inst.xy.mean(axis=0), (80, 60))
     ed.run(session, ed.move_keypoint(session, inst.id, 3, 10.0, 11.0))
@@ -97,7 +97,7 @@ def test_move_nudge_merge_and_where_the_user_was(session: Session) -> None:
 
 
 def test_visibility_cycle_keeps_a_position_it_has(session: Session) -> None:
-    a = ed.run(session, ed.add_instance(session, (80.0, 60.0), (160.0, 120.0)))
+    a = ed.run(session, ed.add_at(session, (80.0, 60.0), (160.0, 120.0)))
     iid = a.changes[0].after.id
     session.select(iid, 5)
     ed.run(session, ed.nudge(session, 3, 0))
@@ -120,20 +120,20 @@ def test_visibility_cycle_keeps_a_position_it_has(session: Session) -> None:
 
 def test_read_only_and_preview_refuse_edits(session: Session, tmp_path: Path) -> None:
     session.show_pixels(0, np.zeros((120, 160, 3), np.uint8), exact=False)
-    assert "preview" in ed.add_instance(session, (5.0, 5.0)).why
+    assert "preview" in ed.add_at(session, (5.0, 5.0)).why
     path = session.require().path
     session.close()
     ro = Session()
     ro.open(Project.open(path, read_only=True))
     ro.set_video(1, 50, 25.0)
-    assert ed.add_instance(ro, (5.0, 5.0)).why == "the project is open read-only"
+    assert ed.add_at(ro, (5.0, 5.0)).why == "the project is open read-only"
     ro.close()
 
 
 def test_a_stale_undo_is_dropped_and_said(session: Session) -> None:
-    ed.run(session, ed.add_instance(session, (80.0, 60.0), (160.0, 120.0)))
+    ed.run(session, ed.add_at(session, (80.0, 60.0), (160.0, 120.0)))
     first = session.history.steps[-1]
-    ed.run(session, ed.add_instance(session, (40.0, 60.0), (160.0, 120.0)))
+    ed.run(session, ed.add_at(session, (40.0, 60.0), (160.0, 120.0)))
     second = session.history.steps[-1]
     victim = session.instances()[-1]
     session.require().delete_instance(victim.id)  # another tool removed it
@@ -151,13 +151,13 @@ def test_first_edit_on_a_frame_stores_its_fingerprint(session: Session) -> None:
 
     pixels = np.full((120, 160, 3), 7, np.uint8)
     session.show_pixels(0, pixels)
-    ed.run(session, ed.add_instance(session, (80.0, 60.0), (160.0, 120.0)))
+    ed.run(session, ed.add_at(session, (80.0, 60.0), (160.0, 120.0)))
     assert session.require().fingerprints(1) == {0: frame_signature(pixels)}
 
 
 def test_history_is_there_after_reopen(session: Session) -> None:
-    ed.run(session, ed.add_instance(session, (80.0, 60.0), (160.0, 120.0)))
-    ed.run(session, ed.add_instance(session, (30.0, 60.0), (160.0, 120.0)))
+    ed.run(session, ed.add_at(session, (80.0, 60.0), (160.0, 120.0)))
+    ed.run(session, ed.add_at(session, (30.0, 60.0), (160.0, 120.0)))
     session.undo()
     steps = list(session.history.steps)
     path = session.require().path

@@ -35,7 +35,7 @@ __all__ = [
     "SnapCycle",
     "accept",
     "accept_all",
-    "add_instance",
+    "add_at",
     "cycle_visibility",
     "delete_selected",
     "keypoint_name",
@@ -196,7 +196,7 @@ def delete_selected(s: Session) -> Plan:
                             else "delete instance"))
 
 
-def add_instance(s: Session, center: tuple[float, float] | None,
+def add_at(s: Session, center: tuple[float, float] | None,
                  image_size: tuple[float, float] | None = None) -> Plan:
     """A new label at ``center`` (else the image centre): a copy of the previous labeled
     frame's first label, else the project's mean pose, at a typical size."""

@@ -42,8 +42,9 @@ MIN_INSTANCE_SCORE = 0.2
 
 
 def min_keypoints(k: int) -> int:
-    """Fewest visible keypoints a stored prediction has: a quarter of the skeleton, at least 3."""
-    return max(3, k // 4)
+    """Fewest visible keypoints a stored prediction has: a quarter of the skeleton, at least 3
+    (all of a skeleton smaller than that)."""
+    return min(k, max(3, k // 4))
 
 
 @dataclass(frozen=True)

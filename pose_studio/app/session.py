@@ -15,7 +15,7 @@ touched (empty when not about frames). Nothing is re-read that a topic does not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,7 +32,9 @@ from pose_studio.store.journal import Applied
 from pose_studio.store.project import Project
 from pose_studio.store.records import VideoRecord
 
+from . import predictions
 from .history import History
+from .predictions import ModelInfo, Result
 
 log = logging.getLogger(__name__)
 
@@ -419,6 +421,23 @@ class Session:
         new = self.require().save_as(path)
         self._emit(Topic.PROJECT)
         return new
+
+    def store_predictions(self, info: ModelInfo, results: Sequence[Result],
+                          run_id: int | None = None) -> tuple[int, int, int]:
+        """Store live model results for the current video (one route:
+        :mod:`pose_studio.app.predictions`); records the run when ``run_id`` is None.
+
+        Returns:
+            ``(run_id, frames written, people dropped by the rules)``.
+        """
+        project = self.require()
+        if self.video_id is None:
+            raise PoseStudioError("no video is shown")
+        if run_id is None:
+            run_id = predictions.record_run(project, info, mode="live")
+        n, dropped = predictions.write_results(project, self.video_id, results, run_id)
+        self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
+        return run_id, n, dropped
 
     def predictions_written(self, video_id: int | None,
                             frames: Iterable[int] | None = None) -> None:

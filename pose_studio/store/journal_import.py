@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from pose_studio.core.edits import StaleEditError
 from pose_studio.store.codec import INSERT_COLUMNS
 from pose_studio.store.errors import ProjectError
-from pose_studio.store.journal import ConnStore, JournalHost, insert_entry
+from pose_studio.store.journal_base import ConnStore, JournalHost, insert_entry
 
 __all__ = ["id_ranges", "mark", "pack_table", "record", "step", "unpack_table"]
 

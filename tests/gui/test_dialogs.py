@@ -221,8 +221,27 @@ def test_shortcuts_dialog_reads_the_action_table(qtbot) -> None:
     rows = dlg.visible_rows()
     assert len(rows) == len(ACTIONS) + len(MOUSE_GESTURES) and len(ACTIONS) > 5
     assert not dlg.table.isColumnHidden(0)
-    dlg.filter.setText("alt + drag")  # mouse gestures are listed too, as written
-    assert [r[1] for r in dlg.visible_rows()] == ["Alt + drag"]
+    dlg.filter.setText("shift + drag")  # mouse gestures are listed too, as written
+    assert [r[1] for r in dlg.visible_rows()] == ["Shift + drag"]
+
+
+def test_shortcuts_dialog_fits_its_columns(qtbot) -> None:
+    """It used to open 640 px wide and cut the key and action columns."""
+    dlg = ShortcutsDialog(None)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    t = dlg.table
+    fixed = sum(t.columnWidth(c) for c in range(3))
+    screen = dlg.screen().availableGeometry().width()
+    if screen >= fixed + 600:
+        assert t.viewport().width() >= fixed + 200  # room for the descriptions, which wrap
+    else:  # a small screen: as wide as it allows
+        assert dlg.width() >= 0.9 * screen
+    for c in range(3):  # no cut texts in the first three columns
+        widest = max(t.fontMetrics().horizontalAdvance(t.item(r, c).text())
+                     for r in range(t.rowCount()))
+        assert t.columnWidth(c) >= widest
 
 
 # --- training -------------------------------------------------------------------------------------

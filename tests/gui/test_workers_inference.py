@@ -31,7 +31,8 @@ class FakeApi:
         self.threads: set[int] = set()
         self.loaded: list[str] = []
 
-    def load_model(self, path: str, *, provider: str = "auto", device_id: int = 0) -> Any:
+    def load_model(self, path: str, *, provider: str = "auto", expect: str | None = None,
+                   device_id: int = 0) -> Any:
         self.threads.add(threading.get_ident())
         if not Path(path).exists():
             raise PoseStudioError(f"cannot load model {path}: file not found")
@@ -45,14 +46,14 @@ class FakeApi:
         return SimpleNamespace(frame_idx=idx, instances=(inst,))
 
     def predict_frame(self, frame: np.ndarray, model: Any, detector: Any = None,
-                      boxes: Any = None) -> Any:
+                      boxes: Any = None, frame_idx: int | None = None) -> Any:
         self.threads.add(threading.get_ident())
         time.sleep(self.delay)
         return self._result(int(frame[0, 0, 0]))
 
     def run_video(self, reader_factory: Any, model: Any, *, detector: Any = None,
                   frames: Any = None, batch: int = 8, cancel: Any = None,
-                  progress: Any = None) -> Iterator[Any]:
+                  progress: Any = None, boxes: Any = None) -> Iterator[Any]:
         reader = reader_factory()
         for i in frames:
             if cancel is not None and cancel.is_set():
@@ -60,11 +61,6 @@ class FakeApi:
             reader.get(i)
             time.sleep(self.delay)
             yield self._result(i)
-
-    def stream_to_project(self, project: Any, video_id: int, results: Any, model_run_id: int,
-                          batch: int = 64) -> int:
-        items = [(r.frame_idx, inst) for r in results for inst in r.instances]
-        return project.add_predictions(video_id, items, model_run_id)
 
 
 class FakeProject:
@@ -85,6 +81,13 @@ class FakeProject:
         self.frames.extend(i for i, _ in items)
         self.commits += 1
         return len(items)
+
+    def delete_predictions(self, video_id: int, frames: Any = None) -> int:
+        self.commits += 1
+        return 0
+
+    def iter_instances(self, source: str = "all", video_id: Any = None) -> Iterator[Any]:
+        return iter(())
 
 
 class FakeReader:
@@ -142,6 +145,9 @@ def test_load_model_reports_info_and_failure(qtbot, ctl_factory, tmp_path: Path)
     assert isinstance(info, ModelInfo)
     assert info.keypoints == ("a", "b") and info.providers == ("CPUExecutionProvider",)
     assert any("cuda" in w.lower() for w in info.warnings)
+    # a top-down model without a detector says so (whole frames of nobody made junk)
+    assert info.top_down and info.needs_boxes
+    assert any("no person detector" in w for w in info.warnings)
     assert threading.get_ident() not in api.threads
 
 
