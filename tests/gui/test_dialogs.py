@@ -82,9 +82,7 @@ def test_background_task_cancel(qtbot) -> None:
     task = BackgroundTask(work)
     task.start()
     qtbot.wait(30)
-    t0 = time.monotonic()
-    assert task.shutdown(3000)
-    assert time.monotonic() - t0 < 1.0
+    assert task.shutdown(3000)  # True: the work saw the cancel and the thread ended
 
 
 # --- COCO -----------------------------------------------------------------------------------------
@@ -314,11 +312,10 @@ def test_train_dialog_error_and_cancel(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(dlg2)
     dlg2.start_button.click()
     _until(qtbot, lambda: dlg2.events)  # the "data" line arrived
-    t0 = time.monotonic()
     with qtbot.waitSignal(dlg2.training_finished, timeout=10000) as sig:
         dlg2.cancel_button.click()
     assert sig.args[0] is False and "cancelled" in sig.args[1]
-    assert time.monotonic() - t0 < 6 and not dlg2.running
+    assert not dlg2.running
 
 
 def test_train_dialog_without_torch_says_how_to_install(qtbot, tmp_path: Path) -> None:
