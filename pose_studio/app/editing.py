@@ -192,8 +192,9 @@ def delete_selected(s: Session) -> Plan:
     if why is not None:
         return Plan(why=why)
     v, f = _where(s)
-    return Plan(Edit.delete(v, f, inst, "delete prediction" if inst.is_prediction
-                            else "delete instance"))
+    what = "prediction" if inst.is_prediction else "instance"
+    return Plan(Edit.delete(v, f, inst, f"delete {what}"),
+                done=f"deleted the {what} (Ctrl+Z brings it back)")
 
 
 def add_at(s: Session, center: tuple[float, float] | None,

@@ -236,7 +236,7 @@ def test_shortcuts_dialog_fits_its_columns(qtbot) -> None:
         assert t.viewport().width() >= fixed + 200  # room for the descriptions, which wrap
     else:  # a small screen: as wide as it allows
         assert dlg.width() >= 0.9 * screen
-    for c in range(3):  # no cut texts in the first three columns
+    for c in (0, 2):  # no cut menu names or keys (long actions wrap onto a second line)
         widest = max(t.fontMetrics().horizontalAdvance(t.item(r, c).text())
                      for r in range(t.rowCount()))
         assert t.columnWidth(c) >= widest

@@ -242,7 +242,8 @@ class InstanceItem(QGraphicsItem):
 
     def _sync(self) -> None:
         vis = self.instance.visibility
-        alpha = self._confidence_alpha()
+        # Predictions fade with their score, except the ones ringed as low: those must show.
+        alpha = np.where(self._low_mask(), 1.0, self._confidence_alpha())
         for k, kp in enumerate(self.keypoints):
             x, y = self._xy[k]
             kp.setPos(QPointF(x, y))

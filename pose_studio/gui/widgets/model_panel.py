@@ -217,6 +217,7 @@ class ModelPanel(QWidget):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("")  # no "0 %" before anything ran
         self.progress_label = QLabel()
 
         grid = QGridLayout()
@@ -379,11 +380,13 @@ class ModelPanel(QWidget):
     def set_batch_running(self, running: bool) -> None:
         self._busy = bool(running)
         if running:
+            self.progress_bar.setFormat("%p%")
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText("Starting…")
         self._update_enabled()
 
     def set_progress(self, done: int, total: int, fps: float) -> None:
+        self.progress_bar.setFormat("%p%")
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(min(done, max(1, total)))
         self._progress_text = format_progress(done, total, fps)
@@ -414,7 +417,7 @@ class ModelPanel(QWidget):
         self.progress_label.setText("")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("%p%")
+        self.progress_bar.setFormat("")
 
     # --- actions -----------------------------------------------------------------------------
     def _update_enabled(self) -> None:

@@ -320,13 +320,12 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
         warnings.append(f"{provider} was requested but is not available: running on "
                         f"{', '.join(providers)}")
     if want == "auto" and providers and all("cpu" in p.lower() for p in providers):
-        warnings.append("no GPU provider is available: running on the CPU")
+        warnings.append("no GPU provider here: running on the CPU")
     size = getattr(pose, "input_size", None)
     top_down = bool(getattr(pose, "top_down", True))
     if top_down and det is None:
-        warnings.append("no person detector: each frame is cropped to the people already on it "
-                        "(labels, predictions), else taken whole as one person; choose a "
-                        "detector for frames with several people")
+        warnings.append("no detector: frames are cropped to the people already on them, else "
+                        "taken whole as one person")
     params_fn = getattr(pose, "params", None)
     params = params_fn() if callable(params_fn) else {}
     return ModelInfo(
