@@ -346,7 +346,10 @@ def main() -> int:
     ap.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per latency phase")
+    ap.add_argument("--only", default="playback,drag,drag_commit,review_plot,latency",
+                    help="comma-separated sections to run (default: all)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     w, h = (int(v) for v in args.size.lower().split("x"))
     app = QApplication.instance() or QApplication([])
 
@@ -363,11 +366,16 @@ def main() -> int:
             index = r.index_bytes()
         print(f"video: {w}x{h}, {args.frames} frames, H.264 GOP 30 "
               f"(made in {time.perf_counter() - t0:.1f} s); cores: {os.cpu_count()}")
-        bench_playback(app, video, index, args.seconds)
-        bench_drag(app, (w, h))
-        bench_drag_commit(app, tmp, video)
-        bench_review_plot(app)
-        bench_latency(app, tmp, video, index, meta, args.seconds)
+        if "playback" in only:
+            bench_playback(app, video, index, args.seconds)
+        if "drag" in only:
+            bench_drag(app, (w, h))
+        if "drag_commit" in only:
+            bench_drag_commit(app, tmp, video)
+        if "review_plot" in only:
+            bench_review_plot(app)
+        if "latency" in only:
+            bench_latency(app, tmp, video, index, meta, args.seconds)
     return 0
 
 

@@ -133,7 +133,7 @@ class ShortcutsDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         # Row heights for wrapped text, once the columns have their final widths.
-        QTimer.singleShot(0, self.table.resizeRowsToContents)
+        QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip().lower()
