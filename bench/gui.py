@@ -245,6 +245,8 @@ def bench_drag(app: QApplication, size: tuple[int, int]) -> None:
 
 def bench_drag_commit(app: QApplication, tmp: Path, video: Path, n: int = 60) -> None:
     print("\n== drag to commit (whole window, mouse release -> stored + refreshed) ==")
+    import shutil
+
     from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtGui import QMouseEvent
 
@@ -254,6 +256,10 @@ def bench_drag_commit(app: QApplication, tmp: Path, video: Path, n: int = 60) ->
     qs = QSettings(str(tmp / "drag.ini"), QSettings.Format.IniFormat)
     win = MainWindow(Settings(qs), inference_factory=lambda parent: None)
     win.ask_new_project_path = lambda v: tmp / "drag.posestudio"
+    # A folder of its own: a window that puts a bare video's project beside it must not take
+    # the name the latency section uses.
+    (tmp / "drag").mkdir(exist_ok=True)
+    video = Path(shutil.copy(video, tmp / "drag" / video.name))
     win.resize(1200, 800)
     win.show()
     view = win.view
