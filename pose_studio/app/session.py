@@ -118,7 +118,9 @@ class Session:
     """
 
     def __init__(self, user: str | None = None) -> None:
-        self.user = user
+        from pose_studio.store.journal import default_user
+
+        self.user = user or default_user()  # asked once (the login lookup is not free)
         self.project: Project | None = None
         self.video_id: int | None = None
         self.frame_idx = 0

@@ -35,6 +35,7 @@ from pose_studio.store.journal_base import (
     _span,
     default_user,
     insert_entry,
+    last_done,
     read_entry,
 )
 
@@ -98,13 +99,22 @@ def apply_edit(host: JournalHost, edit: Edit, *, user: str | None = None,
     return Applied(entry, store.frames(), applied)
 
 
+def _next_seq(conn: Connection, undoing: bool) -> int | None:
+    """The step undo (the newest done one) or redo (the oldest undone one) takes next."""
+    top = last_done(conn)
+    if undoing:
+        return top or None
+    nxt = conn.exec_driver_sql("SELECT seq FROM edit_journal WHERE seq > ? ORDER BY seq LIMIT 1",
+                               (top,)).scalar()
+    return None if nxt is None else int(nxt)
+
+
 def _step(host: JournalHost, *, undoing: bool, user: str | None) -> Applied | None:
     who = user or default_user()
     with host._write_conn() as conn:
-        order = "DESC" if undoing else "ASC"
         row = conn.exec_driver_sql(
-            f"SELECT seq, kind, label, payload FROM edit_journal WHERE undone = ? "
-            f"ORDER BY seq {order} LIMIT 1", (0 if undoing else 1,)).first()
+            "SELECT seq, kind, label, payload FROM edit_journal WHERE seq = ?",
+            (_next_seq(conn, undoing),)).first()
         if row is None:
             return None
         seq, kind, label = int(row[0]), str(row[1]), str(row[2])
@@ -152,10 +162,11 @@ def entries(host: JournalHost, limit: int | None = None) -> list[JournalEntry]:
             rows = conn.exec_driver_sql(
                 f"SELECT {_ENTRY_COLUMNS} FROM edit_journal ORDER BY seq").fetchall()
         else:
+            top = last_done(conn)
             rows = conn.exec_driver_sql(
-                f"SELECT {_ENTRY_COLUMNS} FROM (SELECT * FROM edit_journal WHERE undone = 0 "
+                f"SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM edit_journal WHERE seq <= ? "
                 f"ORDER BY seq DESC LIMIT ?) UNION ALL SELECT {_ENTRY_COLUMNS} FROM edit_journal "
-                "WHERE undone = 1 ORDER BY seq", (int(limit),)).fetchall()
+                "WHERE seq > ? ORDER BY 1", (top, int(limit), top)).fetchall()
     return [_entry(r) for r in rows]
 
 
@@ -163,10 +174,7 @@ def drop_step(host: JournalHost, *, undoing: bool) -> int | None:
     """Remove the step :func:`undo` (or :func:`redo`) would take next, when it can no longer
     apply; returns its ``seq`` (None: there is none). The instances are not touched."""
     with host._write_conn() as conn:
-        order = "DESC" if undoing else "ASC"
-        seq = conn.exec_driver_sql(
-            f"SELECT seq FROM edit_journal WHERE undone = ? ORDER BY seq {order} LIMIT 1",
-            (0 if undoing else 1,)).scalar()
+        seq = _next_seq(conn, undoing)
         if seq is not None:
             conn.exec_driver_sql("DELETE FROM edit_journal WHERE seq = ?", (seq,))
     return None if seq is None else int(seq)

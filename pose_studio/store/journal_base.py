@@ -180,6 +180,17 @@ def _span(frames: list[tuple[int, int]]) -> tuple[int | None, int | None, int | 
     return vid, first, last, len(frames)
 
 
+#: The newest done step (0: none). Done steps all come before the undone ones, so every query
+#: about "the newest done" or "the redo list" walks the table from its end (the rowid order),
+#: never the whole history.
+LAST_DONE_SQL = ("SELECT coalesce((SELECT seq FROM edit_journal WHERE undone = 0 "
+                 "ORDER BY seq DESC LIMIT 1), 0)")
+
+
+def last_done(conn: Connection) -> int:
+    return int(conn.exec_driver_sql(LAST_DONE_SQL).scalar_one())
+
+
 def insert_entry(conn: Connection, kind: str, label: str, user: str,
                  frames: list[tuple[int, int]], n_instances: int, payload: bytes,
                  merge_key: str | None = None,
@@ -188,7 +199,7 @@ def insert_entry(conn: Connection, kind: str, label: str, user: str,
 
     ``span``: ``(video_id, first, last, n_frames)`` when known (else from ``frames``).
     """
-    conn.exec_driver_sql("DELETE FROM edit_journal WHERE undone = 1")
+    conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE seq > ({LAST_DONE_SQL})")
     vid, first, last, n = span if span is not None else _span(frames)
     cur = conn.exec_driver_sql(
         "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "

@@ -215,3 +215,20 @@ def test_14_wording(qtbot, win, tmp_path):
     assert dlg.value() == (10, 20)  # "Last frame" 19 is included
     row = win.video_list.item(0)
     assert not row.font().bold() and not row.icon().isNull()  # marked by an icon, not cut short
+
+
+def test_history_panel_updates_only_what_changed(qtbot, win):
+    """One edit adds one row; undo greys it; the rows before stay the same objects."""
+    add_label(win, 0)
+    win.session.select(win.session.instances()[0].id, 3)
+    for key in (Qt.Key.Key_V, Qt.Key.Key_V):
+        qtbot.keyClick(win.view, key)
+    panel = win.history_panel
+    assert panel.count() == 3
+    first = panel.item(1)
+    win.editing.undo()
+    assert panel.item(1) is first and panel.item(2).font().italic()
+    assert panel.selectedItems()[0] is first
+    panel.goto_requested.emit(0)  # click "<opened>": everything undone
+    assert [panel.item(i).font().italic() for i in (1, 2)] == [True, True]
+    assert win.session.instances()[0].visibility[3] == 2
