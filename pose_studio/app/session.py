@@ -341,8 +341,12 @@ class Session:
         done = project.apply_edit(edit, user=self.user, merge_into=merge)
         self._merge_seq = done.entry.seq if edit.merge_key is not None else None
         self.history.record(done.entry)
+        had = self.selected_instance_id
         touched = self._frames_changed(done.frames)
-        self._emit(Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY, Topic.SELECTION, frames=touched)
+        topics = [Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY]
+        if had != self.selected_instance_id:  # the selected instance was deleted
+            topics.append(Topic.SELECTION)
+        self._emit(*topics, frames=touched)
         assert done.edit is not None
         return done.edit
 
@@ -369,8 +373,12 @@ class Session:
             self._emit(Topic.VIDEOS, Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION,
                        frames=done.frames)
             return done
+        had = self.selected_instance_id
         touched = self._frames_changed(done.frames)
-        self._emit(Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION, frames=touched)
+        topics = [Topic.INSTANCES, Topic.ARRAYS]
+        if had != self.selected_instance_id:
+            topics.append(Topic.SELECTION)
+        self._emit(*topics, frames=touched)
         return done
 
     def _remember_fingerprint(self, edit: Edit) -> None:
