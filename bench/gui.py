@@ -13,6 +13,10 @@ Measures, each against a baseline taken in the same run:
 3. **Keypoint drag repaint**: one drag step (move a keypoint, update its limbs, synchronous
    viewport repaint) on a frame-sized FrameView with a COCO-17 instance, vs a repaint with no
    change.
+4. **Drag to commit**: in the whole window on the generated video, the mouse release that ends
+   a keypoint drag (store commit, history step, views refreshed) plus the repaint after it, vs a
+   repaint alone. Driven only by mouse events and the "add instance" key, so the same code runs
+   against any version of the window.
 """
 
 from __future__ import annotations
@@ -239,6 +243,76 @@ def bench_drag(app: QApplication, size: tuple[int, int]) -> None:
     view.close()
 
 
+def bench_drag_commit(app: QApplication, tmp: Path, video: Path, n: int = 60) -> None:
+    print("\n== drag to commit (whole window, mouse release -> stored + refreshed) ==")
+    import shutil
+
+    from PySide6.QtCore import QEvent, QSettings
+    from PySide6.QtGui import QMouseEvent
+
+    from pose_studio.gui.main_window import MainWindow
+    from pose_studio.gui.settings import Settings
+
+    qs = QSettings(str(tmp / "drag.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(Settings(qs), inference_factory=lambda parent: None)
+    win.ask_new_project_path = lambda v: tmp / "drag.posestudio"
+    # A folder of its own: a window that puts a bare video's project beside it must not take
+    # the name the latency section uses.
+    (tmp / "drag").mkdir(exist_ok=True)
+    video = Path(shutil.copy(video, tmp / "drag" / video.name))
+    win.resize(1200, 800)
+    win.show()
+    view = win.view
+    vp = view.viewport()
+
+    def mouse(kind: QEvent.Type, pos: QPointF, buttons: Qt.MouseButton) -> None:
+        button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else \
+            Qt.MouseButton.NoButton
+        ev = QMouseEvent(kind, pos, QPointF(vp.mapToGlobal(pos.toPoint())), button, buttons,
+                         Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+
+    try:
+        win.open_paths([str(video)])
+        if not wait_until(app, lambda: view.frame_idx == 0 and not view.approximate, 60):
+            print("the video did not open: skipped")
+            return
+        wait_until(app, lambda: False, 0.3)
+        centre = QPointF(vp.width() / 2, vp.height() / 2)
+        mouse(QEvent.Type.MouseMove, centre, Qt.MouseButton.NoButton)
+        view.setFocus()
+        win.actions_by_id["add_instance"].trigger()
+        app.processEvents()
+        if not view.instance_items:
+            print("no instance was added: skipped")
+            return
+        base, commit = [], []
+        for i in range(n):
+            item = view.instance_items[0]
+            kp = item.keypoints[9]
+            start = QPointF(view.mapFromScene(kp.scenePos()))
+            end = start + QPointF(3 + i % 5, 2 - i % 3)
+            t0 = time.perf_counter()
+            vp.repaint()
+            base.append((time.perf_counter() - t0) * 1000)
+            mouse(QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton)
+            for j in (1, 2, 3):
+                mouse(QEvent.Type.MouseMove, start + (end - start) * (j / 3),
+                      Qt.MouseButton.LeftButton)
+            t0 = time.perf_counter()
+            mouse(QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+            vp.repaint()
+            commit.append((time.perf_counter() - t0) * 1000)
+            app.processEvents()
+        print(f"repaint alone (baseline):        p50 {pct(base, 50):6.2f} ms  "
+              f"p99 {pct(base, 99):6.2f} ms")
+        print(f"release -> commit + repaint:     p50 {pct(commit, 50):6.2f} ms  "
+              f"p99 {pct(commit, 99):6.2f} ms  ({n} drags)")
+    finally:
+        win.shutdown()
+        win.close()
+
+
 def bench_review_plot(app: QApplication, n: int = 200_000) -> None:
     print("\n== review plot: frame line following playback ==")
     from types import SimpleNamespace
@@ -278,7 +352,10 @@ def main() -> int:
     ap.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per latency phase")
+    ap.add_argument("--only", default="playback,drag,drag_commit,review_plot,latency",
+                    help="comma-separated sections to run (default: all)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     w, h = (int(v) for v in args.size.lower().split("x"))
     app = QApplication.instance() or QApplication([])
 
@@ -295,10 +372,16 @@ def main() -> int:
             index = r.index_bytes()
         print(f"video: {w}x{h}, {args.frames} frames, H.264 GOP 30 "
               f"(made in {time.perf_counter() - t0:.1f} s); cores: {os.cpu_count()}")
-        bench_playback(app, video, index, args.seconds)
-        bench_drag(app, (w, h))
-        bench_review_plot(app)
-        bench_latency(app, tmp, video, index, meta, args.seconds)
+        if "playback" in only:
+            bench_playback(app, video, index, args.seconds)
+        if "drag" in only:
+            bench_drag(app, (w, h))
+        if "drag_commit" in only:
+            bench_drag_commit(app, tmp, video)
+        if "review_plot" in only:
+            bench_review_plot(app)
+        if "latency" in only:
+            bench_latency(app, tmp, video, index, meta, args.seconds)
     return 0
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from pose_studio.cli.main import main
-from pose_studio.core.skeleton import COCO17, Skeleton, get_skeleton
+from pose_studio.core.skeleton import COCO17, Skeleton
+from pose_studio.core.skeleton_presets import get_skeleton
 from pose_studio.formats.coco import CocoFormatError, export_coco, import_coco
 from pose_studio.store.project import Project
 from tests.support.coco_files import (

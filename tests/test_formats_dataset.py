@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_studio.core.skeleton import get_skeleton
+from pose_studio.core.skeleton_presets import get_skeleton
 from pose_studio.formats.dataset import Annotation, Dataset, DatasetError, Frame, ImageEntry, Source
 from pose_studio.formats.registry import UnknownFormatError, detect, get_format
 

@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
-from pose_studio.core.skeleton import COCO17, get_skeleton
-from pose_studio.core.skeleton_presets import BLAZEPOSE33_TO_COCO17
+from pose_studio.core.skeleton import COCO17
+from pose_studio.core.skeleton_presets import BLAZEPOSE33_TO_COCO17, get_skeleton
 from pose_studio.inference import DetectorModel, ModelError, PoseModel, load_model, predict_frame
 from pose_studio.inference.keypoint_map import keypoint_mapping, remap_result
 from tests.support import onnx_models as om

@@ -2,7 +2,8 @@
 
 Every module of ``pose_studio`` is parsed (not imported) and each ``import`` is checked against
 the table below: which sibling packages a layer may use and which third-party packages. Qt lives
-only in ``gui``; torch only in ``train`` and only inside functions (the app runs without it).
+only in ``gui`` (``app``, the application layer under it, is Qt-free); torch only in ``train``
+and only inside functions (the app runs without it).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ INTERNAL: dict[str, set[str]] = {
     "inference": {"core", "video", "store", "synth", "inference"},
     "labeling": {"core", "video", "store", "labeling"},
     "train": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train"},
-    "gui": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train",
+    "app": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train", "app"},
+    "gui": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train", "app",
             "gui"},
-    "cli": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train",
+    "cli": {"core", "synth", "video", "store", "formats", "inference", "labeling", "train", "app",
             "gui", "cli"},
     "": {"core", "cli"},  # pose_studio/__init__.py, __main__.py
 }
@@ -39,6 +41,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
     "labeling": {"numpy", "cv2", "scipy"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
+    "app": {"numpy"},
     "gui": {"numpy", "cv2", "PySide6", "shiboken6", "pyqtgraph"},
     "cli": {"numpy", "cv2"},
     "": set(),

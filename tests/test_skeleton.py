@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pose_studio.core.skeleton import (
+from pose_studio.core.skeleton import COCO17, Skeleton, SkeletonError
+from pose_studio.core.skeleton_presets import (
+    BLAZEPOSE33,
     BUILTIN_SKELETONS,
-    COCO17,
-    Skeleton,
-    SkeletonError,
+    HALPE26,
+    HALPE136,
+    PRESETS,
+    WHOLEBODY133,
     get_skeleton,
 )
-from pose_studio.core.skeleton_presets import BLAZEPOSE33, HALPE26, HALPE136, PRESETS, WHOLEBODY133
 
 
 # --- presets -------------------------------------------------------------------------------------
@@ -31,13 +33,15 @@ def test_presets_registered_by_name_and_alias() -> None:
     assert get_skeleton("WholeBody") is WHOLEBODY133
 
 
-@pytest.mark.parametrize("first", ["pose_studio.core.skeleton_presets", "pose_studio.core.skeleton"])
-def test_presets_registered_whatever_the_import_order(first: str) -> None:
-    code = (f"import {first}\n"
-            "from pose_studio.core.skeleton import BUILTIN_SKELETONS\n"
-            "print(sorted(BUILTIN_SKELETONS))")
+def test_the_skeleton_type_does_not_import_the_presets() -> None:
+    """The type module stands alone (no import cycle); the presets module lists them all."""
+    assert sorted(BUILTIN_SKELETONS) == ["blazepose33", "coco17", "halpe136", "halpe26",
+                                         "wholebody133"]
+    assert BUILTIN_SKELETONS["coco17"] is COCO17
+    code = ("import sys, pose_studio.core.skeleton\n"
+            "print('pose_studio.core.skeleton_presets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['blazepose33', 'coco17', 'halpe136', 'halpe26', 'wholebody133']"
+    assert out.stdout.strip() == "False"
 
 
 def test_halpe26_definition() -> None:
@@ -92,6 +96,7 @@ def test_presets_roundtrip_and_coco_category(sk: Skeleton) -> None:
     assert min(min(e) for e in cat["skeleton"]) >= 1
     assert max(max(e) for e in cat["skeleton"]) <= sk.num_keypoints
     assert Skeleton.from_coco_category(cat) is sk  # a known layout keeps its sigmas
+    assert Skeleton.from_coco_category(cat, known=BUILTIN_SKELETONS.values()) is sk
 
 
 # --- custom skeletons ----------------------------------------------------------------------------

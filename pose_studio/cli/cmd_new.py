@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pose_studio.cli.common import CliError
-    from pose_studio.core.skeleton import get_skeleton
+    from pose_studio.core.skeleton_presets import get_skeleton
     from pose_studio.store import Project
 
     notes: list[str] = []

@@ -7,9 +7,8 @@ Indices are 0-based everywhere in Pose Studio. COCO files use a 1-based ``skelet
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -142,15 +141,20 @@ class Skeleton:
         }
 
     @classmethod
-    def from_coco_category(cls, category: Mapping[str, Any]) -> Skeleton:
+    def from_coco_category(
+        cls, category: Mapping[str, Any], known: Iterable[Skeleton] | None = None
+    ) -> Skeleton:
         """A skeleton from a COCO ``categories`` entry; a known layout keeps its sigmas.
 
         The ``skeleton`` limbs are 1-based as COCO defines them (see :func:`coco_limbs`).
+        ``known``: the layouts to recognise (default: the built-in skeletons of
+        :mod:`pose_studio.core.skeleton_presets`, which registers them here when imported;
+        COCO-17 always).
         """
         names = tuple(str(n) for n in category["keypoints"])
-        for known in BUILTIN_SKELETONS.values():
-            if known.keypoints == names:
-                return known
+        for sk in (*(known if known is not None else _KNOWN_LAYOUTS), COCO17):
+            if sk.keypoints == names:
+                return sk
         edges = coco_limbs(category.get("skeleton") or [], names)
         return cls(name=str(category.get("name", "custom")), keypoints=names, edges=edges,
                    flip_pairs=_flip_pairs_from_names(names))
@@ -182,7 +186,7 @@ class Skeleton:
                 return names.index(v) if isinstance(v, str) else int(v)
 
             if "edges" not in data and "skeleton" in data and "sigmas" not in data:
-                for known in BUILTIN_SKELETONS.values():  # a COCO category of a known layout
+                for known in (*_KNOWN_LAYOUTS, COCO17):  # a COCO category of a known layout
                     if known.keypoints == names:
                         return known
             if "edges" in data:  # Pose Studio's own files: 0-based indices or names
@@ -310,38 +314,6 @@ COCO17 = Skeleton(
     sigmas=COCO17_SIGMAS,
 )
 
-BUILTIN_SKELETONS: dict[str, Skeleton] = {"coco17": COCO17}
-
-
-def _register_presets() -> None:
-    # Halpe-26 and COCO-WholeBody-133 live in their own module (long tables).
-    try:
-        from pose_studio.core import skeleton_presets
-    except ImportError:  # pragma: no cover - module is part of the package
-        return
-    for sk in skeleton_presets.PRESETS:
-        BUILTIN_SKELETONS[sk.name] = sk
-
-
-def get_skeleton(name_or_path: str | Path) -> Skeleton:
-    """A built-in skeleton by name (``coco17``, ``halpe26``, ``wholebody133``, ``halpe136``) or a
-    JSON file (Pose Studio's skeleton JSON, a COCO category, or a COCO file with one keypoint
-    category: its ``skeleton`` is read 1-based)."""
-    key = str(name_or_path)
-    aliases = {"coco": "coco17", "halpe": "halpe26", "wholebody": "wholebody133",
-               "coco_wholebody": "wholebody133", "halpe_136": "halpe136"}
-    key_l = aliases.get(key.lower(), key.lower())
-    if key_l in BUILTIN_SKELETONS:
-        return BUILTIN_SKELETONS[key_l]
-    path = Path(name_or_path)
-    if path.suffix.lower() == ".json" or path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SkeletonError(f"cannot read skeleton file {path}: {exc.strerror}") from exc
-        return Skeleton.from_json(text)
-    known = ", ".join(sorted(BUILTIN_SKELETONS))
-    raise SkeletonError(f"unknown skeleton {key!r}: use one of {known} or a JSON file")
-
-
-_register_presets()
+#: Layouts :meth:`Skeleton.from_coco_category` recognises by their names; the presets module
+#: adds Halpe-26 and WholeBody-133 when it is imported (this module never imports it).
+_KNOWN_LAYOUTS: list[Skeleton] = [COCO17]

@@ -1,4 +1,5 @@
-"""Built-in skeletons beyond COCO-17: Halpe-26, COCO-WholeBody-133 and BlazePose-33.
+"""The built-in skeletons (COCO-17, Halpe-26, COCO-WholeBody-133, Halpe-136, BlazePose-33) and
+:func:`get_skeleton`.
 
 Keypoint names, limbs, flip pairs and OKS sigmas follow the dataset definitions used by mmpose
 (``configs/_base_/datasets/halpe26.py`` and ``coco_wholebody.py``); the sigmas are the ones the
@@ -6,29 +7,23 @@ datasets' own evaluators use (Halpe ``halpecocotools``, COCO-WholeBody ``myeval_
 BlazePose-33 is MediaPipe's landmark order (``POSE_CONNECTIONS`` for the limbs); it has no
 published OKS sigmas: its 17 COCO points keep COCO's, the others borrow their neighbours'.
 
-``pose_studio.core.skeleton`` imports this module at its end and registers :data:`PRESETS`.
-If this module is imported first, it registers the presets itself (see the bottom).
+``pose_studio.core.skeleton`` holds the type and the COCO-17 constants and imports nothing from
+here, so the two modules no longer import each other.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.core.skeleton import Skeleton as _Sk
-
-# Placeholder first: when this module is imported before ``skeleton``, importing ``skeleton``
-# below runs its ``_register_presets`` while this module is half-built; it then finds no presets
-# (instead of failing), and the loop at the bottom registers them.
-PRESETS: tuple[_Sk, ...] = ()
-
-from pose_studio.core.skeleton import (  # noqa: E402
-    BUILTIN_SKELETONS,
+from pose_studio.core.skeleton import (
+    _KNOWN_LAYOUTS,
+    COCO17,
     COCO17_KEYPOINTS,
     COCO17_SIGMAS,
     COCO17_SKELETON_1BASED,
     Skeleton,
+    SkeletonError,
 )
 
 
@@ -232,7 +227,28 @@ HALPE136 = Skeleton(
     sigmas=HALPE136_SIGMAS,
 )
 
-PRESETS = (HALPE26, WHOLEBODY133, HALPE136, BLAZEPOSE33)
+PRESETS: tuple[Skeleton, ...] = (HALPE26, WHOLEBODY133, HALPE136, BLAZEPOSE33)
 
-for _sk in PRESETS:
-    BUILTIN_SKELETONS.setdefault(_sk.name, _sk)
+BUILTIN_SKELETONS: dict[str, Skeleton] = {sk.name: sk for sk in (COCO17, *PRESETS)}
+_KNOWN_LAYOUTS.extend(sk for sk in PRESETS if sk not in _KNOWN_LAYOUTS)
+
+
+def get_skeleton(name_or_path: str | Path) -> Skeleton:
+    """A built-in skeleton by name (``coco17``, ``halpe26``, ``wholebody133``, ``halpe136``,
+    ``blazepose33``) or a JSON file (Pose Studio's skeleton JSON, a COCO category, or a COCO file
+    with one keypoint category: its ``skeleton`` is read 1-based)."""
+    key = str(name_or_path)
+    aliases = {"coco": "coco17", "halpe": "halpe26", "wholebody": "wholebody133",
+               "coco_wholebody": "wholebody133", "halpe_136": "halpe136"}
+    key_l = aliases.get(key.lower(), key.lower())
+    if key_l in BUILTIN_SKELETONS:
+        return BUILTIN_SKELETONS[key_l]
+    path = Path(name_or_path)
+    if path.suffix.lower() == ".json" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SkeletonError(f"cannot read skeleton file {path}: {exc.strerror}") from exc
+        return Skeleton.from_json(text)
+    known = ", ".join(sorted(BUILTIN_SKELETONS))
+    raise SkeletonError(f"unknown skeleton {key!r}: use one of {known} or a JSON file")

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from pose_studio.core.skeleton import BUILTIN_SKELETONS, COCO17, Skeleton
+from pose_studio.core.skeleton import COCO17, Skeleton
+from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS
 
 __all__ = [
     "WHOLEBODY_PARTS",

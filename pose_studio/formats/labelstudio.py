@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
-from pose_studio.core.skeleton import BUILTIN_SKELETONS
+from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
 from pose_studio.formats.fileio import FormatError, read_head, read_text
 from pose_studio.formats.registry import Format, ReadOptions

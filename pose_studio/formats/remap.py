@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pose_studio.core.skeleton import BUILTIN_SKELETONS, Skeleton, SkeletonError
+from pose_studio.core.skeleton import Skeleton, SkeletonError
+from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS
 from pose_studio.formats.dataset import Annotation, Dataset, Frame
 from pose_studio.formats.fileio import FormatError
 

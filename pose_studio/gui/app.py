@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 import sys
 import traceback
 from collections.abc import Sequence
@@ -46,6 +48,32 @@ def ensure_app(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
+#: Packages the window never needs (the command line; training runs in its own process).
+_NOT_PRELOADED = ("pose_studio.cli", "pose_studio.__main__", "pose_studio.train.")
+_TRAIN_NEEDED = ("pose_studio.train.api", "pose_studio.train.errors", "pose_studio.train.bundle")
+
+
+def preload() -> list[str]:
+    """Import now every module of the package the window may import later (dialogs, the COCO
+    exporter, the model engine...), so that installing another version into the same
+    environment while the window is open cannot pull a module from under it (Export failed
+    with ``ModuleNotFoundError`` that way). Returns the modules that could not be imported
+    (an optional dependency missing)."""
+    import pose_studio
+
+    missing = []
+    for m in pkgutil.walk_packages(pose_studio.__path__, "pose_studio."):
+        name = m.name
+        if name.startswith(_NOT_PRELOADED) and name not in _TRAIN_NEEDED:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            log.info("not preloaded: %s (%s)", name, exc)
+            missing.append(name)
+    return missing
+
+
 def _install_excepthook() -> None:
     """Unexpected exceptions in slots: log the traceback, show a short message, keep running."""
 
@@ -56,8 +84,10 @@ def _install_excepthook() -> None:
         if isinstance(value, PoseStudioError):
             text, title = str(value), APP_NAME
         else:
+            from .main_window import internal_error_text
+
             log.error("internal error:\n%s", "".join(traceback.format_exception(etype, value, tb)))
-            text = f"Internal error: {etype.__name__}: {value}\n\nDetails are in the log."
+            text = internal_error_text(value)
             title = "Internal error"
         app = QApplication.instance()
         if app is not None:
@@ -99,6 +129,7 @@ def run_app(paths: list[str]) -> int:
     win.activateWindow()  # shortcuts work at once, even without a window manager
     if paths:
         QTimer.singleShot(0, lambda: win.open_paths(list(paths)))
+    QTimer.singleShot(200, preload)  # once the window is up
     try:
         return int(app.exec())
     finally:
@@ -162,22 +193,25 @@ def screenshot(
             _wait(50)
             if path_or_none is not None:
                 p = Path(path_or_none)
-                win.ask_new_project_path = lambda v: Path(tmp) / (v.stem + ".posestudio")
-                win.open_paths([str(p)])
+                if p.suffix.lower() == ".posestudio":
+                    win.open_paths([str(p)])
+                else:  # a temporary project, never one beside the video
+                    win.opening.create_project(Path(tmp) / (p.stem + ".posestudio"))
+                    win.guard(win.opening.add_videos, [p])
+                s = win.session
                 _wait(int(timeout_s * 1000),
-                      lambda: bool(errors) or (win.view.frame is not None and not win._opening))
+                      lambda: bool(errors) or (s.shown is not None and not win.opening.busy))
                 if errors:
                     raise PoseStudioError(errors[0])
                 if frame is not None:
                     win.goto(int(frame))
                     _wait(int(timeout_s * 1000),
-                          lambda: bool(errors) or win.view.frame_idx == win.doc.frame_idx)
+                          lambda: bool(errors) or s.shown_exact() is not None)
                     if errors:
                         raise PoseStudioError(errors[0])
                 if model is not None:
                     _load_model_for_shot(win, Path(model), heatmap, errors, timeout_s)
-                _wait(int(timeout_s * 1000), lambda: not win._scores_timer.isActive() and not any(
-                    j.running for j in win._jobs.values()))  # the review curves
+                _wait(int(timeout_s * 1000), lambda: not win.busy())  # the review curves
                 _wait(300)
             pix = win.grab()
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +233,7 @@ def _load_model_for_shot(win: Any, model: Path, heatmap: bool, errors: list[str]
         raise PoseStudioError("model inference is not available (onnxruntime missing?)")
     panel.set_pose_path(str(model))
     panel.request_load()
-    _wait(int(timeout_s * 1000), lambda: bool(errors) or win._model_ready())
+    _wait(int(timeout_s * 1000), lambda: bool(errors) or win.model.ready())
     if errors:
         raise PoseStudioError(errors[0])
     if heatmap:
@@ -209,4 +243,4 @@ def _load_model_for_shot(win: Any, model: Path, heatmap: bool, errors: list[str]
             raise PoseStudioError(errors[0])
 
 
-__all__ = ["ensure_app", "run_app", "screenshot"]
+__all__ = ["ensure_app", "preload", "run_app", "screenshot"]

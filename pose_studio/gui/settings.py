@@ -1,4 +1,4 @@
-"""Persistent window settings (QSettings): layout, recent files, last model, view options.
+"""Persistent window settings (QSettings): layout, recent files, view options, who edits.
 
 Tests point QSettings at a temporary INI folder (see ``tests/gui/conftest.py``) so they never
 read or write the user's settings.
@@ -57,14 +57,15 @@ class Settings:
     def clear_recent(self) -> None:
         self._s.setValue("recent/files", [])
 
-    # --- model -----------------------------------------------------------------------------------
-    # The model panel writes these keys ("<key>/pose", "/detector", "/provider").
-    def last_model(self) -> str | None:
-        v = self._s.value("model/last/pose")
-        return str(v) if v else None
+    # --- who edits ---------------------------------------------------------------------------
+    def user_name(self) -> str | None:
+        """The name recorded with every edit (``user/name``); None: ``$POSE_STUDIO_USER``, else
+        the login name."""
+        v = self._s.value("user/name", "")
+        return str(v).strip() or None
 
-    def set_last_model(self, path: str | Path | None) -> None:
-        self._s.setValue("model/last/pose", str(path) if path else "")
+    def set_user_name(self, name: str | None) -> None:
+        self._s.setValue("user/name", (name or "").strip())
 
     # --- generic flags ---------------------------------------------------------------------------
     def flag(self, key: str, default: bool) -> bool:
@@ -75,15 +76,6 @@ class Settings:
 
     def set_flag(self, key: str, value: bool) -> None:
         self._s.setValue(f"view/{key}", bool(value))
-
-    def number(self, key: str, default: float) -> float:
-        try:
-            return float(self._s.value(f"view/{key}", default))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return default
-
-    def set_number(self, key: str, value: float) -> None:
-        self._s.setValue(f"view/{key}", float(value))
 
     def sync(self) -> None:
         self._s.sync()

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pose_studio.core.skeleton import BUILTIN_SKELETONS, Skeleton, SkeletonError, get_skeleton
+from pose_studio.core.skeleton import Skeleton, SkeletonError
+from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS, get_skeleton
 from pose_studio.inference.card import CARD_HELP, ModelCard, card_path_for, read_card
 from pose_studio.inference.errors import ModelError
 from pose_studio.inference.families import Probe, adapter_for, detect_family

@@ -22,6 +22,8 @@ History:
        relative path and own size), ``categories``, ``instance_meta`` (category and kept fields
        per instance), ``frame_meta`` (image ids and fields per frame) and ``regions`` (crowd and
        box-only areas). Old image folders get no ``source_images`` rows: readers list them.
+    7: ``edit_journal``: the undo history, kept in the file (``store/journal.py``); empty for
+       upgraded files (their history starts at the upgrade).
 """
 
 from __future__ import annotations
@@ -155,8 +157,21 @@ def _add_dataset_tables(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def _add_edit_journal(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE TABLE edit_journal (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "kind VARCHAR NOT NULL, label TEXT NOT NULL, made_by TEXT NOT NULL, "
+        "made_at FLOAT NOT NULL, undone INTEGER NOT NULL, undone_by TEXT, undone_at FLOAT, "
+        "video_id INTEGER, first_frame INTEGER, last_frame INTEGER, n_frames INTEGER NOT NULL, "
+        "n_instances INTEGER NOT NULL, merge_key TEXT, payload BLOB NOT NULL, stash BLOB, "
+        "CONSTRAINT journal_kind CHECK (kind IN ('edit', 'import')), "
+        "CONSTRAINT journal_undone CHECK (undone IN (0, 1)))"
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
+    _add_edit_journal,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -52,8 +52,9 @@ from sqlalchemy import Connection, Engine, delete, exc, select
 from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import FrameRef, Instance, InstanceKind
+from pose_studio.core.edits import Edit
 from pose_studio.core.skeleton import Skeleton, SkeletonError
-from pose_studio.store import migrations, runs, summary
+from pose_studio.store import journal, journal_import, migrations, runs, summary
 from pose_studio.store.codec import (
     INSERT_COLUMNS,
     READ_COLUMNS,
@@ -1082,21 +1083,47 @@ class Project(DatasetReads):
             return [TrackRecord(id=r.id, name=r.name)
                     for r in s.scalars(select(TrackRow).order_by(TrackRow.id))]
 
+    # --- edit journal (the undo history; store/journal.py) ----------------------------------------
+    def apply_edit(self, edit: Edit, *, user: str | None = None,
+                   merge_into: int | None = None) -> journal.Applied:
+        """Apply a user edit and record it in the history, in one transaction (see
+        :func:`pose_studio.store.journal.apply_edit`)."""
+        return journal.apply_edit(self, edit, user=user, merge_into=merge_into)
+
+    def undo(self, *, user: str | None = None) -> journal.Applied | None:
+        """Undo the newest step of the history (None: nothing to undo)."""
+        return journal.undo(self, user=user)
+
+    def redo(self, *, user: str | None = None) -> journal.Applied | None:
+        """Redo the oldest undone step (None: nothing to redo)."""
+        return journal.redo(self, user=user)
+
+    def history(self, limit: int | None = None) -> list[journal.JournalEntry]:
+        """The history, oldest first (see :func:`pose_studio.store.journal.entries`)."""
+        return journal.entries(self, limit)
+
     # --- bulk import -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def import_transaction(self) -> Iterator[ImportWriter]:
+    def import_transaction(self, label: str = "import", *,
+                           user: str | None = None) -> Iterator[ImportWriter]:
         """A writer whose additions commit together when the block ends, or not at all.
+
+        The instances it adds are one step of the edit history (``label``, e.g. "import
+        poses.json"), recorded in the same transaction.
 
         Example::
 
-            with project.import_transaction() as w:
+            with project.import_transaction("import poses.json") as w:
                 vid = w.add_video(...)
                 w.add_instance(vid, 0, inst)
         """
         with self._write(bulk=True) as s:
             writer = ImportWriter(self, s)
+            since = journal_import.mark(s.connection())
             yield writer
             writer._finish()
+            journal_import.record(self, s.connection(), since, writer._explicit_ids,
+                                  writer._videos_added, label, user or journal.default_user())
 
     # --- save as ---------------------------------------------------------------------------------
     def save_as(self, path: str | os.PathLike[str]) -> Path:
@@ -1213,16 +1240,20 @@ class ImportWriter(DatasetWrites):
         self._touched: dict[int, set[int]] = {}
         self._predicted: set[int] = set()  # videos that got predictions (their shown run)
         self.instances_added = 0
+        self._explicit_ids: set[int] = set()  # ids the caller chose (for the history)
+        self._videos_added: list[int] = []
 
     def add_video(self, path: str | os.PathLike[str], *, width: int, height: int,
                   frame_count: int, fps: float, vfr: bool = False, codec: str = "",
                   duration_s: float = 0.0, index: bytes | None = None,
                   fps_rational: tuple[int, int] | None = None, rotation: int = 0,
                   kind: str = "file") -> int:
-        return self._p._add_video(self._s, path, width=width, height=height,
-                                  frame_count=frame_count, fps=fps, vfr=vfr, codec=codec,
-                                  duration_s=duration_s, index=index, fps_rational=fps_rational,
-                                  rotation=rotation, kind=kind)
+        vid = self._p._add_video(self._s, path, width=width, height=height,
+                                 frame_count=frame_count, fps=fps, vfr=vfr, codec=codec,
+                                 duration_s=duration_s, index=index, fps_rational=fps_rational,
+                                 rotation=rotation, kind=kind)
+        self._videos_added.append(vid)
+        return vid
 
     def find_video(self, path: str | os.PathLike[str]) -> int | None:
         target = str(Path(path).expanduser().absolute())
@@ -1231,6 +1262,8 @@ class ImportWriter(DatasetWrites):
     def add_instance(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         out = self._p._insert_instance(self._s.connection(), video_id, frame_idx, inst,
                                        refresh=False)
+        if inst.id is not None:
+            self._explicit_ids.add(int(inst.id))
         self._touched.setdefault(video_id, set()).add(frame_idx)
         if inst.kind is InstanceKind.PREDICTED:
             self._predicted.add(video_id)
@@ -1251,6 +1284,7 @@ class ImportWriter(DatasetWrites):
             self._p._check_frames(conn, vid, np.asarray(frames, dtype=np.int64))
         if rows:
             conn.exec_driver_sql(_INSERT_SQL, rows)
+        self._explicit_ids.update(int(r[0]) for r in rows if r[0] is not None)
         for vid, frames in by_video.items():
             self._touched.setdefault(vid, set()).update(frames)
         self._predicted.update(r[1] for r in rows if r[3] == KIND_PREDICTED)

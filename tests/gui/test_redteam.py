@@ -11,9 +11,11 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 
+from pose_studio.app.editing import refusal
 from pose_studio.core.annotation import Instance, InstanceKind
 from tests.gui.conftest import FakeReader, displayed_index, open_fake, wait_frame
-from tests.gui.test_edit import _add_predictions, _add_user
+from tests.gui.conftest import add_label as _add_user
+from tests.gui.conftest import add_predictions as _add_predictions
 
 pytestmark = pytest.mark.gui
 
@@ -41,7 +43,6 @@ def _gop_window(qtbot, tmp_path: Path, video: Path):
     qs = QSettings(str(tmp_path / "gop.ini"), QSettings.Format.IniFormat)
     win = MainWindow(Settings(qs), loader_factory=lambda p: FrameLoader(
         p, reader_factory=lambda path, index: GopReader(path)), inference_factory=lambda p: None)
-    win.ask_new_project_path = lambda v: tmp_path / "gop.posestudio"
     win.show_error = lambda title, text, critical=False: win.messages.append((title, text))
     qtbot.addWidget(win)
     win.resize(900, 650)
@@ -70,18 +71,18 @@ def test_scrub_shows_a_marked_keyframe_preview_and_the_exact_frame_on_release(
         key = (target // 50) * 50
         # while dragging: the keyframe is shown, marked, overlays hidden, edits refused
         qtbot.waitUntil(lambda: win.view.frame_idx == key, timeout=3000)
-        assert win.doc.frame_idx == target != key
+        assert win.session.frame_idx == target != key
         assert win.view.approximate and win.view.preview_label.isVisible()
         assert f"frame {target}" in win.view.preview_label.text()
         assert all(not it.isVisible() for it in win.view.instance_items)
-        assert not win._writable()
+        assert "preview" in (refusal(win.session) or "")
         # release: the exact frame replaces the preview
         qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=QPoint(tl._x_of(130), y))
         wait_frame(qtbot, win, target)
         assert displayed_index(win) == target
         assert not win.view.approximate and not win.view.preview_label.isVisible()
         assert win.view.instance_items and all(it.isVisible() for it in win.view.instance_items)
-        assert win._writable()
+        assert refusal(win.session) is None
     finally:
         win.shutdown()
 
@@ -93,17 +94,17 @@ def test_fingerprint_check_runs_in_the_background_and_lists_moved_labels(
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    proj_path = Path(win.doc.project.path)
-    vid = win.doc.video_id
+    proj_path = Path(win.session.project.path)
+    vid = win.session.video_id
     good = fingerprint(draw_index_frame(4, (160, 120)))
     wrong = fingerprint(draw_index_frame(90, (160, 120))) ^ 0x0F0F0F0F0F0F0F0F
-    win.doc.project.set_fingerprints(vid, {4: good, 7: wrong})
+    win.session.project.set_fingerprints(vid, {4: good, 7: wrong})
     _add_user(win, 7)
     win.shutdown()
     fake_video.write_bytes(b"\2" * 64)  # the file changed since it was added: check it
 
     threads: list[str] = []
-    import pose_studio.gui.workers.fingerprints as fpmod
+    import pose_studio.app.fingerprint_check as fpmod
 
     orig = fpmod.verify_fingerprints
 
@@ -119,12 +120,12 @@ def test_fingerprint_check_runs_in_the_background_and_lists_moved_labels(
     rep = win2.fingerprint_report
     assert rep.bad_frames == (7,) and rep.checked == 2
     assert win2.banner.isVisible() and "1 frame " in win2.banner.label.text()
-    win2._next_bad_frame()
+    win2.fingerprints.next_bad_frame()
     wait_frame(qtbot, win2, 7)
-    win2._show_bad_frames()
-    lst = win2._bad_list
+    win2.fingerprints.show_list()
+    lst = win2.fingerprints.dialog.list
     assert lst.count() == 1 and "1 label" in lst.item(0).text()
-    assert not win2._bad_dialog.isModal()
+    assert not win2.fingerprints.dialog.isModal()
     # a frame the video no longer has (it got shorter) counts too
     r = fpmod.verify_fingerprints(lambda: FakeReader("x.mp4"), 1, {4: good, 500: good})
     assert r.bad_frames == (500,) and r.missing == (500,)
@@ -138,17 +139,17 @@ def test_tab_cycles_instances_only_in_the_frame_view(qtbot, make_window, fake_vi
     win.view.setFocus()
     qtbot.waitUntil(win.view.hasFocus)
     qtbot.keyClick(win.view, Qt.Key.Key_Tab)
-    assert win.doc.selected_instance_id == a.id
+    assert win.session.selected_instance_id == a.id
     qtbot.keyClick(win.view, Qt.Key.Key_Tab)
-    assert win.doc.selected_instance_id == b.id
+    assert win.session.selected_instance_id == b.id
     qtbot.keyClick(win.view, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-    assert win.doc.selected_instance_id == a.id
+    assert win.session.selected_instance_id == a.id
     # elsewhere, Tab is focus navigation again (no selection change)
-    win.doc.select(None)
-    win.frame_spin.setFocus()
-    qtbot.waitUntil(win.frame_spin.hasFocus)
-    qtbot.keyClick(win.frame_spin, Qt.Key.Key_Tab)
-    assert win.doc.selected_instance_id is None
+    win.session.select(None)
+    win.transport.frame_spin.setFocus()
+    qtbot.waitUntil(win.transport.frame_spin.hasFocus)
+    qtbot.keyClick(win.transport.frame_spin, Qt.Key.Key_Tab)
+    assert win.session.selected_instance_id is None
 
 
 def test_next_unlabeled_predicted_frame_key(qtbot, make_window, fake_video):
@@ -167,11 +168,11 @@ def test_next_unlabeled_predicted_frame_key(qtbot, make_window, fake_video):
 
 
 def test_per_person_confidence_curve(qtbot, make_window, fake_video):
-    from pose_studio.gui.widgets.review_plot import review_scores
+    from pose_studio.app.review import review_scores
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    proj, vid = win.doc.project, win.doc.video_id
+    proj, vid = win.session.project, win.session.video_id
     run = proj.create_model_run(model_path="m.onnx", model_hash="x", providers=["CPU"], params={})
     items = []
     for f in range(20):
@@ -186,8 +187,7 @@ def test_per_person_confidence_curve(qtbot, make_window, fake_video):
     assert np.allclose(inst[:20, 0], 0.9) and np.allclose(inst[10:20, 1], 0.2)
     assert np.isnan(inst[20:]).all() and np.allclose(kp[15], 0.2)
     # the window computes them in the background after predictions arrive
-    win.doc.predictions_written(vid)
-    win._on_predictions_written(vid)
+    win.session.predictions_written(vid)
     plot = win.review_plot
     qtbot.waitUntil(lambda: plot.keypoint_combo.findData(-3) >= 0, timeout=5000)
     plot.keypoint_combo.setCurrentIndex(plot.keypoint_combo.findData(-3))  # person 2
@@ -222,7 +222,7 @@ def test_selecting_a_keypoint_explains_the_keys(qtbot, make_window, fake_video):
     win = make_window()
     open_fake(qtbot, win, fake_video)
     inst = _add_user(win, 0)
-    win.doc.select(inst.id, 0)
+    win.session.select(inst.id, 0)
     msg = win.statusBar().currentMessage()
     assert "nose" in msg and "V cycles visibility" in msg
 
@@ -253,15 +253,15 @@ def test_line_edit_keeps_its_keys(qtbot, make_window):
 
 def test_batch_without_detector_crops_the_people_already_there(qtbot, make_window, fake_video):
     """A top-down model with no detector must not replace three people by one whole-frame pose."""
-    from pose_studio.gui.workers.inference import people_boxes
+    from pose_studio.app.predictions import people_boxes
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
     preds = _add_predictions(win, 5, n=2)
-    user = win.doc.add_instance(win.doc.video_id, 5, preds[0].as_user_copy())  # accepted
+    user = _add_user(win, 5, inst=preds[0].as_user_copy())  # accepted
     _add_user(win, 6, 40)
     _add_predictions(win, 150, n=1)  # outside the range
-    boxes = people_boxes(win.doc.project, win.doc.video_id, 0, 100)
+    boxes = people_boxes(win.session.project, win.session.video_id, 0, 100)
     assert sorted(boxes) == [5, 6]
     assert boxes[5].shape == (2, 4)  # the label and the other prediction, not the accepted one
     b = user.box()
@@ -275,11 +275,10 @@ def test_a_prediction_under_a_label_is_hidden_after_a_rerun(qtbot, make_window, 
     win = make_window()
     open_fake(qtbot, win, fake_video)
     preds = _add_predictions(win, 0, n=2)
-    user = win.doc.add_instance(win.doc.video_id, 0, preds[0].as_user_copy().replace(
+    user = _add_user(win, 0, inst=preds[0].as_user_copy().replace(
         source_id=None))  # as if its prediction had been replaced
-    shown = win.doc.visible_predictions()
+    shown = win.session.visible_predictions()
     assert [p.id for p in shown] == [preds[1].id]
-    win._refresh_instances()
     kinds = [win.instance_list.topLevelItem(i).text(1)
              for i in range(win.instance_list.topLevelItemCount())]
     assert kinds.count("prediction (labeled)") == 1 and user.id is not None
@@ -289,10 +288,9 @@ def test_hovering_a_keypoint_names_it_in_the_status_bar(qtbot, make_window, fake
     win = make_window()
     open_fake(qtbot, win, fake_video)
     preds = _add_predictions(win, 0, n=1)
-    win._refresh_instances()
     item = win.view.item_for(int(preds[0].id))
     assert item is not None
-    win.view.keypoint_hovered(item, 5)
+    win.view.item_hover(item, 5)
     msg = win.statusBar().currentMessage()
     assert "left_shoulder" in msg and "prediction" in msg and "score" in msg and "<" not in msg
 
@@ -320,24 +318,23 @@ def test_typing_a_threshold_is_not_eaten_by_shortcuts(qtbot, make_window, fake_v
     qtbot.keyClicks(le, "0.35")
     qtbot.keyClick(le, Qt.Key.Key_Return)
     assert spin.value() == pytest.approx(0.35)
-    assert win.doc.selected_keypoint is None  # "." did not select a keypoint
+    assert win.session.selected_keypoint is None  # "." did not select a keypoint
 
 
 def test_close_project_leaves_nothing_stale(qtbot, make_window, fake_video):
     win = make_window()
     open_fake(qtbot, win, fake_video)
     _add_predictions(win, 0, n=2)
-    win._refresh_instances()
     win.goto(30)
     wait_frame(qtbot, win, 30)
     assert win.instance_list.topLevelItemCount() == 0  # frame 30 has none
     win.goto(0)
     wait_frame(qtbot, win, 0)
     assert win.instance_list.topLevelItemCount() == 2
-    win.act_close_project()
+    win.actions_by_id["close_project"].trigger()
     assert win.instance_list.topLevelItemCount() == 0
     assert win.timeline.n_frames == 0 and win.review_plot.n_frames == 0
-    assert win.time_label.text() == "0:00.000"
+    assert win.transport.time_label.text() == "0:00.000"
     assert not win.actions_by_id["export_coco"].isEnabled()
     assert not win.actions_by_id["play"].isEnabled()
 
@@ -347,10 +344,9 @@ def test_selected_instance_is_boxed_and_a_click_inside_the_box_deselects(qtbot, 
     win = make_window()
     open_fake(qtbot, win, fake_video)
     a = _add_user(win, 0, 80, 60)
-    win._refresh_instances()
     item = win.view.item_for(int(a.id))
     assert not item.sel_box.isVisible()
-    win.doc.select(a.id)
+    win.session.select(a.id)
     assert item.sel_box.isVisible()
     r = item.sel_box.rect()
     assert r.contains(QPointF(*a.xy[0]))
@@ -360,7 +356,7 @@ def test_selected_instance_is_boxed_and_a_click_inside_the_box_deselects(qtbot, 
     assert np.min(np.hypot(xs - p.x(), ys - p.y())) > 5
     vp = win.view.map_image_to_view(p.x(), p.y()).toPoint()
     qtbot.mouseClick(win.view.viewport(), Qt.MouseButton.LeftButton, pos=vp)
-    assert win.doc.selected_instance_id is None
+    assert win.session.selected_instance_id is None
     assert not item.sel_box.isVisible()
 
 
@@ -369,12 +365,12 @@ def test_export_dialog_says_what_will_be_exported(qtbot, make_window, fake_video
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    dlg = ExportCocoDialog(win.doc.project, win)
+    dlg = ExportCocoDialog(win.session.project, win)
     qtbot.addWidget(dlg)
     assert "nothing to export" in dlg.counts_label.text()
     _add_user(win, 3)
     _add_predictions(win, 4, n=2)
-    dlg = ExportCocoDialog(win.doc.project, win)
+    dlg = ExportCocoDialog(win.session.project, win)
     qtbot.addWidget(dlg)
     assert "1 labeled instance on 1 frame " in dlg.counts_label.text()
     dlg.source.setCurrentIndex(dlg.source.findData("predicted"))

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 
-from tests.gui.conftest import displayed_index, open_fake, wait_frame
+from pose_studio.app.session import Topic
+from tests.gui.conftest import add_label, displayed_index, open_fake, wait_frame
 
 pytestmark = pytest.mark.gui
 
@@ -17,13 +18,13 @@ def test_open_video_creates_project_and_shows_frame_zero(qtbot, make_window, fak
     win = make_window()
     open_fake(qtbot, win, fake_video)
     assert (tmp_path / "clip.posestudio").exists()
-    assert win.doc.project is not None
-    assert [Path(v.path).name for v in win.doc.videos()] == ["clip.mp4"]
+    assert win.session.project is not None
+    assert [Path(v.path).name for v in win.session.videos()] == ["clip.mp4"]
     assert displayed_index(win) == 0
     assert win.video_list.count() == 1
     assert "clip.posestudio" in win.windowTitle()
     # the frame index built by the decode lane was stored for the next open
-    qtbot.waitUntil(lambda: win.doc.project.video_index(win.doc.video_id) == b"fake-index")
+    qtbot.waitUntil(lambda: win.session.project.video_index(win.session.video_id) == b"fake-index")
 
 
 def test_step_and_seek_land_on_exact_frames(qtbot, make_window, fake_video):
@@ -46,7 +47,7 @@ def test_step_and_seek_land_on_exact_frames(qtbot, make_window, fake_video):
         wait_frame(qtbot, win, want)
         assert displayed_index(win) == want, (key, want)
     # seeking through the frame box, the timeline and goto()
-    win.frame_spin.setValue(137)
+    win.transport.frame_spin.setValue(137)
     wait_frame(qtbot, win, 137)
     assert displayed_index(win) == 137
     tl = win.timeline
@@ -59,8 +60,8 @@ def test_step_and_seek_land_on_exact_frames(qtbot, make_window, fake_video):
     win.goto(73)
     wait_frame(qtbot, win, 73)
     assert displayed_index(win) == 73
-    assert win.frame_spin.value() == 73
-    assert win.time_label.text() == "0:02.920"
+    assert win.transport.frame_spin.value() == 73
+    assert win.transport.time_label.text() == "0:02.920"
 
 
 def test_rapid_requests_end_on_the_newest_frame(qtbot, make_window, fake_video):
@@ -78,10 +79,10 @@ def test_playback_advances_and_stops(qtbot, make_window, fake_video):
     win = make_window()
     open_fake(qtbot, win, fake_video)
     win.actions_by_id["play"].trigger()
-    qtbot.waitUntil(lambda: win.doc.frame_idx >= 5, timeout=3000)
+    qtbot.waitUntil(lambda: win.session.frame_idx >= 5, timeout=3000)
     win.actions_by_id["play"].trigger()
-    assert not win._playing
-    f = win.doc.frame_idx
+    assert not win.playback.playing
+    f = win.session.frame_idx
     wait_frame(qtbot, win, f)
     assert displayed_index(win) == f
 
@@ -94,7 +95,7 @@ def test_broken_video_shows_message_not_traceback(qtbot, make_window, tmp_path, 
     qtbot.waitUntil(lambda: len(captured_boxes) == 1, timeout=5000)
     _kind, _title, text = captured_boxes[0]
     assert "broken.mp4" in text and "Traceback" not in text
-    assert win.doc.videos() == []
+    assert win.session.videos() == []
     # the window is still usable
     good = tmp_path / "clip.mp4"
     good.write_bytes(b"\0")
@@ -112,37 +113,47 @@ def test_missing_file_and_broken_project_show_messages(qtbot, make_window, tmp_p
     assert len(captured_boxes) == 2
     _kind, _title, text = captured_boxes[-1]
     assert "bad.posestudio" in text and "Traceback" not in text
-    assert win.doc.project is None
+    assert win.session.project is None
 
 
-def test_internal_error_is_summarised(qtbot, make_window, captured_boxes, monkeypatch):
+def test_internal_error_is_summarised_with_where_the_log_is(qtbot, make_window, captured_boxes,
+                                                              monkeypatch, tmp_path):
+    import logging
+
     win = make_window()
 
     def boom(*a, **k):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(win, "create_project", boom)
-    win.open_paths([__file__])
+    monkeypatch.setattr(win.opening, "create_project", boom)
+    handler = logging.FileHandler(tmp_path / "pose-studio.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        win.open_paths([__file__])
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
     kind, _title, text = captured_boxes[-1]
     assert kind == "critical" and text.startswith("Internal error: ZeroDivisionError")
     assert "Traceback" not in text
+    assert f"Details are in the log: {tmp_path / 'pose-studio.log'}" in text
 
 
 def test_reopen_project_and_missing_video_relink(qtbot, make_window, fake_video, tmp_path):
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    proj = Path(win.doc.project.path)
+    proj = Path(win.session.project.path)
     win.shutdown()
     moved = tmp_path / "sub" / "moved.mp4"
     moved.parent.mkdir()
     fake_video.rename(moved)
     win2 = make_window()
     asked = []
-    win2.ask_relink_path = lambda rec: asked.append(rec.id) or moved
+    win2.opening.ask_relink_path = lambda rec: asked.append(rec.id) or moved
     win2.open_paths([str(proj)])
     qtbot.waitUntil(lambda: win2.view.frame_idx == 0, timeout=5000)
     assert asked == [1] or len(asked) == 1
-    assert Path(win2.doc.videos()[0].path) == moved
+    assert Path(win2.session.videos()[0].path) == moved
     assert str(proj) in win2.settings.recent_files()[0]
 
 
@@ -154,14 +165,14 @@ def test_several_videos_in_one_project(qtbot, make_window, tmp_path):
         p.write_bytes(b"\0")
         paths.append(str(p))
     win.open_paths(paths)
-    qtbot.waitUntil(lambda: len(win.doc.videos()) == 2 and win.view.frame_idx == 0
-                    and not win._opening, timeout=5000)
+    qtbot.waitUntil(lambda: len(win.session.videos()) == 2 and win.view.frame_idx == 0
+                    and not win.opening.busy, timeout=5000)
     assert win.video_list.count() == 2
-    first = win.doc.videos()[0].id
-    second = win.doc.videos()[1].id
-    assert win.doc.video_id == second
+    first = win.session.videos()[0].id
+    second = win.session.videos()[1].id
+    assert win.session.video_id == second
     win.show_video(first)
-    qtbot.waitUntil(lambda: win.doc.video_id == first and win.view.frame_idx == 0, timeout=5000)
+    qtbot.waitUntil(lambda: win.session.video_id == first and win.view.frame_idx == 0, timeout=5000)
 
 
 def test_wheel_zooms_at_cursor_and_fit(qtbot, make_window, fake_video):
@@ -196,13 +207,14 @@ def test_layout_is_remembered(qtbot, make_window):
 
 
 def test_close_stops_every_thread(qtbot, make_window, fake_video):
+    from tests.gui import conftest
+
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    thread = win.loader._thread
-    assert thread is not None and thread.isRunning()
+    assert win.loader.running and conftest.running_threads(conftest._started, wait_ms=0)
     win.close()
-    assert not thread.isRunning()
-    assert win.doc.project is None
+    assert not win.loader.running and win.session.project is None
+    assert conftest.running_threads(conftest._started, wait_ms=500) == []
 
 
 def test_shortcut_table_has_no_clashes():
@@ -229,40 +241,40 @@ def test_drop_files_onto_window_opens_them(qtbot, make_window, fake_video):
     drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     win.dropEvent(drop)
-    qtbot.waitUntil(lambda: win.view.frame_idx == 0 and win.doc.video_id is not None, timeout=5000)
+    qtbot.waitUntil(lambda: win.view.frame_idx == 0 and win.session.video_id is not None, timeout=5000)
     assert displayed_index(win) == 0
 
 
 def test_recent_files_menu_lists_opened_project(qtbot, make_window, fake_video):
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    win._fill_recent_menu()
+    win.fill_recent_menu()
     texts = [a.text() for a in win.recent_menu.actions()]
-    assert str(Path(win.doc.project.path).resolve()) in texts
+    assert str(Path(win.session.project.path).resolve()) in texts
 
 
-def test_playback_drops_frames_to_keep_real_time(qtbot, make_window, fake_video):
-    import time
-
-    win = make_window(reader_delay=0.08)  # decoding takes 2 frame periods at 25 fps
+def test_playback_moves_the_session_with_the_frames_shown(qtbot, make_window, fake_video):
+    """Order, not time: frames arrive in playback order, the session follows each one, and
+    stopping shows the frame the session is on (the pacing is the decode lane's, tested there)."""
+    win = make_window(reader_delay=0.02)
     open_fake(qtbot, win, fake_video)
-    shown: list[int] = []
-    win.loader.frame_ready.connect(lambda r, f, a: shown.append(f))
-    t0 = time.monotonic()
+    shown: list[tuple[int, int]] = []
+    win.signals.changed.connect(
+        lambda t, f: shown.append((win.session.frame_idx, win.session.shown.index))
+        if win.session.shown is not None and Topic.PIXELS in t else None)
     win.actions_by_id["play"].trigger()
-    qtbot.wait(1000)
+    assert win.playback.playing
+    qtbot.waitUntil(lambda: len(shown) >= 6, timeout=5000)
     win.actions_by_id["play"].trigger()
-    elapsed = time.monotonic() - t0
-    played = [f for f in shown if f > 0]
-    assert played, "nothing was played"
-    # position follows the clock (25 fps), not the decoder (12 fps): frames were skipped
-    assert win.doc.frame_idx >= 0.7 * 25 * min(elapsed, 1.0)
-    assert len(set(played)) < max(played)
+    assert not win.playback.playing
+    played = [p for _f, p in shown]
+    assert played == sorted(played) and played[0] > 0
+    assert all(f == p for f, p in shown)  # the session is on the frame whose pixels show
+    wait_frame(qtbot, win, win.session.frame_idx)
+    assert displayed_index(win) == win.session.frame_idx
 
 
-def test_timeline_reduces_a_million_frames_fast():
-    import time
-
+def test_timeline_reduces_a_million_frames():
     import numpy as np
 
     from pose_studio.gui.widgets.timeline import Timeline, reduce_columns
@@ -281,10 +293,7 @@ def test_timeline_reduces_a_million_frames_fast():
     tl = Timeline()
     tl.resize(1600, 36)
     tl.set_arrays(lab, pred, score)
-    t0 = time.perf_counter()
-    tl._build_image()
-    dt = time.perf_counter() - t0
-    assert dt < 0.5, f"{dt:.3f} s to summarise 1M frames"
+    tl._build_image()  # bench/gui.py measures its time; here it must just work at this size
     assert tl.frame_at(tl._x_of(500_000)) == pytest.approx(500_000, abs=n / 1500)
 
 
@@ -309,10 +318,10 @@ def test_dialog_actions_open_their_dialogs(qtbot, make_window, fake_video, monke
 def test_typing_a_frame_number_and_return(qtbot, make_window, fake_video):
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    win.frame_spin.setFocus()
-    win.frame_spin.selectAll()
-    qtbot.keyClicks(win.frame_spin, "57")
-    qtbot.keyClick(win.frame_spin, Qt.Key.Key_Return)
+    win.transport.frame_spin.setFocus()
+    win.transport.frame_spin.selectAll()
+    qtbot.keyClicks(win.transport.frame_spin, "57")
+    qtbot.keyClick(win.transport.frame_spin, Qt.Key.Key_Return)
     wait_frame(qtbot, win, 57)
     assert displayed_index(win) == 57
     assert win.messages == []
@@ -356,19 +365,19 @@ def test_undo_redo_shortcuts(qtbot, make_window, fake_video):
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    inst = win.doc.add_instance(win.doc.video_id, 0, Instance(
-        xy=np.full((17, 2), 50.0), visibility=np.full(17, 2, np.uint8)))
-    win.doc.select(inst.id, 0)
+    inst = add_label(win, 0, inst=Instance(xy=np.full((17, 2), 50.0),
+                                          visibility=np.full(17, 2, np.uint8)))
+    win.session.select(inst.id, 0)
     qtbot.keyClick(win.view, Qt.Key.Key_V)
-    assert win.doc.project.instance(inst.id).visibility[0] == 1
+    assert win.session.project.instance(inst.id).visibility[0] == 1
     qtbot.keyClick(win.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert win.doc.project.instance(inst.id).visibility[0] == 2
+    assert win.session.project.instance(inst.id).visibility[0] == 2
     qtbot.keyClick(win.view, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
-    assert win.doc.project.instance(inst.id).visibility[0] == 1
+    assert win.session.project.instance(inst.id).visibility[0] == 1
     qtbot.keyClick(win.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(win.view, Qt.Key.Key_Z,
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert win.doc.project.instance(inst.id).visibility[0] == 1
+    assert win.session.project.instance(inst.id).visibility[0] == 1
 
 
 def test_failed_add_keeps_the_current_video_working(qtbot, make_window, fake_video, tmp_path,

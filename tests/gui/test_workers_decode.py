@@ -29,10 +29,12 @@ class _Meta:
 class FakeReader:
     """A reader whose frame ``i`` is filled with ``i % 256`` and stores ``i`` in pixel [0,0,:2]."""
 
-    def __init__(self, path: str, n: int = 300, delay: float = 0.0) -> None:
+    def __init__(self, path: str, n: int = 300, delay: float = 0.0,
+                 clock: ManualClock | None = None) -> None:
         self.meta = _Meta(path, frame_count=n)
         self.n = n
         self.delay = delay
+        self.clock = clock  # decoding moves it by ``delay`` instead of sleeping
         self.calls: list[int] = []
         self.thread: int | None = None
         self.closed = False
@@ -43,7 +45,9 @@ class FakeReader:
     def get(self, i: int) -> np.ndarray:
         self.thread = threading.get_ident()
         self.calls.append(i)
-        if self.delay:
+        if self.delay and self.clock is not None:
+            self.clock.advance(self.delay)
+        elif self.delay:
             time.sleep(self.delay)
         a = np.full((4, 8, 3), i % 256, np.uint8)
         a[0, 0, 0], a[0, 0, 1] = i // 256, i % 256
@@ -57,6 +61,25 @@ class FakeReader:
         self.closed = True
 
 
+class ManualClock:
+    """A clock the test moves: playback is checked by frame numbers, never by wall time."""
+
+    def __init__(self) -> None:
+        self.t = 1024.0  # binary-exact sums with steps like 1/64
+        self.lock = threading.Lock()
+        self.loader: FrameLoader | None = None
+
+    def __call__(self) -> float:
+        with self.lock:
+            return self.t
+
+    def advance(self, dt: float) -> None:
+        with self.lock:
+            self.t += dt
+        if self.loader is not None:
+            self.loader.clock_moved()
+
+
 def _until(qtbot, cond, timeout: int = 3000) -> None:
     qtbot.waitUntil(lambda: bool(cond()), timeout=timeout)
 
@@ -66,7 +89,8 @@ def _idx(frame: np.ndarray) -> int:
 
 
 class Recorder:
-    def __init__(self, loader: FrameLoader) -> None:
+    def __init__(self, loader: FrameLoader, clock: ManualClock | None = None) -> None:
+        self.clock = clock
         self.frames: list[tuple[int, int, int]] = []
         self.times: list[float] = []
         self.errors: list[str] = []
@@ -82,7 +106,7 @@ class Recorder:
     def _on_frame(self, req_id: int, idx: int, frame: object) -> None:
         assert isinstance(frame, np.ndarray) and not frame.flags.writeable
         self.frames.append((req_id, idx, _idx(frame) if frame.shape[:2] == (4, 8) else -2))
-        self.times.append(time.monotonic())
+        self.times.append(self.clock() if self.clock is not None else time.monotonic())
 
 
 @pytest.fixture
@@ -100,9 +124,10 @@ def make_loader() -> Iterator:
         assert not loader.running
 
 
-def _fake_factory(readers: list[FakeReader], n: int = 300, delay: float = 0.0):
+def _fake_factory(readers: list[FakeReader], n: int = 300, delay: float = 0.0,
+                  clock: ManualClock | None = None):
     def factory(path: str, index: bytes | None) -> FakeReader:
-        r = FakeReader(path, n, delay)
+        r = FakeReader(path, n, delay, clock)
         readers.append(r)
         return r
 
@@ -190,69 +215,75 @@ def test_readahead_fills_cache_after_request(qtbot, make_loader) -> None:
     assert len(rec.frames) == 1  # read-ahead is silent
 
 
+def _clocked(make_loader, readers: list, **kw: object) -> tuple[FrameLoader, Recorder,
+                                                                   ManualClock]:
+    clock = ManualClock()
+    loader = make_loader(reader_factory=_fake_factory(readers, clock=clock,
+                                                      **kw),  # type: ignore[arg-type]
+                         readahead_s=0, clock=clock)
+    clock.loader = loader
+    return loader, Recorder(loader, clock), clock
+
+
 def test_playback_paces_to_the_clock(qtbot, make_loader) -> None:
     readers: list[FakeReader] = []
-    loader = make_loader(reader_factory=_fake_factory(readers), readahead_s=0)
-    rec = Recorder(loader)
+    loader, rec, clock = _clocked(make_loader, readers)
     loader.open("fake.mp4")
     _until(qtbot, lambda: rec.metas, timeout=3000)
-    t0 = time.monotonic()
-    req = loader.play(10, fps=25.0, speed=2.0)  # 50 frames/s
-    qtbot.wait(600)
+    t0 = clock()
+    req = loader.play(10, fps=32.0, speed=2.0)  # 64 frames/s (binary-exact steps)
+    _until(qtbot, lambda: rec.frames)  # frame 10 is due at once
+    for step in range(1, 21):  # a frame period a step: one new frame each time, none early
+        clock.advance(1 / 64)
+        _until(qtbot, lambda s=step: rec.frames[-1][1] == 10 + s)
     loader.stop_playback()
-    elapsed = time.monotonic() - t0
     idxs = [idx for r, idx, _ in rec.frames if r == req]
-    assert idxs[0] == 10
-    assert idxs == sorted(idxs) and len(set(idxs)) == len(idxs)
-    expected = elapsed * 50
-    assert 0.3 * expected <= len(idxs) <= expected + 3, (len(idxs), expected)
-    assert idxs[-1] >= 10 + expected - 15  # not lagging behind the clock
-    # Never ahead of the clock: frame k is not shown before t0 + (k - 10) / 50.
+    assert idxs == list(range(10, 31))  # every frame, in order, none skipped
     for (r, idx, _), t in zip(rec.frames, rec.times):
-        if r == req:
-            assert t - t0 >= (idx - 10) / 50 - 0.005
+        if r == req:  # never ahead of the clock
+            assert t - t0 >= (idx - 10) / 64
     _until(qtbot, lambda: rec.stopped, timeout=2000)
-    assert rec.stopped[-1][0] == req
-    assert not loader.is_playing
-    # Nothing from the stopped playback arrives later.
+    assert rec.stopped[-1][0] == req and not loader.is_playing
+    # Nothing from the stopped playback arrives later, however the clock moves.
     n = len(rec.frames)
-    qtbot.wait(100)
+    clock.advance(1.0)
+    qtbot.wait(50)
     assert len(rec.frames) == n
 
 
 def test_playback_drops_frames_instead_of_lagging(qtbot, make_loader) -> None:
     readers: list[FakeReader] = []
-    # Decoding takes 40 ms a frame but the video plays at 100 frames/s.
-    loader = make_loader(reader_factory=_fake_factory(readers, delay=0.04), readahead_s=0)
-    rec = Recorder(loader)
+    # Decoding takes 1/32 s of the clock a frame but the video plays at 128 frames/s.
+    loader, rec, clock = _clocked(make_loader, readers, delay=1 / 32)
     loader.open("fake.mp4")
     _until(qtbot, lambda: rec.metas, timeout=3000)
-    t0 = time.monotonic()
-    req = loader.play(0, fps=100.0)
-    qtbot.wait(800)
-    t_last = time.monotonic()
-    idxs = [idx for r, idx, _ in rec.frames if r == req]
+    t0 = clock()
+    req = loader.play(0, fps=128.0)
+    _until(qtbot, lambda: len(rec.frames) >= 6)
     loader.stop_playback()
-    assert len(idxs) >= 5
-    gaps = np.diff(idxs)
-    assert (gaps > 1).any(), "no frame was dropped"
-    # The newest shown frame is close to the one due now (within two decode times).
-    assert idxs[-1] >= (t_last - t0) * 100 - 25, (idxs[-1], (t_last - t0) * 100)
+    idxs = [idx for r, idx, _ in rec.frames if r == req][:6]
+    # each frame is the one due when its decode started: 4 frames (one decode) apart
+    assert idxs == [0, 4, 8, 12, 16, 20]
+    for (r, idx, _), t in zip(rec.frames, rec.times):
+        if r == req:  # never ahead of the clock (it arrives after its decode moved it on)
+            assert idx <= (t - t0) * 128
     _until(qtbot, lambda: rec.stopped, timeout=2000)
     _, _last, shown, dropped = rec.stopped[-1]
-    assert shown >= len(idxs) and dropped > 0
+    assert shown >= 6 and dropped >= 3 * 5
 
 
 def test_playback_ends_at_last_frame(qtbot, make_loader) -> None:
     readers: list[FakeReader] = []
-    loader = make_loader(reader_factory=_fake_factory(readers, n=20), readahead_s=0)
-    rec = Recorder(loader)
+    loader, rec, clock = _clocked(make_loader, readers, n=20)
     loader.open("fake.mp4")
     _until(qtbot, lambda: rec.metas, timeout=3000)
-    req = loader.play(10, fps=200.0)
+    req = loader.play(10, fps=256.0)
+    for step in range(1, 12):
+        _until(qtbot, lambda s=step: len(rec.frames) >= min(s, 10) or rec.stopped)
+        clock.advance(1 / 256)
     _until(qtbot, lambda: rec.stopped, timeout=3000)
     assert rec.stopped[-1][:2] == (req, 19)
-    assert rec.frames[-1][1] == 19
+    assert [idx for _r, idx, _ in rec.frames] == list(range(10, 20))
     assert not loader.is_playing
 
 
@@ -397,20 +428,25 @@ def test_scrub_shows_keyframe_when_far_then_exact(qtbot, make_loader) -> None:
 
 
 def test_vfr_playback_follows_timestamps(qtbot, make_loader) -> None:
+    clock = ManualClock()
+
     def factory(path: str, index: bytes | None) -> GopReader:
         return GopReader(path, vfr=True)
 
-    loader = make_loader(reader_factory=factory, readahead_s=0)
-    rec = Recorder(loader)
+    loader = make_loader(reader_factory=factory, readahead_s=0, clock=clock)
+    clock.loader = loader
+    rec = Recorder(loader, clock)
     loader.open("vfr.mp4")
     _until(qtbot, lambda: rec.metas)
-    t0 = time.monotonic()
+    times = GopReader("x", vfr=True).times
+    t0 = clock()
     req = loader.play(0, fps=33.3)
-    qtbot.wait(700)
+    _until(qtbot, lambda: rec.frames)
+    for i in range(1, 21):  # move the clock to each frame's own timestamp
+        clock.advance(times[i] - times[i - 1] + 1e-9)
+        _until(qtbot, lambda i=i: rec.frames[-1][1] == i)
     loader.stop_playback()
     got = [(idx, t) for (r, idx, _), t in zip(rec.frames, rec.times) if r == req]
-    times = GopReader("x", vfr=True).times
-    for idx, t in got:
-        # Shown no earlier than its own timestamp (10 ms tolerance for scheduling).
-        assert t - t0 >= times[idx] - 0.01, (idx, t - t0, times[idx])
-    assert 15 <= got[-1][0] <= 26  # about 0.7 s / 30 ms frames
+    assert [idx for idx, _ in got] == list(range(21))
+    for idx, t in got:  # shown at its own timestamp, not at idx / fps
+        assert t - t0 == pytest.approx(times[idx] - times[0], abs=1e-6)

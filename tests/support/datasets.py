@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
-from pose_studio.core.skeleton import Skeleton, get_skeleton
+from pose_studio.core.skeleton import Skeleton
+from pose_studio.core.skeleton_presets import get_skeleton
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
 from pose_studio.formats.registry import (
     FrameSource,

@@ -172,6 +172,24 @@ class _TaskDialog(QDialog):
         super().done(result)
 
 
+def export_message(result: Any) -> str:
+    """What an export wrote, in words (and that the images it names were not written, when
+    they were not)."""
+    if getattr(result, "cancelled", False):
+        return "Export cancelled: nothing was written."
+    n_ann = getattr(result, "n_annotations", 0)
+    n_img = getattr(result, "n_images", 0)
+    path = getattr(result, "path", "")
+    written = getattr(result, "images_written", 0)
+    text = f"Exported {_plural(n_ann, 'annotation')} on {_plural(n_img, 'frame')} to {path}"
+    if written:
+        return text + f", with {_plural(written, 'image file')}."
+    if n_img:
+        return (text + ". The JSON names each frame's image file (file_name), but no image "
+                "was written: tick \"Write the frames as image files\" to write them too.")
+    return text + "."
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -333,16 +351,9 @@ class ExportCocoDialog(_TaskDialog):
         return job
 
     def _on_success(self, result: object) -> None:
-        if getattr(result, "cancelled", False):
-            self.message.setText("Export cancelled: nothing was written.")
-            return
-        n_img = getattr(result, "n_images", "?")
-        n_ann = getattr(result, "n_annotations", "?")
-        path = getattr(result, "path", self.out_path.text())
-        written = getattr(result, "images_written", 0)
-        extra = f", {written} image files" if written else ""
-        self.message.setText(f"Exported {n_ann} annotations on {n_img} frames{extra} to {path}.")
-        self.exported.emit(result)
+        self.message.setText(export_message(result))
+        if not getattr(result, "cancelled", False):
+            self.exported.emit(result)
 
 
 class ImportCocoDialog(_TaskDialog):

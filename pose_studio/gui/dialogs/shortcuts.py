@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -83,7 +83,6 @@ class ShortcutsDialog(QDialog):
                 entries = arg
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(640, 520)
         rows = _normalise(entries) if entries is not None else entries_from_actions()
         self._rows = rows
         self.filter = QLineEdit()
@@ -108,6 +107,7 @@ class ShortcutsDialog(QDialog):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         if not any(g for g, *_ in rows):
             self.table.hideColumn(0)
+        self._fit_width()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -115,6 +115,25 @@ class ShortcutsDialog(QDialog):
         lay.addWidget(self.table, 1)
         lay.addWidget(buttons)
         self.filter.textChanged.connect(self._apply_filter)
+
+    def _fit_width(self) -> None:
+        """Wide enough for every column (the descriptions wrap), within the screen."""
+        t = self.table
+        t.resizeColumnsToContents()
+        header = t.horizontalHeader()
+        # A long mouse-gesture text wraps instead of widening the Action column for everyone.
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        t.setColumnWidth(1, min(t.columnWidth(1), 300))
+        fixed = sum(t.columnWidth(c) for c in range(3) if not t.isColumnHidden(c))
+        want = fixed + 460 + t.verticalScrollBar().sizeHint().width() + 48
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        limit = int(screen.width() * 0.95) if screen is not None else want
+        self.resize(max(640, min(want, limit)), 560)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # Row heights for wrapped text, once the columns have their final widths.
+        QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip().lower()

@@ -19,6 +19,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsScene,
+    QGraphicsSceneMouseEvent,
     QGraphicsSimpleTextItem,
     QGraphicsView,
     QLabel,
@@ -28,8 +29,11 @@ from PySide6.QtWidgets import (
 from pose_studio.core.annotation import Instance
 from pose_studio.core.skeleton import Skeleton
 
+from ..tools import MoveInstance, pick_tool
+from ..tools.base import InstanceDropped, KeypointDropped, Tool
 from .heatmap_item import HeatmapItem
-from .skeleton_item import InstanceItem, OverlayOptions
+from .options import OverlayOptions
+from .skeleton_item import InstanceItem
 
 ZOOM_STEP = 1.25
 MIN_SCALE = 0.02
@@ -54,11 +58,14 @@ def frame_to_qimage(frame: np.ndarray) -> QImage:
 
 
 class FrameView(QGraphicsView):
-    """Shows one frame and its instances; reports edits as signals (the window makes commands).
+    """Shows one frame and its instances; reports gestures as signals (the window makes edits).
+
+    Mouse presses on a keypoint go to a gesture tool (:func:`~pose_studio.gui.tools.pick_tool`)
+    that previews the drag on the items and reports one intent on release.
 
     Signals:
         keypoint_moved(int, int, float, float): instance id, keypoint, new x, y (drag released).
-        instance_moved(int, float, float): instance id, dx, dy (Alt-drag released).
+        instance_moved(int, float, float): instance id, dx, dy (Shift/Alt-drag released).
         visibility_requested(int, int): right-click on a keypoint.
         instance_double_clicked(int): double-click (accept a prediction).
         selection_requested(int, int): instance id (-1: none), keypoint (-1: none).
@@ -111,7 +118,8 @@ class FrameView(QGraphicsView):
         self.frame: np.ndarray | None = None
         self._image_size: tuple[int, int] | None = None
         self._auto_fit = True
-        self._dragging = False
+        self._tool: Tool | None = None
+        self.move_mode = False  # a plain drag moves the whole instance (Edit menu toggle)
         self._selected: tuple[int | None, int | None] = (None, None)
         self._last_scene_pos: QPointF | None = None
         self.fast = False  # FastTransformation while playing
@@ -354,21 +362,54 @@ class FrameView(QGraphicsView):
                 return item
         return None
 
-    def set_dragging(self, dragging: bool) -> None:
-        self._dragging = dragging
-
     @property
     def dragging(self) -> bool:
-        return self._dragging
+        """A gesture is in progress (refreshes wait for it to end)."""
+        return self._tool is not None
 
-    def keypoint_clicked(self, item: InstanceItem, k: int | None) -> None:
-        self.selection_requested.emit(item.instance_id, -1 if k is None else k)
+    # --- ItemHost: mouse events of keypoint items --------------------------------------------
+    def item_press(self, item: InstanceItem, k: int, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.selection_requested.emit(item.instance_id, k)
+            self.visibility_requested.emit(item.instance_id, k)
+            return
+        if self._tool is not None:
+            return
+        tool = pick_tool(item, k, event.scenePos(), event.button(), event.modifiers(),
+                         self.move_mode)
+        whole = isinstance(tool, MoveInstance)
+        # Selecting first restyles the item in place (never rebuilds it under the mouse).
+        self.selection_requested.emit(item.instance_id, -1 if whole else k)
+        self._tool = tool
 
-    def keypoint_hovered(self, item: InstanceItem, k: int) -> None:
+    def item_move(self, item: InstanceItem, k: int, event: QGraphicsSceneMouseEvent) -> None:
+        if self._tool is not None:
+            self._tool.move(event.scenePos())
+
+    def item_release(self, item: InstanceItem, k: int, event: QGraphicsSceneMouseEvent) -> None:
+        tool, self._tool = self._tool, None
+        if tool is None:
+            return
+        intent = tool.release(event.scenePos())
+        if isinstance(intent, KeypointDropped):
+            self.keypoint_moved.emit(intent.instance_id, intent.keypoint, intent.x, intent.y)
+        elif isinstance(intent, InstanceDropped):
+            self.instance_moved.emit(intent.instance_id, intent.dx, intent.dy)
+
+    def item_double_click(self, item: InstanceItem, k: int) -> None:
+        self.instance_double_clicked.emit(item.instance_id)
+
+    def item_hover(self, item: InstanceItem, k: int) -> None:
         """Name and score of the keypoint under the mouse, for the status bar (tooltips need an
         active window; this works always)."""
-        text = re.sub(r"<[^>]+>", "", item._tooltip(k).replace("<br>", " · "))
+        text = re.sub(r"<[^>]+>", "", item.tooltip_text(k).replace("<br>", " · "))
         self.hovered.emit(text)
+
+    def cancel_gesture(self) -> None:
+        """Drop a drag in progress (e.g. the frame changed under it)."""
+        tool, self._tool = self._tool, None
+        if tool is not None:
+            tool.cancel()
 
     def set_heatmaps(self, maps: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> None:
         """Show ``(map, map_to_image_affine)`` pairs (one per predicted instance); [] clears."""

@@ -1,15 +1,16 @@
 """Graphics items for one instance: a keypoint item per point and a line per limb.
 
 Keypoints are separate items that ignore the view's zoom (constant size on screen), so moving one
-repaints a few pixels and never the frame. A drag previews by moving the items only; the view
-reports the final position on release and the window turns it into ONE undo command.
+repaints a few pixels and never the frame. The items only draw: mouse events on a keypoint go to
+the item's :class:`ItemHost` (the frame view), whose gesture tools (``gui/tools``) preview through
+:meth:`InstanceItem.preview_keypoint` / :meth:`InstanceItem.preview_offset` and report ONE intent
+on release.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -29,25 +30,25 @@ from PySide6.QtWidgets import (
 from pose_studio.core.annotation import Instance, Visibility
 from pose_studio.core.skeleton import SIDE_COLORS, Skeleton
 
-if TYPE_CHECKING:
-    from .frame_view import FrameView
+from .options import OverlayOptions
 
 
-@dataclass
-class OverlayOptions:
-    """What to draw (the View menu toggles)."""
+class ItemHost(Protocol):
+    """Where a keypoint item sends its mouse events (the frame view implements it)."""
 
-    skeleton: bool = True
-    keypoints: bool = True
-    labels: bool = False
-    predictions: bool = True
-    heatmap: bool = False
+    def item_press(self, item: InstanceItem, k: int, event: QGraphicsSceneMouseEvent) -> None: ...
+    def item_move(self, item: InstanceItem, k: int, event: QGraphicsSceneMouseEvent) -> None: ...
+    def item_release(self, item: InstanceItem, k: int,
+                     event: QGraphicsSceneMouseEvent) -> None: ...
+    def item_double_click(self, item: InstanceItem, k: int) -> None: ...
+    def item_hover(self, item: InstanceItem, k: int) -> None: ...
 
 
 USER_RADIUS = 5.0
 PRED_RADIUS = 3.5
 PRED_OPACITY = 0.8
 MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
+LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confidence threshold
 
 
 def _qcolor(rgb: Sequence[int], alpha: int = 255) -> QColor:
@@ -55,7 +56,7 @@ def _qcolor(rgb: Sequence[int], alpha: int = 255) -> QColor:
 
 
 class KeypointItem(QGraphicsEllipseItem):
-    """One keypoint: filled when visible, hollow when occluded; drag to move."""
+    """One keypoint: filled when visible, hollow when occluded, red-rimmed when its score is low."""
 
     def __init__(self, owner: InstanceItem, k: int, radius: float) -> None:
         super().__init__(QRectF(-radius, -radius, 2 * radius, 2 * radius), owner)
@@ -63,9 +64,6 @@ class KeypointItem(QGraphicsEllipseItem):
         # garbage collector cannot see, so a child -> parent attribute would leak every item.
         self.k = k
         self.radius = radius
-        self._press_scene: QPointF | None = None
-        self._press_pos: QPointF | None = None
-        self._moved = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.setAcceptHoverEvents(True)
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
@@ -78,7 +76,8 @@ class KeypointItem(QGraphicsEllipseItem):
         assert isinstance(parent, InstanceItem)
         return parent
 
-    def style(self, color: QColor, visibility: int, predicted: bool, selected: bool) -> None:
+    def style(self, color: QColor, visibility: int, predicted: bool, selected: bool,
+              low: bool = False) -> None:
         outline = QColor(20, 20, 20) if not selected else QColor(255, 255, 255)
         if visibility == Visibility.OCCLUDED:
             pen = QPen(color, 2.0)
@@ -86,67 +85,31 @@ class KeypointItem(QGraphicsEllipseItem):
         else:
             pen = QPen(outline, 1.5 if selected else 1.0)
             brush = QBrush(color)
-        if predicted:
-            pen.setStyle(Qt.PenStyle.SolidLine)
+        if low:
+            pen = QPen(_qcolor(LOW_RGB), 2.5)
         pen.setCosmetic(True)
         self.setPen(pen)
         self.setBrush(brush)
-        r = self.radius * (1.5 if selected else 1.0)
+        r = self.radius * (1.5 if selected else 1.0) + (1.5 if low else 0.0)
         self.setRect(QRectF(-r, -r, 2 * r, 2 * r))
 
-    # --- mouse -----------------------------------------------------------------------------------
+    # --- mouse: everything goes to the host (the view and its gesture tools) ------------------
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        view = self.owner.view
-        if event.button() == Qt.MouseButton.RightButton:
-            view.keypoint_clicked(self.owner, self.k)
-            view.visibility_requested.emit(self.owner.instance_id, self.k)
-            event.accept()
-            return
-        if event.modifiers() & Qt.KeyboardModifier.AltModifier:
-            self.owner.begin_move(event.scenePos())
-            event.accept()
-            return
-        view.keypoint_clicked(self.owner, self.k)
-        self._press_scene = event.scenePos()
-        self._press_pos = self.pos()
-        self._moved = False
-        view.set_dragging(True)
+        self.owner.host.item_press(self.owner, self.k, event)
         event.accept()
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        if self.owner.moving:
-            self.owner.update_move(event.scenePos())
-            return
-        if self._press_scene is None or self._press_pos is None:
-            return
-        new = self._press_pos + (event.scenePos() - self._press_scene)
-        if not self._moved and (new - self._press_pos).manhattanLength() < 1e-9:
-            return
-        self._moved = True
-        self.setPos(new)
-        self.owner.preview_keypoint(self.k, new)
+        self.owner.host.item_move(self.owner, self.k, event)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        view = self.owner.view
-        if self.owner.moving:
-            self.owner.end_move(event.scenePos())
-            return
-        if self._press_scene is None:
-            return
-        moved = self._moved
-        self._press_scene = None
-        self._moved = False
-        view.set_dragging(False)
-        if moved:
-            p = self.pos()
-            view.keypoint_moved.emit(self.owner.instance_id, self.k, p.x(), p.y())
+        self.owner.host.item_release(self.owner, self.k, event)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self.owner.view.instance_double_clicked.emit(self.owner.instance_id)
+        self.owner.host.item_double_click(self.owner, self.k)
         event.accept()
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.owner.view.keypoint_hovered(self.owner, self.k)
+        self.owner.host.item_hover(self.owner, self.k)
         super().hoverEnterEvent(event)
 
 
@@ -170,7 +133,7 @@ class InstanceItem(QGraphicsItem):
 
     def __init__(
         self,
-        view: FrameView,
+        host: ItemHost,
         skeleton: Skeleton,
         inst: Instance,
         options: OverlayOptions,
@@ -179,15 +142,13 @@ class InstanceItem(QGraphicsItem):
         selected_keypoint: int | None = None,
     ) -> None:
         super().__init__()
-        self.view = view
+        self.host = host
         self.skeleton = skeleton
         self.instance = inst
         self.instance_id: int = -1 if inst.id is None else int(inst.id)
         self.predicted = inst.is_prediction
         self.options = options
         self.selected = selected
-        self.moving = False
-        self._move_start: QPointF | None = None
         self._xy = np.array(inst.xy, dtype=np.float64)
         self.keypoints: list[KeypointItem] = []
         self.limbs: list[tuple[QGraphicsLineItem, int, int]] = []
@@ -239,9 +200,11 @@ class InstanceItem(QGraphicsItem):
                 line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
                 self.limbs.append((line, a, b))
         radius = PRED_RADIUS if self.predicted else USER_RADIUS
+        low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
-            kp.style(_qcolor(sk.colors[k]), int(vis[k]), self.predicted, k == selected_keypoint)
+            kp.style(_qcolor(sk.colors[k]), int(vis[k]), self.predicted, k == selected_keypoint,
+                     bool(low[k]))
             kp.setVisible(opt.keypoints)
             self.keypoints.append(kp)
             if opt.labels:
@@ -268,16 +231,26 @@ class InstanceItem(QGraphicsItem):
         return MIN_SCORE_ALPHA + (1.0 - MIN_SCORE_ALPHA) * np.clip(
             np.nan_to_num(np.asarray(scores, np.float64), nan=0.0), 0.0, 1.0)
 
+    def _low_mask(self) -> np.ndarray:
+        """Predicted keypoints scoring under the review threshold (ringed in red)."""
+        scores, thr = self.instance.kp_scores, self.options.low_score
+        n = self.instance.num_keypoints
+        if not self.predicted or scores is None or thr is None:
+            return np.zeros(n, bool)
+        with np.errstate(invalid="ignore"):
+            return (np.asarray(scores, np.float64) < thr) & (self.instance.visibility > 0)
+
     def _sync(self) -> None:
         vis = self.instance.visibility
-        alpha = self._confidence_alpha()
+        # Predictions fade with their score, except the ones ringed as low: those must show.
+        alpha = np.where(self._low_mask(), 1.0, self._confidence_alpha())
         for k, kp in enumerate(self.keypoints):
             x, y = self._xy[k]
             kp.setPos(QPointF(x, y))
             shown = bool(vis[k] > 0)
             kp.setVisible(shown and self.options.keypoints)
             kp.setOpacity(float(alpha[k]))
-            kp.setToolTip(self._tooltip(k))
+            kp.setToolTip(self.tooltip_text(k))
             lab = self.labels[k]
             if lab is not None:
                 lab.setPos(QPointF(x, y))
@@ -302,7 +275,8 @@ class InstanceItem(QGraphicsItem):
         self.sel_box.setRect(QRectF(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad))
         self.sel_box.setVisible(True)
 
-    def _tooltip(self, k: int) -> str:
+    def tooltip_text(self, k: int) -> str:
+        """Name, kind, visibility, score and position of keypoint ``k`` (rich text)."""
         inst = self.instance
         name = self.skeleton.keypoints[k] if k < self.skeleton.num_keypoints else f"#{k}"
         v = Visibility(int(inst.visibility[k]))
@@ -318,8 +292,6 @@ class InstanceItem(QGraphicsItem):
         self.instance = inst
         self.instance_id = -1 if inst.id is None else int(inst.id)
         self._xy = np.array(inst.xy, dtype=np.float64)
-        self.moving = False
-        self._move_start = None
         self.setPos(QPointF(0, 0))
         self.restyle(selected, selected_keypoint)
         self._sync()
@@ -335,10 +307,11 @@ class InstanceItem(QGraphicsItem):
         for k, lab in enumerate(self.labels):
             if lab is not None:
                 lab.setVisible(bool(vis[k] > 0) and self._names_shown())
+        low = self._low_mask()
         for k, kp in enumerate(self.keypoints):
             kp.style(
                 _qcolor(self.skeleton.colors[k]), int(vis[k]), self.predicted,
-                selected and k == selected_keypoint,
+                selected and k == selected_keypoint, bool(low[k]),
             )
         for line, _a, _b in self.limbs:
             pen = line.pen()
@@ -346,12 +319,14 @@ class InstanceItem(QGraphicsItem):
             line.setPen(pen)
         self._sync_box()
 
-    def keypoint_xy(self, k: int) -> tuple[float, float]:
-        return float(self._xy[k, 0]), float(self._xy[k, 1])
+    # --- drag previews (the gesture tools call these) -------------------------------------------
+    def keypoint_pos(self, k: int) -> QPointF:
+        """Where keypoint ``k`` is drawn now (image coordinates, preview included)."""
+        return QPointF(float(self._xy[k, 0]), float(self._xy[k, 1]))
 
-    # --- drag previews ---------------------------------------------------------------------------
     def preview_keypoint(self, k: int, pos: QPointF) -> None:
         self._xy[k] = (pos.x(), pos.y())
+        self.keypoints[k].setPos(pos)
         for line, a, b in self.limbs:
             if k in (a, b) and line.isVisible():
                 line.setLine(self._xy[a, 0], self._xy[a, 1], self._xy[b, 0], self._xy[b, 1])
@@ -359,27 +334,6 @@ class InstanceItem(QGraphicsItem):
         if lab is not None:
             lab.setPos(pos)
 
-    def begin_move(self, scene_pos: QPointF) -> None:
-        self.moving = True
-        self._move_start = scene_pos
-        self.view.keypoint_clicked(self, None)
-        self.view.set_dragging(True)
-
-    def update_move(self, scene_pos: QPointF) -> None:
-        if self._move_start is None:
-            return
-        d = scene_pos - self._move_start
+    def preview_offset(self, d: QPointF) -> None:
+        """Draw the whole instance moved by ``d`` (no store change)."""
         self.setPos(d)
-
-    def end_move(self, scene_pos: QPointF) -> None:
-        start = self._move_start
-        self.moving = False
-        self._move_start = None
-        self.view.set_dragging(False)
-        if start is None:
-            return
-        d = scene_pos - start
-        if d.manhattanLength() > 1e-9:
-            self.view.instance_moved.emit(self.instance_id, d.x(), d.y())
-        else:
-            self.setPos(QPointF(0, 0))

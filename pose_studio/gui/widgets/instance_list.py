@@ -1,4 +1,5 @@
-"""The instances on the current frame: kind, score, labeled keypoints; selection follows the view."""
+"""The instances on the current frame: id (stable: it never renumbers), kind, score, labeled
+keypoints, track; the selection follows the view."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class InstanceList(QTreeWidget):
             accepted = accepted or set()
             users = [i for i in instances if not i.is_prediction]
             preds = [i for i in instances if i.is_prediction]
-            for n, inst in enumerate(users + preds, start=1):
+            for inst in users + preds:
                 labeled = int(inst.labeled.sum())
                 score = inst.mean_score()
                 kind = "prediction" if inst.is_prediction else "label"
@@ -64,7 +65,7 @@ class InstanceList(QTreeWidget):
                 elif not inst.is_prediction and inst.source_id is not None:
                     kind = "label (from prediction)"
                 row = QTreeWidgetItem([
-                    str(n), kind, "" if score is None else f"{score:.2f}",
+                    "" if inst.id is None else str(inst.id), kind, "" if score is None else f"{score:.2f}",
                     f"{labeled}/{inst.num_keypoints}",
                     "" if inst.track_id is None else str(inst.track_id),
                 ])

@@ -114,7 +114,8 @@ def format_progress(done: int, total: int, fps: float) -> str:
 
 
 class RangeDialog(QDialog):
-    """Pick a half-open frame range ``[start, stop)`` (shown 1:1 with frame numbers)."""
+    """Pick the first and last frame to run on (both included, as frame numbers are shown);
+    :meth:`value` gives the half-open ``[start, stop)``."""
 
     def __init__(self, frame_count: int, current: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,9 +123,9 @@ class RangeDialog(QDialog):
         n = max(1, int(frame_count))
         self.start = QSpinBox()
         self.start.setRange(0, n - 1)
-        self.stop = QSpinBox()
-        self.stop.setRange(1, n)
-        self.stop.setValue(n)
+        self.last = QSpinBox()
+        self.last.setRange(0, n - 1)
+        self.last.setValue(n - 1)
         self.start.setValue(0)
         buttons_row = QHBoxLayout()
         for text, fn in (("Whole video", lambda: self._set(0, n)),
@@ -135,7 +136,7 @@ class RangeDialog(QDialog):
             buttons_row.addWidget(b)
         form = QFormLayout()
         form.addRow("First frame", self.start)
-        form.addRow("Stop before frame", self.stop)
+        form.addRow("Last frame", self.last)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                | QDialogButtonBox.StandardButton.Cancel)
         box.accepted.connect(self.accept)
@@ -147,11 +148,11 @@ class RangeDialog(QDialog):
 
     def _set(self, a: int, b: int) -> None:
         self.start.setValue(a)
-        self.stop.setValue(max(a + 1, b))
+        self.last.setValue(max(a, b - 1))
 
     def value(self) -> tuple[int, int]:
-        a, b = self.start.value(), self.stop.value()
-        return (a, b) if b > a else (a, a + 1)
+        a, last = self.start.value(), self.last.value()
+        return (a, last + 1) if last >= a else (a, a + 1)
 
 
 class ModelPanel(QWidget):
@@ -214,6 +215,9 @@ class ModelPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("")  # no "0 %" before anything ran
         self.progress_label = QLabel()
 
         grid = QGridLayout()
@@ -376,11 +380,13 @@ class ModelPanel(QWidget):
     def set_batch_running(self, running: bool) -> None:
         self._busy = bool(running)
         if running:
+            self.progress_bar.setFormat("%p%")
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText("Starting…")
         self._update_enabled()
 
     def set_progress(self, done: int, total: int, fps: float) -> None:
+        self.progress_bar.setFormat("%p%")
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(min(done, max(1, total)))
         self._progress_text = format_progress(done, total, fps)
@@ -396,9 +402,22 @@ class ModelPanel(QWidget):
         what = "cancelled after" if cancelled else "finished:"
         self.progress_label.setText(f"Inference {what} {n_frames} frames written.")
         self.status_message.emit(self.progress_label.text())
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1 if not cancelled else 0)
+        if not cancelled:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1)
+        elif self.progress_bar.maximum() == 0:  # cancelled before any progress came
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+        # (a cancelled run keeps the bar where it got to: the frames written stay)
         self._update_enabled()
+
+    def reset_run_state(self) -> None:
+        """Another project: no progress, no "cancelled" line from the last one."""
+        self._progress_text = ""
+        self.progress_label.setText("")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("")
 
     # --- actions -----------------------------------------------------------------------------
     def _update_enabled(self) -> None:

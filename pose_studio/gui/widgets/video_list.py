@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
+from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QStyle, QWidget
 
 
 def details(video: Any) -> str:
-    """Size, frames and fps of a :class:`VideoRecord`."""
+    """Size, frames and fps of a :class:`VideoRecord` (an image folder: its image count)."""
+    if getattr(video, "kind", "file") == "images":
+        return f"{video.width}×{video.height}, {video.frame_count} images"
     bits = [f"{video.width}×{video.height}", f"{video.frame_count} frames"]
     if getattr(video, "fps", None):
         bits.append(f"{float(video.fps):.3g} fps" + (" VFR" if getattr(video, "vfr", False) else ""))
@@ -64,14 +66,15 @@ class VideoList(QListWidget):
             self.blockSignals(False)
 
     def set_current(self, video_id: int | None) -> None:
+        """Mark the shown video with the play icon (bold text would no longer fit and be cut
+        short: "180…rames")."""
         self._current = video_id
+        play = self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
         self.blockSignals(True)
         try:
             for row, vid in enumerate(self._ids):
                 item = self.item(row)
-                f = item.font()
-                f.setBold(vid == video_id)
-                item.setFont(f)
+                item.setIcon(play if vid == video_id else QIcon())
                 if vid == video_id:
                     self.setCurrentRow(row)
         finally:

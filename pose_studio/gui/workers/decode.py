@@ -37,7 +37,8 @@ idle it reads ahead a second or so into the reader's cache, one frame at a time,
 soon as a new command arrives (video-access R3). During playback it paces against
 ``time.monotonic`` (by the frames' own timestamps on variable-frame-rate video) and always
 decodes the frame due *now*, skipping the ones it is late for; it also drops a frame when the
-GUI has not yet consumed two earlier ones, so a slow paint never makes playback lag behind.
+GUI has not yet consumed two earlier ones, so a slow paint never makes playback lag behind. The
+clock is injectable, so tests move it and check order and frame numbers, never wall time.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ ReaderFactory = Callable[[str, "bytes | None"], Any]
 _LINGERING: list[tuple[QThread, QObject | None]] = []
 
 _MAX_IN_FLIGHT = 2  # playback frames emitted but not yet received by the GUI thread
+_MAX_WAIT = 0.25  # longest sleep before looking at the clock again (an injected clock may jump)
 
 
 def _default_reader_factory(path: str, index: bytes | None) -> Any:
@@ -128,9 +130,10 @@ class _DecodeWorker(QObject):
     playback_stopped = Signal(int, int, int, int)
 
     def __init__(self, state: _State, reader_factory: ReaderFactory, readahead_s: float,
-                 cache_mb: int) -> None:
+                 cache_mb: int, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._s = state
+        self._clock = clock
         self._factory = reader_factory
         self._readahead_s = readahead_s
         self._cache_mb = cache_mb
@@ -307,8 +310,8 @@ class _DecodeWorker(QObject):
             times = self._frame_times()
             if times is not None:
                 play.times = times
-                play.t0 = time.monotonic()  # building the times may have taken a moment
-        now = time.monotonic()
+                play.t0 = self._clock()  # building the times may have taken a moment
+        now = self._clock()
         due = play.due(now)
         if due >= self._n:
             with s.cond:
@@ -320,7 +323,7 @@ class _DecodeWorker(QObject):
             wake = play.wake_time()
             with s.cond:
                 if s.play is play and not (s.stop or s.open_cmd or s.request or s.stop_play):
-                    s.cond.wait(max(0.0, wake - time.monotonic()))
+                    s.cond.wait(min(_MAX_WAIT, max(0.0, wake - self._clock())))
             return
         with s.cond:
             busy = s.in_flight >= _MAX_IN_FLIGHT
@@ -350,6 +353,8 @@ class FrameLoader(QObject):
             :func:`pose_studio.video.open_video`. Tests pass a fake.
         readahead_s: Seconds of video to decode ahead into the cache after a request.
         cache_mb: The reader's cache budget, used to bound the read-ahead.
+        clock: Seconds, monotonic (tests pass a clock they move; :meth:`clock_moved` then wakes
+            the worker).
     """
 
     frame_ready = Signal(int, int, object)
@@ -360,9 +365,10 @@ class FrameLoader(QObject):
 
     def __init__(self, parent: QObject | None = None, *,
                  reader_factory: ReaderFactory | None = None, readahead_s: float = 1.0,
-                 cache_mb: int = 256) -> None:
+                 cache_mb: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self._state = _State()
+        self._clock = clock
         self.reader_factory: ReaderFactory = reader_factory or _default_reader_factory
         self._req = 0
         self._play_req = -1
@@ -371,7 +377,7 @@ class FrameLoader(QObject):
         self._thread: QThread | None = QThread()
         self._thread.setObjectName("pose-studio-decode")
         self._worker: _DecodeWorker | None = _DecodeWorker(
-            self._state, reader_factory or _default_reader_factory, readahead_s, cache_mb
+            self._state, reader_factory or _default_reader_factory, readahead_s, cache_mb, clock
         )
         self._worker.moveToThread(self._thread)
         self._worker.frame.connect(self._on_frame)
@@ -446,7 +452,7 @@ class FrameLoader(QObject):
         with self._state.cond:
             self._state.request = None
             self._state.stop_play = False
-            self._state.play = _Play(req_id, int(start_idx), rate, time.monotonic(),
+            self._state.play = _Play(req_id, int(start_idx), rate, self._clock(),
                                      speed=float(speed))
             self._state.cond.notify_all()
         return req_id
@@ -459,6 +465,11 @@ class FrameLoader(QObject):
         self._play_req = -1
         with self._state.cond:
             self._state.stop_play = True
+            self._state.cond.notify_all()
+
+    def clock_moved(self) -> None:
+        """Wake the worker to look at the clock now (an injected clock was moved)."""
+        with self._state.cond:
             self._state.cond.notify_all()
 
     def shutdown(self, timeout_ms: int = 3000) -> None:

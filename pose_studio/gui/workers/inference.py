@@ -27,29 +27,28 @@ Signals (delivered on the GUI thread):
 * ``progress(int, int, float)``: ``(done, total, frames_per_second)`` during a batch, at most
   about ten times a second plus once at the end (for a progress bar / the status bar).
 * ``predictions_written(int)``: ``video_id`` after each chunk of batch predictions is committed
-  to the project (refresh the timeline and the review plot).
+  to the project (the session refreshes what shows them).
 * ``batch_finished(int, bool)``: ``(n_frames_written, cancelled)``; always sent once per batch,
   also after an error (then preceded by ``failed`` and ``cancelled`` is True).
 * ``busy_changed(bool)``: a batch started / ended.
 * ``failed(str)``: a user-readable message (model cannot be loaded, no model, batch error).
 
-Threading (architecture-survey §3): the worker QObject lives on its own QThread; the ORT
-sessions are created, used and released there. Commands cross through a
-``threading.Condition``; live requests keep only the newest. A batch runs
-``run_video`` + ``stream_to_project`` in the worker with its own video reader, checks a
+Threading: the worker QObject lives on its own QThread; the ORT sessions are created, used and
+released there. Commands cross through a ``threading.Condition``; live requests keep only the
+newest. A batch runs ``run_video`` in the worker with its own video reader, checks a
 ``threading.Event`` for cancel between frames, and serves live requests between chunks so
 "Run on frame (live)" keeps working during a long batch. Frames that were finished before a
 cancel stay in the project. Only frozen results and read-only arrays cross the thread.
 
-The batch writes through the window's open :class:`~pose_studio.store.project.Project`
-(its bulk prediction methods use a per-thread connection), because a project admits one
-writer per process; a path may be passed instead when nothing else has it open.
+The batch writes through the window's open :class:`~pose_studio.store.project.Project` (its
+bulk prediction methods use a per-thread connection), because a project admits one writer per
+process, and only through :mod:`pose_studio.app.predictions` (the one route for predictions:
+one run record, the same keep rules and the same "people on a frame" rule as live inference).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import threading
 import time
@@ -61,6 +60,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from pose_studio.app import predictions as preds
+from pose_studio.app.predictions import ModelInfo
 from pose_studio.core.errors import PoseStudioError
 
 log = logging.getLogger(__name__)
@@ -68,23 +69,6 @@ log = logging.getLogger(__name__)
 _LINGERING: list[tuple[QThread, QObject]] = []
 PROGRESS_INTERVAL_S = 0.1
 DEFAULT_CHUNK = 32  # frames per committed chunk (and per predictions_written)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the window shows about the loaded model(s)."""
-
-    pose_path: str
-    detector_path: str | None
-    family: str
-    keypoints: tuple[str, ...]
-    skeleton: Any
-    input_size: tuple[int, int] | None
-    providers: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-    requested_provider: str = "auto"
-    #: sha256 of the model file, computed in the worker at load (never on the GUI thread).
-    model_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,26 +84,11 @@ class BatchJob:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _resolve_api() -> Any:
-    """The :mod:`pose_studio.inference` module (checked for the functions used here)."""
+def _default_api() -> Any:
+    """:mod:`pose_studio.inference` (``load_model``, ``predict_frame``, ``run_video``)."""
     import pose_studio.inference as api
 
-    names = ("load_model", "predict_frame", "run_video", "stream_to_project")
-    missing = [n for n in names if not hasattr(api, n)]
-    if missing:
-        raise PoseStudioError(
-            "the inference engine is incomplete in this installation (missing "
-            + ", ".join(missing) + ")"
-        )
     return api
-
-
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _default_open_video(path: str, index: bytes | None) -> Any:
@@ -183,7 +152,7 @@ class _InferenceWorker(QObject):
 
     def _get_api(self) -> Any:
         if self._api is None:
-            self._api = self._api_arg if self._api_arg is not None else _resolve_api()
+            self._api = self._api_arg if self._api_arg is not None else _default_api()
         return self._api
 
     # --- loop --------------------------------------------------------------------------------
@@ -223,11 +192,8 @@ class _InferenceWorker(QObject):
             self.failed.emit("no pose model is loaded: choose one in the Model panel")
             return
         try:
-            predict = self._get_api().predict_frame
-            kw: dict[str, Any] = {"detector": self._det, "boxes": boxes}
-            if _accepts(predict, "frame_idx"):
-                kw["frame_idx"] = frame_idx
-            res = predict(frame, self._pose, **kw)
+            res = self._get_api().predict_frame(frame, self._pose, detector=self._det,
+                                                boxes=boxes, frame_idx=frame_idx)
         except Exception as exc:
             if not isinstance(exc, PoseStudioError):
                 log.exception("live inference on frame %d failed", frame_idx)
@@ -239,9 +205,7 @@ class _InferenceWorker(QObject):
     def _load(self, gen: int, pose_path: str, det_path: str | None, provider: str) -> None:
         try:
             api = self._get_api()
-            typed = _accepts(api.load_model, "expect")
-            pose = api.load_model(pose_path, provider=provider,
-                                  **({"expect": "pose"} if typed else {}))
+            pose = api.load_model(pose_path, provider=provider, expect="pose")
             if not hasattr(pose, "keypoint_names"):
                 raise PoseStudioError(
                     f"{pose_path} is a person detector, not a pose model: choose it as the "
@@ -249,9 +213,8 @@ class _InferenceWorker(QObject):
                 )
             det = None
             if det_path:
-                det = api.load_model(det_path, provider=provider,
-                                     **({"expect": "detector"} if typed else {}))
-                if hasattr(det, "keypoint_names") and not _is_one_stage(det):
+                det = api.load_model(det_path, provider=provider, expect="detector")
+                if hasattr(det, "keypoint_names") and getattr(det, "top_down", True):
                     raise PoseStudioError(f"{det_path} is a pose model, not a person detector")
         except Exception as exc:
             if not isinstance(exc, PoseStudioError):
@@ -282,27 +245,18 @@ class _InferenceWorker(QObject):
             start, stop = int(job.start), int(job.stop)
             total = max(0, stop - start)
             info = self._info
-            if hasattr(api, "create_model_run"):
-                run_id = api.create_model_run(project, self._pose, self._det,
-                                              frames=[start, stop], **job.params)
-            else:
-                run_id = project.create_model_run(
-                    model_path=info.pose_path if info else "",
-                    model_hash=info.model_hash if info else "",
-                    providers=list(info.providers) if info else [],
-                    params={"detector": info.detector_path if info else None,
-                            "frames": [start, stop], **job.params},
-                )
+            assert info is not None
+            run_id = preds.record_run(project, info, mode="batch", frames=[start, stop],
+                                      **job.params)
 
             def reader_factory() -> Any:
                 return self._open_video(job.video_path, job.index_blob)
 
             kw: dict[str, Any] = {}
-            if (self._det is None and getattr(self._pose, "top_down", False)
-                    and _accepts(api.run_video, "boxes")):
-                # No detector: crop the people already on each frame (labels, predictions), so
-                # a re-run refines them instead of replacing them with one whole-frame pose.
-                known = people_boxes(project, job.video_id, start, stop, s.cancel.is_set)
+            if info.needs_boxes:
+                # No detector: crop the people already on each frame (labels, predictions no
+                # label stands for), so a re-run refines them instead of one whole-frame pose.
+                known = preds.people_boxes(project, job.video_id, start, stop, s.cancel.is_set)
                 if known:
                     kw["boxes"] = known
             results = api.run_video(reader_factory, self._pose, detector=self._det,
@@ -311,8 +265,8 @@ class _InferenceWorker(QObject):
             t0 = time.monotonic()
             last_emit = 0.0
             for chunk in _chunks(results, job.chunk, s.cancel):
-                api.stream_to_project(project, job.video_id, chunk, run_id, batch=len(chunk))
-                done += len(chunk)
+                n, _dropped = preds.write_results(project, job.video_id, chunk, run_id)
+                done += n
                 self.written.emit(job.video_id)
                 now = time.monotonic()
                 if now - last_emit >= PROGRESS_INTERVAL_S:
@@ -341,36 +295,6 @@ class _InferenceWorker(QObject):
             self.busy.emit(False)
 
 
-def people_boxes(project: Any, video_id: int, start: int, stop: int,
-                 cancelled: Callable[[], bool] = lambda: False) -> dict[int, np.ndarray]:
-    """``{frame: (n, 4) xyxy}`` of the people already on frames ``[start, stop)``: user
-    instances, and predictions not yet accepted into one (an accepted prediction and its label
-    are one person)."""
-    users: dict[int, list[Any]] = {}
-    preds: dict[int, list[Any]] = {}
-    for i, (_v, f, inst) in enumerate(project.iter_instances("all", video_id)):
-        if i % 4096 == 0 and cancelled():
-            break
-        if start <= f < stop:
-            (preds if inst.is_prediction else users).setdefault(f, []).append(inst)
-    out: dict[int, np.ndarray] = {}
-    for f in set(users) | set(preds):
-        u = users.get(f, [])
-        accepted = {i.source_id for i in u if i.source_id is not None}
-        boxes = []
-        for inst in [*u, *(p for p in preds.get(f, []) if p.id not in accepted)]:
-            b = inst.box()
-            if b is not None and b[2] > 1 and b[3] > 1:
-                boxes.append((b[0], b[1], b[0] + b[2], b[1] + b[3]))
-        if boxes:
-            out[f] = np.asarray(boxes, np.float64)
-    return out
-
-
-def _is_one_stage(model: Any) -> bool:
-    return str(getattr(model, "family", "")) in ("yolo_pose", "rtmo")
-
-
 def _chunks(results: Iterable[Any], size: int, cancel: threading.Event) -> Iterator[list[Any]]:
     """Group results; a cancel flushes what is finished (it is kept) and stops."""
     buf: list[Any] = []
@@ -396,8 +320,14 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
         warnings.append(f"{provider} was requested but is not available: running on "
                         f"{', '.join(providers)}")
     if want == "auto" and providers and all("cpu" in p.lower() for p in providers):
-        warnings.append("no GPU provider is available: running on the CPU")
+        warnings.append("no GPU provider here: running on the CPU")
     size = getattr(pose, "input_size", None)
+    top_down = bool(getattr(pose, "top_down", True))
+    if top_down and det is None:
+        warnings.append("no detector: frames are cropped to the people already on them, else "
+                        "taken whole as one person")
+    params_fn = getattr(pose, "params", None)
+    params = params_fn() if callable(params_fn) else {}
     return ModelInfo(
         pose_path=str(pose_path),
         detector_path=str(det_path) if det_path else None,
@@ -409,6 +339,8 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
         warnings=tuple(dict.fromkeys(warnings)),
         requested_provider=provider,
         model_hash=_model_hash(pose, pose_path),
+        top_down=top_down,
+        params=dict(params) if isinstance(params, dict) else {},
     )
 
 
@@ -417,8 +349,10 @@ class InferenceController(QObject):
 
     Args:
         parent: Usual QObject parent.
-        api: Object with ``load_model``, ``predict_frame``, ``run_video`` and
-            ``stream_to_project`` (defaults to :mod:`pose_studio.inference`); tests pass fakes.
+        api: Object with ``load_model(path, provider=, expect=)``, ``predict_frame(frame, model,
+            detector=, boxes=, frame_idx=)`` and ``run_video(reader_factory, model, detector=,
+            frames=, batch=, cancel=, boxes=)`` (default :mod:`pose_studio.inference`); tests
+            pass fakes that implement the same calls.
         open_video: ``(path, index_blob) -> VideoReader`` for batches (default ``open_video``).
     """
 

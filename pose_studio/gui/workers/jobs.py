@@ -88,4 +88,52 @@ class BackgroundJob(QObject):
             self.failed.emit(msg)
 
 
-__all__ = ["BackgroundJob"]
+
+class Jobs(QObject):
+    """Background jobs by purpose: a newer job of a purpose cancels the older one (its result is
+    dropped); :meth:`stop_all` joins them all (on close)."""
+
+    def __init__(self, parent: QObject | None = None,
+                 on_failed: Callable[[str, str], None] | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[str, BackgroundJob] = {}
+        self._finishing: list[BackgroundJob] = []
+        self._on_failed = on_failed
+        self.closed = False
+
+    def run(self, purpose: str, fn: Callable[[Callable[[], bool]], Any],
+            on_done: Callable[[Any], None]) -> None:
+        """Run ``fn(cancelled)`` off the GUI thread and hand its result to ``on_done``."""
+        if self.closed:
+            return
+        self.cancel(purpose)
+        job = BackgroundJob(fn, self, name=f"pose-studio-{purpose}")
+        job.done.connect(on_done)
+        if self._on_failed is not None:
+            cb = self._on_failed
+            job.failed.connect(lambda msg, p=purpose: cb(p, msg))
+        self._jobs[purpose] = job
+        job.start()
+        self._finishing = [j for j in self._finishing if j.running]
+
+    def cancel(self, purpose: str | None = None) -> None:
+        """Cancel one purpose's job (or all): its result will not arrive."""
+        for p in ([purpose] if purpose is not None else list(self._jobs)):
+            old = self._jobs.pop(p, None)
+            if old is not None:
+                old.cancel()
+                self._finishing.append(old)
+
+    @property
+    def busy(self) -> bool:
+        return any(j.running for j in self._jobs.values())
+
+    def stop_all(self) -> None:
+        self.closed = True
+        for job in [*self._jobs.values(), *self._finishing]:
+            job.stop()
+        self._jobs.clear()
+        self._finishing = []
+
+
+__all__ = ["BackgroundJob", "Jobs"]

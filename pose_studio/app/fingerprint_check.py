@@ -2,7 +2,7 @@
 
 When a label is first made on a frame the window stores the frame's signature
 (:func:`pose_studio.video.frame_signature`). On opening a video, :func:`verify_fingerprints` runs
-on a :class:`~pose_studio.gui.workers.jobs.BackgroundJob` with its own reader (never the GUI
+on a background job of the window with its own reader (never the GUI
 thread, never the decode lane's reader). It is the same check as ``pose-studio info --check``
 (:func:`pose_studio.formats.frame_check.check_video_frames`): it lists the frames whose labels no
 longer sit on their pictures (the video was replaced, re-cut or re-encoded with frames added or

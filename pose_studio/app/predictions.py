@@ -1,0 +1,153 @@
+"""The one route for model output into the store, with one kind of model-run record.
+
+Live inference ("predict this frame", "run on frame (live)") and batch runs both record their
+run with :func:`record_run` and store results with :func:`write_results`, so every prediction
+points at a run that says which model, detector, providers and settings made it, and the same
+rules decide what is kept:
+
+* a predicted person needs at least :func:`min_keypoints` visible keypoints and an instance
+  score of at least :data:`MIN_INSTANCE_SCORE` (a model given the whole frame with nobody in it
+  otherwise stores "2 of 17 points on a red ball");
+* a frame whose new result is empty loses its older predictions (labels always stay).
+
+:func:`people_boxes` gives a batch run the people already on each frame, by the same rule as the
+window (:mod:`pose_studio.core.people`). Safe from a worker thread: the store gives each thread
+its own connection, and only frozen values cross.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from pose_studio.core import people
+from pose_studio.core.annotation import Instance
+from pose_studio.store.project import Project
+
+__all__ = [
+    "MIN_INSTANCE_SCORE",
+    "ModelInfo",
+    "keep",
+    "min_keypoints",
+    "people_boxes",
+    "record_run",
+    "write_results",
+]
+
+#: Predicted people scoring under this are not stored.
+MIN_INSTANCE_SCORE = 0.2
+
+
+def min_keypoints(k: int) -> int:
+    """Fewest visible keypoints a stored prediction has: a quarter of the skeleton, at least 3
+    (all of a skeleton smaller than that)."""
+    return min(k, max(3, k // 4))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The loaded model(s), as the window shows them and model runs record them.
+
+    Attributes:
+        top_down: The model crops people (needs boxes: a detector, known people, or the whole
+            frame); False for one-stage models that find people themselves.
+        params: The model's own settings (input size, thresholds...), recorded with each run.
+    """
+
+    pose_path: str
+    detector_path: str | None
+    family: str
+    keypoints: tuple[str, ...]
+    skeleton: Any
+    input_size: tuple[int, int] | None
+    providers: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    requested_provider: str = "auto"
+    #: sha256 of the model file, computed in the worker at load (never on the GUI thread).
+    model_hash: str = ""
+    top_down: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_boxes(self) -> bool:
+        """Top-down without a detector: the boxes come from the people on the frame."""
+        return self.top_down and not self.detector_path
+
+
+class RunStore(Protocol):
+    def create_model_run(self, *, model_path: str, model_hash: str, providers: Iterable[str],
+                         params: Mapping[str, Any]) -> int: ...
+
+
+def record_run(project: RunStore, info: ModelInfo, *, mode: str, **params: Any) -> int:
+    """Record one model run (``mode`` ``live`` or ``batch``) and return its id."""
+    return int(project.create_model_run(
+        model_path=info.pose_path, model_hash=info.model_hash, providers=list(info.providers),
+        params={"mode": mode, "family": info.family, "detector": info.detector_path,
+                "pose": dict(info.params), "warnings": list(info.warnings),
+                "min_instance_score": MIN_INSTANCE_SCORE, **params},
+    ))
+
+
+def keep(inst: Instance) -> bool:
+    """Whether a predicted person is worth storing (see the module docstring)."""
+    if int(inst.labeled.sum()) < min_keypoints(inst.num_keypoints):
+        return False
+    score = inst.mean_score()
+    return score is None or not np.isfinite(score) or score >= MIN_INSTANCE_SCORE
+
+
+class Result(Protocol):
+    """A frame's model output (``pose_studio.inference.FrameResult``)."""
+
+    @property
+    def frame_idx(self) -> int: ...
+    @property
+    def instances(self) -> Sequence[Instance]: ...
+
+
+def write_results(project: Project, video_id: int, results: Iterable[Result],
+                  run_id: int | None) -> tuple[int, int]:
+    """Store the results of some frames (replacing those frames' predictions), in one
+    transaction for the stored people and one for frames left empty.
+
+    Returns:
+        ``(frames written, people dropped by the rules)``.
+    """
+    items: list[tuple[int, Instance]] = []
+    empty: list[int] = []
+    n_frames = dropped = 0
+    for r in results:
+        n_frames += 1
+        kept = [i.replace(model_run_id=run_id) for i in r.instances if keep(i)]
+        dropped += len(r.instances) - len(kept)
+        if kept:
+            items.extend((int(r.frame_idx), i) for i in kept)
+        else:
+            empty.append(int(r.frame_idx))
+    if items:
+        project.add_predictions(video_id, items, run_id, replace=True)
+    if empty:
+        project.delete_predictions(video_id, empty)
+    return n_frames, dropped
+
+
+def people_boxes(project: Project, video_id: int, start: int, stop: int,
+                 cancelled: Callable[[], bool] = lambda: False) -> dict[int, np.ndarray]:
+    """``{frame: (n, 4) xyxy}`` of the people already on frames ``[start, stop)``: labels, and
+    predictions no label stands for (:func:`pose_studio.core.people.person_boxes`)."""
+    by_frame: dict[int, list[Instance]] = {}
+    for i, (_v, f, inst) in enumerate(project.iter_instances("all", video_id)):
+        if i % 4096 == 0 and cancelled():
+            break
+        if start <= f < stop:
+            by_frame.setdefault(f, []).append(inst)
+    out: dict[int, np.ndarray] = {}
+    for f, insts in by_frame.items():
+        boxes = people.person_boxes(insts)
+        if boxes is not None:
+            out[f] = boxes
+    return out

@@ -1,0 +1,25 @@
+"""What the frame view draws (the View menu toggles and the review threshold)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class OverlayOptions:
+    """What to draw.
+
+    Attributes:
+        low_score: Predicted keypoints scoring under this are ringed in red (the Confidence
+            panel's "Low below"); None draws no rings.
+    """
+
+    skeleton: bool = True
+    keypoints: bool = True
+    labels: bool = False
+    predictions: bool = True
+    heatmap: bool = False
+    low_score: float | None = None
+
+
+__all__ = ["OverlayOptions"]

@@ -1,0 +1,217 @@
+"""The parts of the edit journal that imports share (see ``journal.py``): the store adapter
+edits are applied through, the journal rows, who is editing."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Connection
+
+from pose_studio.core.annotation import Instance
+from pose_studio.core.edits import Edit
+from pose_studio.core.skeleton import Skeleton
+from pose_studio.store import summary
+from pose_studio.store.codec import (
+    INSERT_COLUMNS,
+    READ_COLUMNS,
+    check_instance,
+    instance_from_row,
+    instance_row,
+)
+from pose_studio.store.errors import ProjectError
+
+__all__ = [
+    "USER_ENV",
+    "Applied",
+    "ConnStore",
+    "JournalEntry",
+    "JournalHost",
+    "default_user",
+    "insert_entry",
+    "read_entry",
+]
+
+#: Environment variable naming the person who edits (overrides the OS login).
+USER_ENV = "POSE_STUDIO_USER"
+
+_UPDATE_SQL = (
+    "UPDATE instances SET "
+    + ", ".join(f"{c} = ?" for c in INSERT_COLUMNS[3:12] + INSERT_COLUMNS[13:])
+    + " WHERE id = ?"
+)
+_INSERT_SQL = (
+    f"INSERT INTO instances ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+)
+_ENTRY_COLUMNS = ("seq, kind, label, made_by, made_at, undone, undone_by, undone_at, video_id, "
+                  "first_frame, last_frame, n_frames, n_instances, merge_key")
+
+
+def default_user() -> str:
+    """``$POSE_STUDIO_USER``, else the OS login name, else ``unknown``."""
+    name = os.environ.get(USER_ENV, "").strip()
+    if name:
+        return name
+    with contextlib.suppress(Exception):  # no passwd entry (containers), no login name
+        return getpass.getuser() or "unknown"
+    return "unknown"
+
+
+class JournalHost(Protocol):
+    """What the journal needs from :class:`~pose_studio.store.project.Project`."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def skeleton(self) -> Skeleton: ...
+
+    def _write_conn(self) -> contextlib.AbstractContextManager[Connection]: ...
+    def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
+    def _check_frames(self, conn: Connection, video_id: int, frames: np.ndarray) -> None: ...
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One step of the history (without its payload)."""
+
+    seq: int
+    kind: str
+    label: str
+    made_by: str
+    made_at: float
+    undone: bool
+    undone_by: str | None
+    undone_at: float | None
+    video_id: int | None
+    first_frame: int | None
+    last_frame: int | None
+    n_frames: int
+    n_instances: int
+    merge_key: str | None = None
+
+    def where(self) -> str:
+        """``video 1 frame 30``, ``video 1 frames 10-99 (40 frames)``..."""
+        if self.video_id is None:
+            return f"{self.n_frames} frames" if self.n_frames else "the project"
+        if self.first_frame is None or self.first_frame == self.last_frame:
+            return f"video {self.video_id} frame {self.first_frame}"
+        return (f"video {self.video_id} frames {self.first_frame}-{self.last_frame} "
+                f"({self.n_frames} frames)")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one step changed: its journal entry and the frames it touched."""
+
+    entry: JournalEntry
+    frames: tuple[tuple[int, int], ...]
+    edit: Edit | None = None
+
+
+def _entry(row: Any) -> JournalEntry:
+    return JournalEntry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), float(row[4]),
+                        bool(row[5]), row[6], None if row[7] is None else float(row[7]),
+                        row[8], row[9], row[10], int(row[11]), int(row[12]), row[13])
+
+
+class ConnStore:
+    """:class:`~pose_studio.core.edits.InstanceStore` over one open write transaction."""
+
+    def __init__(self, host: JournalHost, conn: Connection) -> None:
+        self.host = host
+        self.conn = conn
+        self.touched: dict[int, set[int]] = {}
+        self._k = host.skeleton.num_keypoints
+
+    def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
+        row = self.conn.exec_driver_sql(
+            f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
+            (instance_id,)).first()
+        return None if row is None else (int(row[0]), int(row[1]), instance_from_row(row[2:]))
+
+    def _where(self, video_id: int, frame_idx: int) -> str:
+        return f"project {self.host.path}, video {video_id} frame {frame_idx}"
+
+    def insert(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
+        check_instance(inst, self._k, self._where(video_id, frame_idx))
+        self.host._check_frames(self.conn, video_id, np.array([frame_idx]))
+        cur = self.conn.exec_driver_sql(
+            _INSERT_SQL, instance_row(inst, video_id, frame_idx, time.time()))
+        self.touched.setdefault(video_id, set()).add(frame_idx)
+        new_id = int(cur.lastrowid)
+        return inst if inst.id == new_id else inst.replace(id=new_id)
+
+    def update(self, video_id: int, frame_idx: int, inst: Instance) -> None:
+        check_instance(inst, self._k, self._where(video_id, frame_idx))
+        row = instance_row(inst, video_id, frame_idx, time.time())
+        self.conn.exec_driver_sql(_UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
+        self.touched.setdefault(video_id, set()).add(frame_idx)
+
+    def remove(self, instance_id: int) -> None:
+        row = self.conn.exec_driver_sql(
+            "DELETE FROM instances WHERE id = ? RETURNING video_id, frame_idx",
+            (instance_id,)).first()
+        if row is not None:
+            self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
+
+    def finish(self) -> None:
+        """Bring the per-frame summaries of every touched frame up to date."""
+        for video_id, frames in self.touched.items():
+            summary.refresh_frames(self.conn, video_id, frames)
+
+    def frames(self) -> tuple[tuple[int, int], ...]:
+        return tuple((v, f) for v, fs in sorted(self.touched.items()) for f in sorted(fs))
+
+
+def _span(frames: list[tuple[int, int]]) -> tuple[int | None, int | None, int | None, int]:
+    """``(video_id or None when several, first, last, n_frames)``."""
+    videos = {v for v, _ in frames}
+    fs = sorted({f for _, f in frames})
+    vid = next(iter(videos)) if len(videos) == 1 else None
+    first = fs[0] if fs and vid is not None else None
+    last = fs[-1] if fs and vid is not None else None
+    return vid, first, last, len(frames)
+
+
+#: The newest done step (0: none). Done steps all come before the undone ones, so every query
+#: about "the newest done" or "the redo list" walks the table from its end (the rowid order),
+#: never the whole history.
+LAST_DONE_SQL = ("SELECT coalesce((SELECT seq FROM edit_journal WHERE undone = 0 "
+                 "ORDER BY seq DESC LIMIT 1), 0)")
+
+
+def last_done(conn: Connection) -> int:
+    return int(conn.exec_driver_sql(LAST_DONE_SQL).scalar_one())
+
+
+def insert_entry(conn: Connection, kind: str, label: str, user: str,
+                 frames: list[tuple[int, int]], n_instances: int, payload: bytes,
+                 merge_key: str | None = None,
+                 span: tuple[int | None, int | None, int | None, int] | None = None) -> int:
+    """Drop the redo list and append a done step; returns its ``seq``.
+
+    ``span``: ``(video_id, first, last, n_frames)`` when known (else from ``frames``).
+    """
+    conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE seq > ({LAST_DONE_SQL})")
+    vid, first, last, n = span if span is not None else _span(frames)
+    cur = conn.exec_driver_sql(
+        "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "
+        "last_frame, n_frames, n_instances, merge_key, payload) "
+        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+        (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key, payload))
+    return int(cur.lastrowid)
+
+
+def read_entry(conn: Connection, seq: int) -> JournalEntry:
+    row = conn.exec_driver_sql(
+        f"SELECT {_ENTRY_COLUMNS} FROM edit_journal WHERE seq = ?", (seq,)).first()
+    if row is None:
+        raise ProjectError(f"the history has no step {seq}")
+    return _entry(row)
