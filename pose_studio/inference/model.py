@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,49 +17,12 @@ import numpy as np
 from pose_studio.core import geometry as geo
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.inference.card import ModelCard
+from pose_studio.inference.crops import CropBatch, Letterbox
 from pose_studio.inference.errors import InferenceError, ModelError
 from pose_studio.inference.families import FamilyAdapter, FamilySpec
 from pose_studio.inference.preprocess import as_bgr, letterbox, pad_resize, to_tensor, warp_crops
 from pose_studio.inference.results import PosePrediction
 from pose_studio.inference.session import OnnxSession
-
-
-@dataclass(frozen=True, eq=False)
-class CropBatch:
-    """Pre-processed person crops: the model input and how to map results back.
-
-    Attributes:
-        tensor: ``(n, 3, h, w)`` (or ``(n, h, w, 3)``) model input.
-        affines: ``(n, 2, 3)`` image -> crop-input affines.
-        boxes: ``(n, 4)`` xyxy person boxes in image pixels.
-        box_scores: ``(n,)`` detector scores (1 for user/full-frame boxes).
-    """
-
-    tensor: np.ndarray
-    affines: np.ndarray
-    boxes: np.ndarray
-    box_scores: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.tensor.shape[0])
-
-    @staticmethod
-    def concat(batches: Sequence[CropBatch]) -> CropBatch:
-        if len(batches) == 1:  # no copy of the (large) tensor
-            return batches[0]
-        return CropBatch(np.concatenate([b.tensor for b in batches]),
-                         np.concatenate([b.affines for b in batches]),
-                         np.concatenate([b.boxes for b in batches]),
-                         np.concatenate([b.box_scores for b in batches]))
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """How a frame was fitted into the model input (resize ratio, ``(left, top)`` padding)."""
-
-    ratio: float
-    pad: tuple[int, int]
-    frame_size: tuple[int, int]  # (W, H)
 
 
 def external_data_files(path: Path, max_graph_bytes: int = 64 << 20) -> list[Path]:

@@ -18,7 +18,7 @@ import numpy as np
 from pose_studio.inference.card import ModelCard
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import CropBatch, Letterbox
+    from pose_studio.inference.crops import CropBatch, Letterbox
     from pose_studio.inference.results import PosePrediction
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)

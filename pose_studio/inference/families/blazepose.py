@@ -19,7 +19,7 @@ from pose_studio.inference.families.base import FamilyAdapter, FamilySpec, Probe
 from pose_studio.inference.results import PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import CropBatch
+    from pose_studio.inference.crops import CropBatch
 
 BODY_LANDMARKS = 33
 _LANDMARK_COUNTS = (33, 39)  # body only, or body + the 6 auxiliary ROI landmarks

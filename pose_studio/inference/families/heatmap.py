@@ -21,7 +21,7 @@ from pose_studio.inference.families.base import (
 from pose_studio.inference.results import CropMaps, PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import CropBatch
+    from pose_studio.inference.crops import CropBatch
 
 
 def kernel_for_sigma(sigma: float) -> int:

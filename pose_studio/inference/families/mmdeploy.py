@@ -23,7 +23,7 @@ from pose_studio.inference.families.yolo import one_stage_predictions
 from pose_studio.inference.results import PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import Letterbox
+    from pose_studio.inference.crops import Letterbox
 
 
 class End2endDetectorAdapter(FamilyAdapter):

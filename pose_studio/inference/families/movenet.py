@@ -19,7 +19,7 @@ from pose_studio.inference.families.base import FamilyAdapter, FamilySpec, Probe
 from pose_studio.inference.results import PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import Letterbox
+    from pose_studio.inference.crops import Letterbox
 
 #: Most people a multi-pose output row block may hold (MoveNet: 6); more is another family.
 _MAX_PEOPLE = 32

@@ -20,7 +20,7 @@ from pose_studio.inference.families.heatmap import top_down_predictions
 from pose_studio.inference.results import CropMaps, PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import CropBatch
+    from pose_studio.inference.crops import CropBatch
 
 
 class SimccAdapter(FamilyAdapter):

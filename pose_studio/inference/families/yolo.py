@@ -20,7 +20,7 @@ from pose_studio.inference.families.base import (
 from pose_studio.inference.results import PosePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pose_studio.inference.model import Letterbox
+    from pose_studio.inference.crops import Letterbox
 
 _FAMILIES = ("yolo_pose", "detector_yolox", "detector_yolo")
 
