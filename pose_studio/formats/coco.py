@@ -24,6 +24,7 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.imagesize import check_image_file
 from pose_studio.core.oks import DEFAULT_BBOX_PADDING
 from pose_studio.formats.coco_build import (
     ExportImage,
@@ -658,6 +659,7 @@ def _detect_name_offset(
         with open_video(rec.path, index=project.video_index(target.video_id)) as reader:
             n_frames = len(reader)
             for n, f in files:
+                check_image_file(f)  # a header claiming billions of pixels ends the guess
                 img = cv2.imdecode(np.fromfile(str(f), dtype=np.uint8), cv2.IMREAD_COLOR)
                 if img is None or img.shape[:2] != (rec.height, rec.width):
                     continue

@@ -22,6 +22,7 @@ from pose_studio.inference import decode as dec
 from pose_studio.inference.card import CARD_HELP, ModelCard, read_card
 from pose_studio.inference.errors import InferenceError, ModelError
 from pose_studio.inference.family import FamilySpec, detect_family, literal
+from pose_studio.inference.limits import check_input, check_model_file
 from pose_studio.inference.preprocess import as_bgr, letterbox, to_tensor, warp_crops
 from pose_studio.inference.providers import CPU
 from pose_studio.inference.results import CropMaps, PosePrediction
@@ -584,6 +585,7 @@ def load_model(
     p = _model_file(Path(path).expanduser())
     t0 = time.perf_counter()
     card = read_card(p)
+    check_model_file(p)  # before ORT reads it (limits.py)
     sess = OnnxSession(p, provider, device_id, threads)
     desc = sess.describe_io()
     if len(sess.inputs) != 1:
@@ -601,6 +603,7 @@ def load_model(
         raise ModelError(f"{p}: expected an image input [N, 3, H, W] float32/float16, found "
                          f"{inp} ({desc}); this is not a supported pose model or detector")
     input_size = _input_size(sess, card, p)
+    check_input(p, sess.static_batch, input_size)  # before any tensor of that size exists
     probe = np.zeros((sess.static_batch or 1, 3, input_size[1], input_size[0]), np.float32)
     try:
         outs = sess.run_once(probe)

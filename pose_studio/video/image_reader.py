@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose_studio.core.imagesize import check_image_file
+from pose_studio.core.limits import ResourceLimitError
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.cache import FrameCache
 from pose_studio.video.errors import VideoError
@@ -35,6 +37,12 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def _read_image(path: Path) -> np.ndarray | None:
+    try:  # the header's size first: a small file can claim billions of pixels
+        check_image_file(path)
+    except ResourceLimitError as exc:
+        raise VideoError(path, f"not decoded: {exc}") from None
+    except OSError:
+        return None
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # works for non-ASCII paths everywhere
     except OSError:
