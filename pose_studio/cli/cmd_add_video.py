@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 )
     found = []
     for path in seen:
-        print(f"indexing {path} ...", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():  # progress for people; a log or script gets one line per outcome
+            print(f"indexing {path} ...", file=sys.stderr, flush=True)
         with open_video(path) as reader:
             found.append((path, reader.meta, reader.index_bytes()))
     with Project.open(project_path) as project, project.import_transaction() as writer:

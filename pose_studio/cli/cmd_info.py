@@ -79,11 +79,21 @@ def _frames_text(frames: list[int], limit: int = 20) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pose_studio.core.errors import PoseStudioError
     from pose_studio.store import Project
 
     with Project.open(args.project, read_only=True) as project:
         health = project.check_health() if args.check else None
-        info = collect(project)
+        try:
+            info = collect(project)
+        except PoseStudioError as exc:
+            if health is None or health.ok:
+                raise
+            # a damaged file: what the check found is the answer
+            print(f"project:  {project.path}")
+            print(f"check file: the project cannot be listed: {exc}")
+            _print_health(health, str(project.path))
+            return 1
         checks = check(project) if args.check else None
     if checks is not None:
         info["check"] = checks

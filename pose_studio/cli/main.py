@@ -233,6 +233,18 @@ def _check_inputs(args: argparse.Namespace) -> None:
             check_input_path(p, what, folder_ok=kind == "path")
 
 
+def _quiet_libraries(verbose: bool) -> None:
+    """Libraries that print to the terminal themselves (OpenCV's C++ log, FFmpeg through
+    PyAV) stay quiet: what went wrong is said once, in our words. ``-v`` lets them talk."""
+    if verbose:
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # read when cv2 is first imported
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        with contextlib.suppress(Exception):
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def _damage_warning(args: argparse.Namespace) -> None:
     """One line when the command met damaged rows in a project (and left them out); not after
     ``info --check``, which lists them itself."""
@@ -266,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = sys.modules.get("pose_studio.store.validate")
     if validate is not None:
         validate.clear()  # type: ignore[attr-defined]
+    _quiet_libraries(args.verbose)
     command = str(args.command)
     try:
         _check_inputs(args)

@@ -13,11 +13,15 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from pose_studio.core.limits import check_allocation, check_image_size
+from pose_studio.core.limits import ResourceLimitError, check_allocation, check_image_size
 
 __all__ = ["check_image_file", "image_size"]
 
 _HEAD = 64 * 1024
+#: Fewest pixels one byte of each format can hold (far beyond what real files reach: deflate
+#: tops out near 1:1032 of 1-bit rows, a JPEG needs bits per 8x8 block): a file smaller than
+#: its claim allows is damaged or crafted, and is refused before a decoder allocates the claim.
+_MAX_PIXELS_PER_BYTE = {"png": 10_000, "gif": 10_000, "jpeg": 8_192, "bmp": 2_048, "pnm": 16}
 
 
 def _png(h: bytes) -> tuple[int, int] | None:
@@ -142,31 +146,49 @@ def _jpeg(f: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """``(width, height)`` from the file's header, or None when the format is not one of the
-    above or the header is cut short (never raises for a readable file's content)."""
+def _sniff(path: str | os.PathLike[str]) -> tuple[str, tuple[int, int]] | None:
     with open(path, "rb") as f:
         h = f.read(_HEAD)
-        for parse in (_png, _gif, _bmp, _webp, _pnm, _jp2):
+        for name, parse in (("png", _png), ("gif", _gif), ("bmp", _bmp), ("webp", _webp),
+                            ("pnm", _pnm), ("jp2", _jp2)):
             got = parse(h)
             if got is not None:
-                return got
+                return name, got
         try:
-            return _tiff(f, h) or _jpeg(f)
+            tiff = _tiff(f, h)
+            if tiff is not None:
+                return "tiff", tiff
+            jpeg = _jpeg(f)
+            return ("jpeg", jpeg) if jpeg is not None else None
         except struct.error:
             return None
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(width, height)`` from the file's header, or None when the format is not one of the
+    above or the header is cut short (never raises for a readable file's content)."""
+    got = _sniff(path)
+    return got[1] if got is not None else None
+
+
 def check_image_file(path: str | os.PathLike[str], what: str = "image") -> None:
-    """Refuse an image whose header claims more pixels than this machine can decode, or a file
-    larger than the memory it would be read into.
+    """Refuse an image whose header claims more pixels than this machine can decode, more than
+    its file size can hold, or a file larger than the memory it would be read into.
 
     Raises:
         ResourceLimitError: with the claimed size and the limit.
         OSError: the file cannot be read.
     """
     p = Path(path)
-    check_allocation(p.stat().st_size, f"{what} {p.name}")
-    size = image_size(p)
-    if size is not None:
-        check_image_size(size[0], size[1], f"{what} {p.name}", channels=3)
+    size_bytes = p.stat().st_size
+    check_allocation(size_bytes, f"{what} {p.name}")
+    got = _sniff(p)
+    if got is None:
+        return
+    fmt, (w, h) = got
+    check_image_size(w, h, f"{what} {p.name}", channels=3)
+    ratio = _MAX_PIXELS_PER_BYTE.get(fmt)
+    if ratio is not None and w * h > max(size_bytes, 1) * ratio:
+        raise ResourceLimitError(
+            f"{what} {p.name}: its header claims {w}x{h} pixels but the file has only "
+            f"{size_bytes} bytes: damaged or crafted, so it was not decoded")

@@ -109,6 +109,23 @@ class FileInfo:
     needs_immutable: bool  # read-only access only works with immutable=1 (read-only folder + WAL)
 
 
+def explain_db_error(exc: BaseException, path: Path) -> str:
+    """SQLite's message for a failed write, with the likely cause when its own words hide it:
+    on a full disk SQLite often says only "disk I/O error" (a failed write of the journal)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).split("\n")[0]
+    if isinstance(orig, OSError):
+        text = os_reason(orig)
+    try:
+        st = os.statvfs(path.parent)
+        free = st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):  # no statvfs (Windows) or no folder
+        return text
+    if free < (1 << 20) and ("I/O" in text or "full" in text or "space" in text):
+        return f"the disk is full ({free // 1024} KiB free; SQLite said: {text})"
+    return text
+
+
 def _open_regular(path: Path) -> bytes:
     """The first 100 bytes of ``path``, refusing at once anything but a regular file (a FIFO
     would block the open forever, a device never ends)."""
@@ -206,13 +223,19 @@ def _on_connect(read_only: bool) -> Any:
     def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Driver autocommit: SQLAlchemy's "begin" event below emits BEGIN itself.
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not read_only:
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = FULL")
-        cur.close()
+        try:
+            with contextlib.closing(dbapi_conn.cursor()) as cur:
+                cur.execute("PRAGMA foreign_keys = ON")
+                cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                if not read_only:
+                    cur.execute("PRAGMA journal_mode = WAL")  # needs room for -wal/-shm
+                    cur.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            # Close the file now (cursor first: SQLite keeps a connection with a live
+            # statement open as a "zombie" until that statement is gone), not when the
+            # garbage collector frees the traceback that holds the half-made connection.
+            dbapi_conn.close()
+            raise
 
     return on_connect
 

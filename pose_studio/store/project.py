@@ -66,6 +66,7 @@ from pose_studio.store.codec import (
 )
 from pose_studio.store.engine import (
     connect_raw,
+    explain_db_error,
     inspect_file,
     make_engine,
     memory_copy,
@@ -241,14 +242,14 @@ class Project:
             raise ProjectError(f"cannot create project {p}: {os_reason(e)}") from e
         except (sqlite3.Error, exc.SQLAlchemyError) as e:  # e.g. disk full while writing
             lock.release()
-            why = getattr(e, "orig", None) or e
-            raise ProjectError(f"cannot create project {p}: {why}") from e
+            raise ProjectError(f"cannot create project {p}: {explain_db_error(e, p)}") from e
         except BaseException:
             lock.release()
             raise
         finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            for side in ("", "-wal", "-shm", "-journal"):  # a failed build leaves no trace
+                with contextlib.suppress(OSError):
+                    Path(str(tmp) + side).unlink()
 
     @staticmethod
     def _write_new_file(tmp: Path, skeleton: Skeleton) -> None:
@@ -374,22 +375,40 @@ class Project:
         # The schema is checked again on the connection that will be used (the file may have
         # changed since inspect_file, or a crash journal was applied) before anything can fire,
         # and the upgraded schema before the upgrade commits (guard.py).
-        with engine.connect().execution_options(ps_begin="EXCLUSIVE") as conn, conn.begin():
-            raw = conn.connection.driver_connection
-            version = read_checked_version(raw, path)  # type: ignore[arg-type]
-            if version > SCHEMA_VERSION:  # changed between inspection and lock: still refuse
-                raise ProjectVersionError(
-                    f"project {path} was written by a newer Pose Studio (file format {version})"
-                )
-            if version < SCHEMA_VERSION:
-                migrations.migrate(conn, version)
-                guard.check_schema(raw, path, SCHEMA_VERSION)  # type: ignore[arg-type]
+        conn = engine.connect().execution_options(ps_begin="EXCLUSIVE")
+        try:
+            with conn.begin():
+                raw = conn.connection.driver_connection
+                version = read_checked_version(raw, path)  # type: ignore[arg-type]
+                if version > SCHEMA_VERSION:  # changed between inspection and lock: refuse
+                    raise ProjectVersionError(
+                        f"project {path} was written by a newer Pose Studio (file format "
+                        f"{version})"
+                    )
+                if version < SCHEMA_VERSION:
+                    migrations.migrate(conn, version)
+                    guard.check_schema(raw, path, SCHEMA_VERSION)  # type: ignore[arg-type]
+        except BaseException:
+            # close the file now (a refused or full-disk open must not keep it open until the
+            # garbage collector finds the connection in the traceback's frames)
+            conn.invalidate()
+            raise
+        finally:
+            conn.close()
 
     @staticmethod
     def _verify(path: Path, engine: Engine) -> None:
         """The schema check on a read-only engine (see :meth:`_upgrade`)."""
-        with engine.connect() as conn, conn.begin():
-            read_checked_version(conn.connection.driver_connection, path)  # type: ignore[arg-type]
+        conn = engine.connect()
+        try:
+            with conn.begin():
+                read_checked_version(conn.connection.driver_connection,  # type: ignore[arg-type]
+                                     path)
+        except BaseException:
+            conn.invalidate()  # closed now, not when the garbage collector finds it
+            raise
+        finally:
+            conn.close()
 
     def _setup_engines(self) -> None:
         self._edit_engine = self._engine.execution_options(
@@ -524,7 +543,8 @@ class Project:
             ) from e
         if isinstance(e, exc.DBAPIError):
             raise ProjectError(
-                f"cannot write project {self._path}: {e.orig}; nothing was changed"
+                f"cannot write project {self._path}: {explain_db_error(e, self._path)}; "
+                "nothing was changed"
             ) from e
 
     @contextlib.contextmanager

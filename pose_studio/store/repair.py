@@ -22,10 +22,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from pose_studio.core.files import PathError, check_output_path, os_reason
 from pose_studio.store import guard, migrations, summary, validate
 from pose_studio.store.codec import _BLOB_LIMITS, READ_COLUMNS, validate_rows
-from pose_studio.store.engine import _open_regular, connect_raw, inspect_file
+from pose_studio.store.engine import _open_regular, connect_raw, explain_db_error, inspect_file
 from pose_studio.store.errors import ProjectError, ProjectVersionError
 from pose_studio.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
@@ -210,17 +212,25 @@ def _skeleton_k(dst: sqlite3.Connection, path: Path) -> int:
 def _drop_orphans(dst: sqlite3.Connection, report: RepairReport) -> None:
     """Rows whose parent was left out: a link that may be empty (a model run, a track) is
     emptied, as deleting the parent would; a row that needs its parent (a video's instances)
-    goes too."""
-    for table, rowid, parent, fkid in dst.execute("PRAGMA foreign_key_check").fetchall():
-        fk = [r for r in dst.execute("SELECT id, \"from\", on_delete FROM "
-                                     "pragma_foreign_key_list(?)", (table,)) if r[0] == fkid]
-        if fk and str(fk[0][2]).upper() == "SET NULL":
-            dst.execute(f"UPDATE {_qi(table)} SET {_qi(fk[0][1])} = NULL WHERE rowid = ?",
-                        (rowid,))
-            continue
-        dst.execute(f"DELETE FROM {_qi(table)} WHERE rowid = ?", (rowid,))
-        report.dropped.append(f"{table} row {rowid}: refers to a row of {parent} that does not "
-                              "exist")
+    goes too. Per foreign key, so tables without rowid are handled alike."""
+    tables = [str(r[0]) for r in dst.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    for table in tables:
+        fks = dst.execute('SELECT "table", "from", "to", on_delete FROM '
+                          "pragma_foreign_key_list(?)", (table,)).fetchall()
+        for parent, frm, to, on_delete in fks:
+            col, pcol = _qi(frm), _qi(to or "rowid")
+            orphan = (f"{col} IS NOT NULL AND {col} NOT IN "
+                      f"(SELECT {pcol} FROM {_qi(parent)})")
+            n = dst.execute(f"SELECT count(*) FROM {_qi(table)} WHERE {orphan}").fetchone()[0]
+            if not n:
+                continue
+            if str(on_delete).upper() == "SET NULL":
+                dst.execute(f"UPDATE {_qi(table)} SET {col} = NULL WHERE {orphan}")
+                continue
+            dst.execute(f"DELETE FROM {_qi(table)} WHERE {orphan}")
+            report.dropped.append(f"{table}: {n} row{'s' if n > 1 else ''} referring to "
+                                  f"{parent} that were left out or never existed")
 
 
 def _copy_sequences(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
@@ -286,6 +296,11 @@ def repair_project(source: str | os.PathLike[str], out: str | os.PathLike[str]) 
     except sqlite3.Error as exc:
         raise ProjectError(f"cannot read project {src_path}: {exc}") from exc
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.repairing")
+    try:  # the OS's reason when the folder cannot take a file, before any work
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as exc:
+        src.close()
+        raise ProjectError(f"cannot write {out_path}: {os_reason(exc, tmp)}") from None
     try:
         try:
             src.execute("PRAGMA query_only = ON")
@@ -311,8 +326,9 @@ def repair_project(source: str | os.PathLike[str], out: str | os.PathLike[str]) 
     except OSError as exc:
         raise ProjectError(f"cannot write {out_path}: {os_reason(exc)}; nothing was written") \
             from exc
-    except sqlite3.Error as exc:
-        raise ProjectError(f"cannot write {out_path}: {exc}; nothing was written") from exc
+    except (sqlite3.Error, DBAPIError) as exc:
+        raise ProjectError(f"cannot write {out_path}: {explain_db_error(exc, out_path)}; "
+                           "nothing was written") from exc
     finally:
         for side in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,9 @@ def load(path: str | Path, *, need_model: bool = True) -> dict[str, Any]:
     # torch.load reads everything into memory (and may briefly hold it twice)
     check_allocation(p.stat().st_size * 2, f"checkpoint {p}")
     try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not for users
+            warnings.simplefilter("ignore", UserWarning)
+            ck = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         wanted = _unsupported_global(exc)
         what = f" (it asks for {wanted})" if wanted else ""
