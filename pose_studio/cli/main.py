@@ -305,8 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pose_studio.core.files import os_reason
 
         _log_traceback(command, logging.ERROR)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {_one_line(where)}{os_reason(exc)} ({_details()})", file=sys.stderr)
+        where = f"{_one_line(exc.filename, 300)}: " if exc.filename else ""
+        print(f"error: {where}{os_reason(exc)} ({_details()})", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug: the traceback in the log, one line on screen
         _log_traceback(command, logging.ERROR)

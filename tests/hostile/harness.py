@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import hashlib
 import io
+import json
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +50,54 @@ class Assets:
     coco: Path  # a COCO file that adds labels to the project
     model: Path  # a tiny heatmap ONNX model
     png: Path  # a small valid PNG
+
+
+def build_assets(d: Path) -> Assets:
+    """The shared inputs of the hostile suite, built in folder ``d`` (also used by
+    ``bench/hostile_memory.py``)."""
+    import cv2
+
+    from pose_studio.core.annotation import Instance, InstanceKind
+    from pose_studio.core.skeleton import COCO17
+    from pose_studio.formats.coco import export_coco
+    from pose_studio.store import Project
+    from pose_studio.video import open_video
+    from tests.support.onnx_models import make_heatmap_model
+    from tests.support.videos import make_indexed_video
+
+    video = make_indexed_video(d / "clip.mp4", 12, size=(64, 48), codec="mjpeg")
+    video2 = make_indexed_video(d / "other.avi", 6, size=(64, 48), codec="mjpeg")
+    k = COCO17.num_keypoints
+    rng = np.random.default_rng(7)
+    proj = d / "base.posestudio"
+    with Project.create(proj, COCO17) as p, open_video(video) as r:
+        m = r.meta
+        vid = p.add_video(video, width=m.width, height=m.height, frame_count=m.frame_count,
+                          fps=m.fps, index=r.index_bytes())
+        track = p.create_track("a")
+        for f in (1, 2):
+            p.add_instance(vid, f, Instance(xy=rng.uniform(2, 40, (k, 2)),
+                                            visibility=np.full(k, 2), track_id=track))
+        run = p.create_model_run(model_path="m.onnx", model_hash="h", providers=["CPU"],
+                                 params={"a": 1})
+        p.add_predictions(vid, [(3, Instance(xy=rng.uniform(2, 40, (k, 2)),
+                                             visibility=np.full(k, 2),
+                                             kind=InstanceKind.PREDICTED,
+                                             kp_scores=rng.random(k), score=0.8))], run)
+        from pose_studio.video.fingerprint import frame_signature
+
+        p.set_fingerprints(vid, {1: frame_signature(r.get(1))})
+        coco = d / "labels.json"
+        export_coco(p, coco, source="user")
+    # the same labels moved by a pixel: importing them writes new instances
+    data = json.loads(coco.read_text())
+    for a in data["annotations"]:
+        a["keypoints"] = [v + 1.0 if i % 3 != 2 else v for i, v in enumerate(a["keypoints"])]
+    coco.write_text(json.dumps(data))
+    model = make_heatmap_model(d / "pose.onnx", input_hw=(64, 48))
+    png = d / "img.png"
+    cv2.imwrite(str(png), np.full((48, 64, 3), 128, np.uint8))
+    return Assets(d, proj, video, video2, coco, model, png)
 
 
 @dataclass
