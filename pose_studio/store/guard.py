@@ -69,6 +69,7 @@ def _q(name: str, limit: int = 60) -> str:
 
 
 # --- reading a schema -----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=512)  # the same statements come back on every open
 def _table_extras(sql: str | None) -> tuple[Any, ...]:
     toks = tokens(sql or "")
     checks, collations, conflicts = [], [], []

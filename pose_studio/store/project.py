@@ -54,11 +54,10 @@ from sqlalchemy.orm import Session
 from pose_studio.core.annotation import FrameRef, Instance, InstanceKind
 from pose_studio.core.files import PathError, check_output_path, os_reason
 from pose_studio.core.limits import check_allocation
-from pose_studio.core.skeleton import Skeleton, SkeletonError
+from pose_studio.core.skeleton import Skeleton
 from pose_studio.store import guard, migrations, summary, validate
 from pose_studio.store.codec import (
     INSERT_COLUMNS,
-    MAX_KEYPOINTS,
     READ_SQL,
     check_instance,
     check_rows,
@@ -152,23 +151,6 @@ def _fingerprint_rows(
             rows.append((video_id, int(f), _to_i64(int(v)), None))
     return rows
 
-
-
-def load_skeleton(text: Any, path: Path) -> Skeleton:
-    """The skeleton stored as ``text`` (the ``skeletons.json`` column), checked."""
-    if text is None:
-        raise ProjectError(f"project {path} is damaged: it has no skeleton")
-    if not isinstance(text, str):
-        raise ProjectError(f"project {path} is damaged: its skeleton is not text")
-    try:
-        sk = Skeleton.from_json(text)
-    except (SkeletonError, ValueError, TypeError, RecursionError) as e:
-        why = e if isinstance(e, SkeletonError) else "not a valid skeleton"
-        raise ProjectError(f"project {path} has an unusable skeleton: {why}") from e
-    if not 0 < sk.num_keypoints <= MAX_KEYPOINTS:
-        raise ProjectError(f"project {path} has an unusable skeleton: {sk.num_keypoints} "
-                           f"keypoints (1..{MAX_KEYPOINTS})")
-    return sk
 
 
 def _project_file(path: str | os.PathLike[str]) -> Path:
@@ -421,7 +403,7 @@ class Project:
     def _load_skeleton(self) -> Skeleton:
         with self._read() as conn:
             text = conn.exec_driver_sql("SELECT json FROM skeletons ORDER BY id LIMIT 1").scalar()
-        return load_skeleton(text, self._path)
+        return validate.load_skeleton(text, self._path)
 
     def _arm(self) -> None:
         # Closes the file even if the Project is dropped without close() (or at exit), so a
@@ -665,15 +647,9 @@ class Project:
     def videos(self) -> list[VideoRecord]:
         """The project's videos; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
-            rows = list(s.scalars(select(VideoRow).order_by(VideoRow.id)))
-            out = []
-            for r in rows:
-                why = validate.video_problem(r)
-                if why is None:
-                    out.append(self._record(r))
-                else:
-                    self._note_damage("videos", r.id, why)
-            return out
+            rows = s.scalars(select(VideoRow).order_by(VideoRow.id))
+            return [self._record(r) for r in validate.valid(
+                rows, "videos", validate.video_problem, self._note_damage)]
 
     def video(self, video_id: int) -> VideoRecord:
         with self._read_session() as s:
@@ -923,17 +899,11 @@ class Project:
         """The model runs; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
             rows = list(s.scalars(select(ModelRunRow).order_by(ModelRunRow.id)))
-        out = []
-        for r in rows:
-            why = validate.model_run_problem(r)
-            if why is not None:
-                self._note_damage("model_runs", r.id, why)
-                continue
-            out.append(ModelRunRecord(
-                id=r.id, model_path=str(r.model_path), model_hash=str(r.model_hash),
-                providers=tuple(str(p) for p in json.loads(r.providers_json)),
-                params=json.loads(r.params_json), created_at=r.created_at))
-        return out
+        return [ModelRunRecord(id=r.id, model_path=str(r.model_path), model_hash=str(r.model_hash),
+                               providers=tuple(str(p) for p in json.loads(r.providers_json)),
+                               params=json.loads(r.params_json), created_at=r.created_at)
+                for r in validate.valid(rows, "model_runs", validate.model_run_problem,
+                                        self._note_damage)]
 
     def add_predictions(
         self,
@@ -1125,14 +1095,8 @@ class Project:
         """The tracks; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
             rows = list(s.scalars(select(TrackRow).order_by(TrackRow.id)))
-        out = []
-        for r in rows:
-            why = validate.track_problem(r)
-            if why is None:
-                out.append(TrackRecord(id=r.id, name=r.name))
-            else:
-                self._note_damage("tracks", r.id, why)
-        return out
+        return [TrackRecord(id=r.id, name=r.name) for r in validate.valid(
+            rows, "tracks", validate.track_problem, self._note_damage)]
 
     # --- bulk import -----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -203,10 +203,8 @@ def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str,
 
 
 def _skeleton_k(dst: sqlite3.Connection, path: Path) -> int:
-    from pose_studio.store.project import load_skeleton
-
     text = dst.execute("SELECT json FROM skeletons ORDER BY id LIMIT 1").fetchone()
-    return load_skeleton(text[0] if text else None, path).num_keypoints
+    return validate.load_skeleton(text[0] if text else None, path).num_keypoints
 
 
 def _drop_orphans(dst: sqlite3.Connection, report: RepairReport) -> None:

@@ -7,66 +7,37 @@ kept verbatim. It never evaluates anything.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["balanced", "canonical", "tokens"]
 
-_PUNCT = set("(),;.=<>!+-*/%|&~")
+_TOKEN = re.compile(
+    r"""(?P<skip>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
+      |(?P<string>'(?:[^']|'')*(?:'|\Z))
+      |"(?P<dq>(?:[^"]|"")*)(?:"|\Z)
+      |`(?P<bq>(?:[^`]|``)*)(?:`|\Z)
+      |\[(?P<br>[^\]]*)(?:\]|\Z)
+      |(?P<word>[\w$]+)
+      |(?P<op><=|>=|<>|!=|==|\|\||<<|>>|.)""",
+    re.S | re.X,
+)
 
 
 def tokens(sql: str) -> list[str]:
     """The tokens of ``sql`` (see the module docstring)."""
     out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c.isspace():
-            i += 1
-        elif sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        elif c == "'":
-            j = i + 1
-            while j < n:
-                if sql[j] == "'":
-                    if j + 1 < n and sql[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(sql[i:j + 1])
-            i = j + 1
-        elif c in "\"`[":
-            close = "]" if c == "[" else c
-            j = i + 1
-            buf = []
-            while j < n:
-                if sql[j] == close:
-                    if close != "]" and j + 1 < n and sql[j + 1] == close:
-                        buf.append(close)
-                        j += 2
-                        continue
-                    break
-                buf.append(sql[j])
-                j += 1
-            out.append("".join(buf).lower())
-            i = j + 1
-        elif c.isalnum() or c in "_$":
-            j = i
-            while j < n and (sql[j].isalnum() or sql[j] in "_$"):
-                j += 1
-            out.append(sql[i:j].lower())
-            i = j
-        else:
-            # two-character operators stay one token
-            two = sql[i:i + 2]
-            if two in ("<=", ">=", "<>", "!=", "==", "||", "<<", ">>"):
-                out.append(two)
-                i += 2
-            else:
-                out.append(c)
-                i += 1
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup
+        if kind == "skip":
+            continue
+        if kind == "string" or kind == "op":
+            out.append(m.group())
+        elif kind == "word":
+            out.append(m.group().lower())
+        else:  # a quoted identifier
+            q = {"dq": '"', "bq": "`", "br": ""}[kind or "br"]
+            text = m.group(kind or "br")
+            out.append((text.replace(q + q, q) if q else text).lower())
     return out
 
 

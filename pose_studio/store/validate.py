@@ -16,15 +16,16 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pose_studio.core.annotation import Instance
 from pose_studio.core.limits import MAX_IMAGE_SIDE
-from pose_studio.store.codec import instance_from_row, validate_rows
-from pose_studio.store.errors import ProjectDamagedError
+from pose_studio.core.skeleton import Skeleton, SkeletonError
+from pose_studio.store.codec import MAX_KEYPOINTS, instance_from_row, validate_rows
+from pose_studio.store.errors import ProjectDamagedError, ProjectError
 
 __all__ = [
     "MAX_FRAME_COUNT",
@@ -33,10 +34,12 @@ __all__ = [
     "damaged_error",
     "decode_instances",
     "fingerprint_problem",
+    "load_skeleton",
     "model_run_problem",
     "recent",
     "record",
     "track_problem",
+    "valid",
     "video_problem",
 ]
 
@@ -120,6 +123,19 @@ def decode_instances(
     return out
 
 
+def valid(rows: Iterable[Any], table: str, problem: Callable[[Any], str | None],
+          note: Callable[[str, Any, str], object]) -> list[Any]:
+    """The ORM rows ``problem`` finds nothing wrong with; the others go to ``note``."""
+    out = []
+    for r in rows:
+        why = problem(r)
+        if why is None:
+            out.append(r)
+        else:
+            note(table, r.id, why)
+    return out
+
+
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -181,3 +197,20 @@ def fingerprint_problem(frame: Any, fingerprint: Any, signature: Any, max_bytes:
     elif not isinstance(fingerprint, int):
         return f"its fingerprint {fingerprint!r} is not an integer"
     return None
+
+
+def load_skeleton(text: Any, path: Path) -> Skeleton:
+    """The skeleton stored as ``text`` (the ``skeletons.json`` column), checked."""
+    if text is None:
+        raise ProjectError(f"project {path} is damaged: it has no skeleton")
+    if not isinstance(text, str):
+        raise ProjectError(f"project {path} is damaged: its skeleton is not text")
+    try:
+        sk = Skeleton.from_json(text)
+    except (SkeletonError, ValueError, TypeError, RecursionError) as e:
+        why = e if isinstance(e, SkeletonError) else "not a valid skeleton"
+        raise ProjectError(f"project {path} has an unusable skeleton: {why}") from e
+    if not 0 < sk.num_keypoints <= MAX_KEYPOINTS:
+        raise ProjectError(f"project {path} has an unusable skeleton: {sk.num_keypoints} "
+                           f"keypoints (1..{MAX_KEYPOINTS})")
+    return sk
