@@ -346,7 +346,7 @@ class Project:
         except exc.SQLAlchemyError as e:
             engine.dispose()
             lock.release()
-            raise ProjectError(f"cannot open project {p}: {getattr(e, 'orig', None) or e}") from e
+            raise ProjectError(f"cannot open project {p}: {explain_db_error(e, p)}") from e
         except BaseException:
             engine.dispose()
             lock.release()
