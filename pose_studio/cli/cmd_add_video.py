@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
                 )
     found = []
     for path, files in sources:
-        print(f"indexing {path} ...", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():  # progress for people; a log or script gets one line per outcome
+            print(f"indexing {path} ...", file=sys.stderr, flush=True)
         if files is not None and path in appends:
             old = appends[path][1]
             files = old + [f for f in files if f not in set(old)]

@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="read every labeled frame and compare it with its stored fingerprint: "
                         "lists the labels that no longer sit on their frames (video replaced, "
-                        "re-cut or re-encoded with other frames); exit status 1 when any")
+                        "re-cut or re-encoded with other frames); also checks the file itself "
+                        "(SQLite's integrity check, foreign keys, every stored row); exit "
+                        "status 1 when anything is found")
     p.set_defaults(func=run)
 
 
@@ -87,14 +89,28 @@ def _frames_text(frames: list[int], limit: int = 20) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pose_studio.core.errors import PoseStudioError
     from pose_studio.store import Project
 
     with Project.open(args.project, read_only=True) as project:
-        info = collect(project)
+        health = project.check_health() if args.check else None
+        try:
+            info = collect(project)
+        except PoseStudioError as exc:
+            if health is None or health.ok:
+                raise
+            # a damaged file: what the check found is the answer
+            print(f"project:  {project.path}")
+            print(f"check file: the project cannot be listed: {exc}")
+            _print_health(health, str(project.path))
+            return 1
         checks = check(project) if args.check else None
     if checks is not None:
         info["check"] = checks
+    if health is not None:
+        info["file_check"] = health.as_dict()
     bad = bool(checks) and any(c["moved"] or c["error"] or c["size_now"] for c in checks or [])
+    bad = bad or (health is not None and not health.ok)
     if args.json:
         print(json.dumps(info, indent=2))
         return 1 if bad else 0
@@ -118,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"total:    labeled {t['labeled_frames']} frames / {t['user_instances']} instances; "
           f"predicted {t['predicted_frames']} frames / {t['predicted_instances']} instances")
     print(f"tracks:   {info['tracks']}; model runs: {info['model_runs']}")
+    if health is not None:
+        _print_health(health, info["project"])
     for c in checks or []:
         head = f"check [{c['id']}] {c['path']}:"
         if c["error"]:
@@ -138,3 +156,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"{head} {len(c['unverified'])} labeled frames have no fingerprint (labeled "
                   f"before fingerprints were kept): frames {_frames_text(c['unverified'])}")
     return 1 if bad else 0
+
+
+def _print_health(h: Any, path: str) -> None:
+    """The file check's findings (``Project.check_health``)."""
+    if h.integrity == ["ok"]:
+        print("check file: SQLite integrity check: ok")
+    else:
+        print(f"check file: SQLite integrity check found problems: {'; '.join(h.integrity[:5])}"
+              + (f" ... ({len(h.integrity)} listed)" if len(h.integrity) > 5 else ""))
+    for line in h.foreign_keys[:5]:
+        print(f"check file: {line}")
+    for line in h.errors:
+        print(f"check file: {line}")
+    if h.damaged:
+        print(f"check file: {len(h.damaged)} damaged rows (left out when reading):")
+        for d in h.damaged[:20]:
+            print(f"check file:   {d}")
+    else:
+        print(f"check file: all {h.rows_checked} rows valid")
+    if not h.ok:
+        print(f"check file: `pose-studio repair {path} --out CLEAN.posestudio` writes a copy "
+              "with what can be read")

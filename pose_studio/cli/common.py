@@ -91,15 +91,12 @@ class ProgressBar:
         self.enabled = False
 
 
-def parse_frame_spec(spec: str, n_frames: int | None = None) -> list[int]:
-    """Parse ``10,20,5:50,100:200:10`` into sorted unique frame indices.
+#: Most frames a spec may select when the video's length is not known.
+MAX_SPEC_FRAMES = 10_000_000
 
-    ``a:b`` is half-open like Python slices; ``a:`` runs to the end (needs ``n_frames``).
 
-    Raises:
-        CliError: malformed text or an index outside ``[0, n_frames)``.
-    """
-    out: set[int] = set()
+def _spec_ranges(spec: str, n_frames: int | None) -> list[range]:
+    out: list[range] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
@@ -118,19 +115,57 @@ def parse_frame_spec(spec: str, n_frames: int | None = None) -> list[int]:
                 step = int(bits[2]) if len(bits) == 3 and bits[2] else 1
                 if step <= 0:
                     raise CliError(f"frame range {part!r}: step must be positive")
-                out.update(range(start, stop, step))
+                out.append(range(start, stop, step))
             else:
-                out.add(int(part))
+                i = int(part)
+                out.append(range(i, i + 1))
         except ValueError:
             raise CliError(f"bad frame spec {part!r}: use e.g. 10,20,5:50 or 0:100:5") from None
-    frames = sorted(out)
+    return out
+
+
+def _first_outside(r: range, n: int) -> int | None:
+    """The smallest element of ``r`` outside ``[0, n)`` (O(1); None when all are inside)."""
+    if not r:
+        return None
+    if r.start < 0 or r.start >= n:
+        return r.start
+    if r[-1] < n:
+        return None
+    return r.start + -(-(n - r.start) // r.step) * r.step  # first element >= n
+
+
+def parse_frame_spec(spec: str, n_frames: int | None = None) -> list[int]:
+    """Parse ``10,20,5:50,100:200:10`` into sorted unique frame indices.
+
+    ``a:b`` is half-open like Python slices; ``a:`` runs to the end (needs ``n_frames``).
+    Ranges are checked against ``n_frames`` before anything is expanded, so ``0:3000000000``
+    on a short video is refused at once (and without a frame count at most
+    :data:`MAX_SPEC_FRAMES` frames are listed).
+
+    Raises:
+        CliError: malformed text, an index outside ``[0, n_frames)``, too many frames.
+    """
+    ranges = _spec_ranges(spec, n_frames)
     if n_frames is not None:
-        bad = [f for f in frames if f < 0 or f >= n_frames]
+        bad = [b for b in (_first_outside(r, n_frames) for r in ranges) if b is not None]
         if bad:
-            raise CliError(
-                f"frame {bad[0]} is out of range: the video has {n_frames} frames (0..{n_frames - 1})"
-            )
-    return frames
+            raise CliError(f"frame {min(bad)} is out of range: the video has {n_frames} frames "
+                           f"(0..{n_frames - 1})")
+        import numpy as np  # here: the CLI's --help does not load numpy
+
+        mask = np.zeros(n_frames, dtype=bool)  # one byte per frame of the video
+        for r in ranges:
+            mask[r.start:r.stop:r.step] = True
+        return [int(f) for f in np.flatnonzero(mask)]
+    total = sum(len(r) for r in ranges)
+    if total > MAX_SPEC_FRAMES:
+        raise CliError(f"--frames {spec!r} selects {total:,} frames; at most "
+                       f"{MAX_SPEC_FRAMES:,} can be listed")
+    out: set[int] = set()
+    for r in ranges:
+        out.update(r)
+    return sorted(out)
 
 
 def parse_range(spec: str | None, n_frames: int) -> tuple[int, int]:

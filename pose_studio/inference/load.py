@@ -17,6 +17,7 @@ from pose_studio.inference.card import CARD_HELP, ModelCard, card_path_for, read
 from pose_studio.inference.errors import ModelError
 from pose_studio.inference.families import Probe, adapter_for, detect_family
 from pose_studio.inference.families.base import literal
+from pose_studio.inference.limits import check_input, check_model_file
 from pose_studio.inference.model import DetectorModel, PoseModel
 from pose_studio.inference.providers import CPU
 from pose_studio.inference.session import OnnxSession, TensorInfo
@@ -188,6 +189,7 @@ def load_model(
     p = _model_file(Path(path).expanduser())
     t0 = time.perf_counter()
     card = read_card(p)
+    check_model_file(p)  # before ORT reads it (limits.py)
     sess = OnnxSession(p, provider, device_id, threads)
     sess.warnings.extend(card.notes)
     desc = sess.describe_io()
@@ -196,6 +198,7 @@ def load_model(
     _check_input(p, sess, desc)
     stated = _stated_size(sess, card, p)
     size = stated or ((256, 256) if sess.layout == "nhwc" else (640, 640))
+    check_input(p, sess.static_batch, size)  # before any tensor of that size exists
     sess, outs = _probe(sess, size, p, desc, device_id, threads)
     if any(n != CPU for n in sess.requested_providers) and sess.providers[:1] == [CPU] and \
             not any("CPU" in w for w in sess.warnings):

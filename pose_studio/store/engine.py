@@ -20,8 +20,10 @@ Durability (decided here, documented in the store README section of ``project.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,17 +31,21 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
+from pose_studio.core.files import os_reason, path_kind
 from pose_studio.store.errors import ProjectError, ProjectNotFoundError
 from pose_studio.store.schema import APPLICATION_ID
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "FileInfo",
+    "connect_memory",
     "connect_raw",
+    "harden",
     "inspect_file",
     "make_engine",
     "memory_copy",
     "pending_wal",
+    "read_checked_version",
     "recovered_memory_copy",
 ]
 
@@ -52,8 +58,27 @@ def _uri(path: Path, **params: str) -> str:
     return path.resolve().as_uri() + (f"?{query}" if query else "")
 
 
+def harden(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """SQLite's defences against a hostile file, on one connection (see ``guard.py``, which
+    does not rely on them): functions with side effects may not run from the schema (triggers,
+    views, defaults, generated columns), cells are checked for size as pages are read, and
+    where the driver exposes it (Python 3.12+) defensive mode forbids SQL that can corrupt the
+    file on purpose (``writable_schema``...)."""
+    conn.execute("PRAGMA trusted_schema = OFF")
+    conn.execute("PRAGMA cell_size_check = ON")
+    setconfig = getattr(conn, "setconfig", None)
+    if setconfig is not None:  # Python 3.12+
+        for name, value in (("SQLITE_DBCONFIG_DEFENSIVE", True),
+                            ("SQLITE_DBCONFIG_TRUSTED_SCHEMA", False)):
+            op = getattr(sqlite3, name, None)
+            if op is not None:
+                with contextlib.suppress(sqlite3.Error):  # an SQLite build without it
+                    setconfig(op, value)
+    return conn
+
+
 def connect_raw(path: Path, *, mode: str = "rw", immutable: bool = False) -> sqlite3.Connection:
-    """A plain sqlite3 connection (``mode`` ro / rw / rwc) in driver autocommit mode."""
+    """A plain, hardened sqlite3 connection (``mode`` ro / rw / rwc) in driver autocommit mode."""
     params = {"mode": mode}
     if immutable:
         params["immutable"] = "1"
@@ -61,7 +86,21 @@ def connect_raw(path: Path, *, mode: str = "rw", immutable: bool = False) -> sql
         _uri(path, **params), uri=True, check_same_thread=False, isolation_level=None,
         timeout=BUSY_TIMEOUT_MS / 1000,
     )
-    return conn
+    try:
+        return harden(conn)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def connect_memory(uri: str) -> sqlite3.Connection:
+    """A hardened connection to a named shared in-memory database."""
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        return harden(conn)
+    except BaseException:
+        conn.close()
+        raise
 
 
 @dataclass(frozen=True)
@@ -70,22 +109,91 @@ class FileInfo:
     needs_immutable: bool  # read-only access only works with immutable=1 (read-only folder + WAL)
 
 
+def explain_db_error(exc: BaseException, path: Path) -> str:
+    """SQLite's message for a failed write, with the likely cause when its own words hide it:
+    on a full disk SQLite often says only "disk I/O error" (a failed write of the journal)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).split("\n")[0]
+    if isinstance(orig, OSError):
+        text = os_reason(orig)
+    try:
+        st = os.statvfs(path.parent)
+        free = st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):  # no statvfs (Windows) or no folder
+        return text
+    if free < (1 << 20) and ("I/O" in text or "full" in text or "space" in text):
+        return f"the disk is full ({free // 1024} KiB free; SQLite said: {text})"
+    return text
+
+
+def _open_regular(path: Path) -> bytes:
+    """The first 100 bytes of ``path``, refusing at once anything but a regular file (a FIFO
+    would block the open forever, a device never ends)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ProjectNotFoundError(f"project {path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"cannot open project {path}: {os_reason(exc, path)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ProjectError(f"{path} is a folder, not a Pose Studio project file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ProjectError(f"{path} is {path_kind(st.st_mode)}, not a Pose Studio project file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ProjectError(f"cannot read project {path}: {os_reason(exc, path)}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the stat
+            raise ProjectError(f"{path} is not a regular file, not a Pose Studio project file")
+        return os.read(fd, 100)
+    except OSError as exc:
+        raise ProjectError(f"cannot read project {path}: {os_reason(exc, path)}") from None
+    finally:
+        os.close(fd)
+
+
+def read_checked_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version, read only after its schema passed the check (``guard.py``):
+    first the ``schema_version`` table alone (so reading it runs nothing), then, for a version
+    this code knows, everything. A newer version is returned unchecked (the caller refuses it).
+
+    Raises:
+        ProjectError / ProjectSchemaError: not a project, damaged, foreign objects.
+    """
+    from pose_studio.store import guard
+    from pose_studio.store.schema import SCHEMA_VERSION
+
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    schema, _ = guard.read_schema(conn)
+    if app_id != APPLICATION_ID or ("table", "schema_version") not in schema:
+        raise ProjectError(f"{path} is an SQLite database but not a Pose Studio project")
+    allowed, _ = guard.expected_schema(None)
+    if schema[("table", "schema_version")] not in allowed[("table", "schema_version")]:
+        guard.check_schema(conn, path, None)  # names what differs
+        raise ProjectError(f"project {path} is damaged: its schema_version table is not valid")
+    rows = conn.execute("SELECT version FROM schema_version LIMIT 2").fetchall()
+    if len(rows) != 1:
+        raise ProjectError(f"project {path} is damaged: it has no schema version")
+    if not isinstance(rows[0][0], int) or rows[0][0] < 1:
+        raise ProjectError(f"project {path} is damaged: its schema version {rows[0][0]!r} is "
+                           "not valid")
+    version = int(rows[0][0])
+    if version <= SCHEMA_VERSION:
+        guard.check_schema(conn, path, version)
+    return version
+
+
 def inspect_file(path: Path) -> FileInfo:
-    """Check that ``path`` is a project and read its schema version, without writing anything.
+    """Check that ``path`` is a project this version can open safely and read its schema
+    version, without writing anything (see ``guard.py`` for the schema check).
 
     Raises:
         ProjectNotFoundError: no such file.
-        ProjectError: a folder, an empty file, not SQLite, another SQLite database, damaged.
+        ProjectError: a folder, FIFO, device, an empty file, not SQLite, another SQLite
+            database, damaged; :class:`ProjectSchemaError` for objects it did not create.
     """
-    if not path.exists():
-        raise ProjectNotFoundError(f"project {path} does not exist")
-    if path.is_dir():
-        raise ProjectError(f"{path} is a folder, not a Pose Studio project file")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-    except OSError as exc:
-        raise ProjectError(f"cannot read project {path}: {exc.strerror}") from exc
+    head = _open_regular(path)
     if not head:
         raise ProjectError(f"{path} is an empty file, not a Pose Studio project")
     if not head.startswith(SQLITE_MAGIC):
@@ -98,18 +206,8 @@ def inspect_file(path: Path) -> FileInfo:
             last_exc = exc
             continue
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if app_id != APPLICATION_ID or "schema_version" not in tables:
-                raise ProjectError(
-                    f"{path} is an SQLite database but not a Pose Studio project"
-                )
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                raise ProjectError(f"project {path} is damaged: it has no schema version")
-            return FileInfo(version=int(row[0]), needs_immutable=immutable)
+            version = read_checked_version(conn, path)
+            return FileInfo(version=version, needs_immutable=immutable)
         except sqlite3.OperationalError as exc:
             # "unable to open database file": WAL needs a -shm file the folder cannot take.
             last_exc = exc
@@ -125,13 +223,19 @@ def _on_connect(read_only: bool) -> Any:
     def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Driver autocommit: SQLAlchemy's "begin" event below emits BEGIN itself.
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not read_only:
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = FULL")
-        cur.close()
+        try:
+            with contextlib.closing(dbapi_conn.cursor()) as cur:
+                cur.execute("PRAGMA foreign_keys = ON")
+                cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                if not read_only:
+                    cur.execute("PRAGMA journal_mode = WAL")  # needs room for -wal/-shm
+                    cur.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            # Close the file now (cursor first: SQLite keeps a connection with a live
+            # statement open as a "zombie" until that statement is gone), not when the
+            # garbage collector frees the traceback that holds the half-made connection.
+            dbapi_conn.close()
+            raise
 
     return on_connect
 
@@ -150,7 +254,7 @@ def memory_copy(path: Path, *, immutable: bool) -> tuple[str, sqlite3.Connection
     global _memory_counter
     _memory_counter += 1
     uri = f"file:posestudio-ro-{os.getpid()}-{_memory_counter}?mode=memory&cache=shared"
-    keeper = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    keeper = connect_memory(uri)
     src = connect_raw(path, mode="ro", immutable=immutable)
     try:
         src.backup(keeper)
@@ -196,8 +300,7 @@ def make_engine(
 
     def creator() -> sqlite3.Connection:
         if memory_uri is not None:
-            return sqlite3.connect(memory_uri, uri=True, check_same_thread=False,
-                                   isolation_level=None)
+            return connect_memory(memory_uri)
         return connect_raw(path, mode=mode, immutable=immutable)
 
     engine = create_engine(

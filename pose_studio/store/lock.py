@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
+from pose_studio.core.files import os_reason
 from pose_studio.store.errors import ProjectError, ProjectLockedError
 
 __all__ = ["ProjectLock", "lock_path"]
@@ -59,9 +60,9 @@ class ProjectLock:
         for _ in range(20):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ProjectError(
-                    f"cannot create the lock file {self.path}: {exc.strerror}"
+                    f"cannot create the lock file {self.path}: {os_reason(exc, self.path)}"
                 ) from exc
             if not _try_lock(fd):
                 holder = ""
@@ -80,9 +81,12 @@ class ProjectLock:
             except OSError:
                 same = False
             if same or sys.platform == "win32":
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+                # Who holds it is only for the next opener's message: on a full disk (or a
+                # quota) the lock is held all the same, without the text.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
                 self._fd = fd
                 return
             os.close(fd)

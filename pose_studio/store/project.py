@@ -53,23 +53,26 @@ from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import FrameRef, Instance, InstanceKind
 from pose_studio.core.edits import Edit
-from pose_studio.core.skeleton import Skeleton, SkeletonError
-from pose_studio.store import journal, journal_import, migrations, runs, summary
+from pose_studio.core.files import PathError, check_output_path, os_reason
+from pose_studio.core.limits import check_allocation
+from pose_studio.core.skeleton import Skeleton
+from pose_studio.store import guard, journal, journal_import, migrations, runs, summary, validate
 from pose_studio.store.codec import (
     INSERT_COLUMNS,
-    READ_COLUMNS,
+    READ_SQL,
     check_instance,
     check_rows,
-    instance_from_row,
     instance_row,
 )
 from pose_studio.store.dataset_rows import DatasetReads, DatasetWrites
 from pose_studio.store.engine import (
     connect_raw,
+    explain_db_error,
     inspect_file,
     make_engine,
     memory_copy,
     pending_wal,
+    read_checked_version,
     recovered_memory_copy,
 )
 from pose_studio.store.errors import (
@@ -113,7 +116,7 @@ _UPDATE_SQL = (
     + ", ".join(f"{c} = ?" for c in INSERT_COLUMNS[3:12] + INSERT_COLUMNS[13:])
     + " WHERE id = ?"
 )
-_SELECT_SQL = f"SELECT {', '.join(READ_COLUMNS)} FROM instances"
+_SELECT_SQL = f"SELECT {READ_SQL} FROM instances"
 _U64 = 1 << 64
 _I64_MAX = (1 << 63) - 1
 
@@ -191,6 +194,7 @@ class Project(DatasetReads):
         self._frame_counts: dict[int, int] = {}
         self._closed = False
         self._keeper = keeper  # keeps an in-memory copy alive (old file opened read-only)
+        self._damage: dict[tuple[str, str], validate.Damage] = {}
         self._setup_engines()
         self._skeleton = self._load_skeleton()
         self._arm()
@@ -208,10 +212,12 @@ class Project(DatasetReads):
             ProjectError: the file exists, or the folder is missing or not writable.
         """
         p = _project_file(path)
+        try:
+            check_output_path(p, "cannot create project")
+        except PathError as e:
+            raise ProjectError(str(e)) from None
         if p.exists():
             raise ProjectError(f"cannot create project {p}: the file already exists")
-        if not p.parent.is_dir():
-            raise ProjectError(f"cannot create project {p}: folder {p.parent} does not exist")
         lock = ProjectLock(p)
         lock.acquire()
         tmp = p.with_name(f".{p.name}.{os.getpid()}.creating")
@@ -224,17 +230,17 @@ class Project(DatasetReads):
             return cls(p, engine, read_only_reason=None, lock=lock, edit_sync=edit_sync)
         except OSError as e:
             lock.release()
-            raise ProjectError(f"cannot create project {p}: {e.strerror or e}") from e
+            raise ProjectError(f"cannot create project {p}: {os_reason(e)}") from e
         except (sqlite3.Error, exc.SQLAlchemyError) as e:  # e.g. disk full while writing
             lock.release()
-            why = getattr(e, "orig", None) or e
-            raise ProjectError(f"cannot create project {p}: {why}") from e
+            raise ProjectError(f"cannot create project {p}: {explain_db_error(e, p)}") from e
         except BaseException:
             lock.release()
             raise
         finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            for side in ("", "-wal", "-shm", "-journal"):  # a failed build leaves no trace
+                with contextlib.suppress(OSError):
+                    Path(str(tmp) + side).unlink()
 
     @staticmethod
     def _write_new_file(tmp: Path, skeleton: Skeleton) -> None:
@@ -322,6 +328,8 @@ class Project(DatasetReads):
             try:
                 if keeper is not None:
                     cls._upgrade(p, engine)
+                else:
+                    cls._verify(p, engine)
                 return cls(p, engine, read_only_reason=reason, lock=None, keeper=keeper)
             except (sqlite3.Error, exc.SQLAlchemyError) as e:
                 engine.dispose()
@@ -347,7 +355,7 @@ class Project(DatasetReads):
         except exc.SQLAlchemyError as e:
             engine.dispose()
             lock.release()
-            raise ProjectError(f"cannot open project {p}: {getattr(e, 'orig', None) or e}") from e
+            raise ProjectError(f"cannot open project {p}: {explain_db_error(e, p)}") from e
         except BaseException:
             engine.dispose()
             lock.release()
@@ -355,14 +363,43 @@ class Project(DatasetReads):
 
     @staticmethod
     def _upgrade(path: Path, engine: Engine) -> None:
-        with engine.connect().execution_options(ps_begin="EXCLUSIVE") as conn, conn.begin():
-            version = int(conn.exec_driver_sql("SELECT version FROM schema_version").scalar_one())
-            if version > SCHEMA_VERSION:  # changed between inspection and lock: still refuse
-                raise ProjectVersionError(
-                    f"project {path} was written by a newer Pose Studio (file format {version})"
-                )
-            if version < SCHEMA_VERSION:
-                migrations.migrate(conn, version)
+        # The schema is checked again on the connection that will be used (the file may have
+        # changed since inspect_file, or a crash journal was applied) before anything can fire,
+        # and the upgraded schema before the upgrade commits (guard.py).
+        conn = engine.connect().execution_options(ps_begin="EXCLUSIVE")
+        try:
+            with conn.begin():
+                raw = conn.connection.driver_connection
+                version = read_checked_version(raw, path)  # type: ignore[arg-type]
+                if version > SCHEMA_VERSION:  # changed between inspection and lock: refuse
+                    raise ProjectVersionError(
+                        f"project {path} was written by a newer Pose Studio (file format "
+                        f"{version})"
+                    )
+                if version < SCHEMA_VERSION:
+                    migrations.migrate(conn, version)
+                    guard.check_schema(raw, path, SCHEMA_VERSION)  # type: ignore[arg-type]
+        except BaseException:
+            # close the file now (a refused or full-disk open must not keep it open until the
+            # garbage collector finds the connection in the traceback's frames)
+            conn.invalidate()
+            raise
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _verify(path: Path, engine: Engine) -> None:
+        """The schema check on a read-only engine (see :meth:`_upgrade`)."""
+        conn = engine.connect()
+        try:
+            with conn.begin():
+                read_checked_version(conn.connection.driver_connection,  # type: ignore[arg-type]
+                                     path)
+        except BaseException:
+            conn.invalidate()  # closed now, not when the garbage collector finds it
+            raise
+        finally:
+            conn.close()
 
     def _setup_engines(self) -> None:
         self._edit_engine = self._engine.execution_options(
@@ -375,12 +412,7 @@ class Project(DatasetReads):
     def _load_skeleton(self) -> Skeleton:
         with self._read() as conn:
             text = conn.exec_driver_sql("SELECT json FROM skeletons ORDER BY id LIMIT 1").scalar()
-        if text is None:
-            raise ProjectError(f"project {self._path} is damaged: it has no skeleton")
-        try:
-            return Skeleton.from_json(text)
-        except SkeletonError as e:
-            raise ProjectError(f"project {self._path} has an unusable skeleton: {e}") from e
+        return validate.load_skeleton(text, self._path)
 
     def _arm(self) -> None:
         # Closes the file even if the Project is dropped without close() (or at exit), so a
@@ -436,6 +468,24 @@ class Project(DatasetReads):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def damage(self) -> list[validate.Damage]:
+        """Damaged rows met so far (left out of what was read; see ``validate.py``)."""
+        return list(self._damage.values())
+
+    def _note_damage(self, table: str, row_id: Any, problem: str) -> validate.Damage:
+        d = validate.Damage(self._path, table, row_id, problem)
+        self._damage.setdefault((table, repr(row_id)), d)
+        validate.record(d)
+        return d
+
+    def _one_instance(self, row: Any) -> Instance:
+        """The instance of one READ_SQL row, or ProjectDamagedError naming what is wrong."""
+        got = validate.decode_instances([row], self._skeleton.num_keypoints, self._note_damage)
+        if not got:
+            raise validate.damaged_error(self._damage[("instances", repr(row[0]))])
+        return got[0][1]
+
     # --- transactions ----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
@@ -484,7 +534,8 @@ class Project(DatasetReads):
             ) from e
         if isinstance(e, exc.DBAPIError):
             raise ProjectError(
-                f"cannot write project {self._path}: {e.orig}; nothing was changed"
+                f"cannot write project {self._path}: {explain_db_error(e, self._path)}; "
+                "nothing was changed"
             ) from e
 
     @contextlib.contextmanager
@@ -495,7 +546,23 @@ class Project(DatasetReads):
             with self._engine.connect() as conn, conn.begin():
                 yield conn
         except exc.DBAPIError as e:
-            raise ProjectError(f"cannot read project {self._path}: {e.orig}") from e
+            raise self._read_error(e) from e
+
+    def _read_error(self, e: exc.DBAPIError) -> ProjectError:
+        if isinstance(e.orig, sqlite3.DatabaseError) and \
+                not isinstance(e.orig, sqlite3.OperationalError):
+            return ProjectError(
+                f"project {self._path} is damaged ({e.orig}); `pose-studio info --check` says "
+                f"where, `pose-studio repair {self._path} --out CLEAN.posestudio` saves what "
+                "can be read")
+        return ProjectError(f"cannot read project {self._path}: {e.orig}")
+
+    def check_health(self) -> Any:
+        """Check the whole file: SQLite's integrity check, foreign keys and every row
+        (``health.py``); returns a :class:`~pose_studio.store.health.HealthReport`."""
+        from pose_studio.store.health import check_health
+
+        return check_health(self)
 
     # --- videos ----------------------------------------------------------------------------------
     def _rel(self, abs_path: Path, base: Path | None = None) -> str | None:
@@ -505,6 +572,9 @@ class Project(DatasetReads):
             return None
 
     def _record(self, row: VideoRow) -> VideoRecord:
+        why = validate.video_problem(row)
+        if why is not None:
+            raise validate.damaged_error(self._note_damage("videos", row.id, why))
         abs_p = Path(row.abs_path)
         path = abs_p
         if row.rel_path is not None:
@@ -579,13 +649,16 @@ class Project(DatasetReads):
             with Session(self._engine) as s:
                 yield s
         except exc.DBAPIError as e:
-            raise ProjectError(f"cannot read project {self._path}: {e.orig}") from e
+            raise self._read_error(e) from e
         except exc.SQLAlchemyError as e:
             raise ProjectError(f"cannot read project {self._path}: {e}") from e
 
     def videos(self) -> list[VideoRecord]:
+        """The project's videos; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
-            return [self._record(r) for r in s.scalars(select(VideoRow).order_by(VideoRow.id))]
+            rows = s.scalars(select(VideoRow).order_by(VideoRow.id))
+            return [self._record(r) for r in validate.valid(
+                rows, "videos", validate.video_problem, self._note_damage)]
 
     def video(self, video_id: int) -> VideoRecord:
         with self._read_session() as s:
@@ -729,14 +802,15 @@ class Project(DatasetReads):
         sql, params = runs.filter_sql(sql, params, run)
         with self._read() as conn:
             rows = conn.exec_driver_sql(sql + " ORDER BY id", params).fetchall()
-        return [instance_from_row(r) for r in rows]
+        return [inst for _, inst in validate.decode_instances(
+            rows, self._skeleton.num_keypoints, self._note_damage)]
 
     def instance(self, instance_id: int) -> Instance:
         with self._read() as conn:
             row = conn.exec_driver_sql(f"{_SELECT_SQL} WHERE id = ?", (instance_id,)).first()
         if row is None:
             raise ProjectError(f"project {self._path} has no instance {instance_id}")
-        return instance_from_row(row)
+        return self._one_instance(row)
 
     def _insert_instance(
         self, conn: Connection, video_id: int, frame_idx: int, inst: Instance, *,
@@ -793,14 +867,15 @@ class Project(DatasetReads):
         """Delete an instance and return it in full (for undo via :meth:`restore_instance`)."""
         with self._write_conn() as conn:
             row = conn.exec_driver_sql(
-                f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances "
+                f"SELECT video_id, frame_idx, {READ_SQL} FROM instances "
                 "WHERE id = ?", (instance_id,)
             ).first()
             if row is None:
                 raise ProjectError(f"project {self._path} has no instance {instance_id}")
+            inst = self._one_instance(row[2:])  # a damaged row is refused, nothing deleted
             conn.exec_driver_sql("DELETE FROM instances WHERE id = ?", (instance_id,))
             summary.refresh_frames(conn, row[0], (row[1],))
-        return instance_from_row(row[2:])
+        return inst
 
     def frame_of_instance(self, instance_id: int) -> FrameRef:
         with self._read() as conn:
@@ -835,13 +910,14 @@ class Project(DatasetReads):
             return _new_model_run(s, model_path, model_hash, providers, params)
 
     def model_runs(self) -> list[ModelRunRecord]:
+        """The model runs; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
-            return [
-                ModelRunRecord(id=r.id, model_path=r.model_path, model_hash=r.model_hash,
-                               providers=tuple(json.loads(r.providers_json)),
+            rows = list(s.scalars(select(ModelRunRow).order_by(ModelRunRow.id)))
+        return [ModelRunRecord(id=r.id, model_path=str(r.model_path), model_hash=str(r.model_hash),
+                               providers=tuple(str(p) for p in json.loads(r.providers_json)),
                                params=json.loads(r.params_json), created_at=r.created_at)
-                for r in s.scalars(select(ModelRunRow).order_by(ModelRunRow.id))
-            ]
+                for r in validate.valid(rows, "model_runs", validate.model_run_problem,
+                                        self._note_damage)]
 
     def add_predictions(
         self,
@@ -977,6 +1053,11 @@ class Project(DatasetReads):
             ).scalar()
             if n is None:
                 raise ProjectError(f"project {self._path} has no video with id {video_id}")
+            if not isinstance(n, int) or not 0 <= n <= validate.MAX_FRAME_COUNT:
+                raise validate.damaged_error(self._note_damage(
+                    "videos", video_id, f"frame count {n!r} is not possible"))
+            check_allocation(int(n) * summary.SUMMARY_DTYPE.itemsize * 3,
+                             f"the per-frame summary of video {video_id} ({n} frames)")
             try:
                 return summary.read_arrays(conn, video_id, int(n))
             except summary.SummaryDamaged:
@@ -1030,7 +1111,7 @@ class Project(DatasetReads):
         elif run != "all":
             where.append(f"(kind = {KIND_USER} OR model_run_id IS ?)")
             params.append(run)
-        sql = (f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances"
+        sql = (f"SELECT video_id, frame_idx, {READ_SQL} FROM instances"
                + (f" WHERE {' AND '.join(where)}" if where else "")
                + " ORDER BY video_id, frame_idx, id")
         with self._read() as conn:
@@ -1039,8 +1120,9 @@ class Project(DatasetReads):
                 chunk = result.fetchmany(2000)
                 if not chunk:
                     break
-                for r in chunk:
-                    yield int(r[0]), int(r[1]), instance_from_row(r[2:])
+                for i, inst in validate.decode_instances(
+                        chunk, self._skeleton.num_keypoints, self._note_damage, offset=2):
+                    yield int(chunk[i][0]), int(chunk[i][1]), inst
 
     # --- fingerprints ----------------------------------------------------------------------------
     def set_fingerprints(self, video_id: int, fingerprints: Mapping[int, int | bytes]) -> None:
@@ -1068,7 +1150,14 @@ class Project(DatasetReads):
                 "AND (fingerprint IS NOT NULL OR signature IS NOT NULL) ORDER BY frame_idx",
                 (video_id,),
             ).fetchall()
-        return {int(f): bytes(sig) if sig is not None else int(v) % _U64 for f, v, sig in rows}
+        out: dict[int, int | bytes] = {}
+        for f, v, sig in rows:
+            why = validate.fingerprint_problem(f, v, sig, MAX_SIGNATURE_BYTES)
+            if why is not None:
+                self._note_damage("frames", f"video {video_id} frame {f}", why)
+                continue
+            out[int(f)] = bytes(sig) if sig is not None else int(v) % _U64
+        return out
 
     # --- tracks ----------------------------------------------------------------------------------
     def create_track(self, name: str) -> int:
@@ -1079,9 +1168,11 @@ class Project(DatasetReads):
             return int(row.id)
 
     def tracks(self) -> list[TrackRecord]:
+        """The tracks; damaged rows are left out (and noted in :attr:`damage`)."""
         with self._read_session() as s:
-            return [TrackRecord(id=r.id, name=r.name)
-                    for r in s.scalars(select(TrackRow).order_by(TrackRow.id))]
+            rows = list(s.scalars(select(TrackRow).order_by(TrackRow.id)))
+        return [TrackRecord(id=r.id, name=r.name) for r in validate.valid(
+            rows, "tracks", validate.track_problem, self._note_damage)]
 
     # --- edit journal (the undo history; store/journal.py) ----------------------------------------
     def apply_edit(self, edit: Edit, *, user: str | None = None,

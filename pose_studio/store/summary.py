@@ -124,15 +124,20 @@ def _accumulate(rec: np.ndarray, offsets: np.ndarray, kinds: np.ndarray, scores:
         np.fmin.at(rec["min"], offsets[scored], s.astype(np.float32))
 
 
+def _num(v: object) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
+
+
 def _rows_to_arrays(rows: list[tuple[int, int, float | None]]) -> tuple[np.ndarray, ...]:
+    # Rows that cannot be counted (damage: a frame or kind that is not a number) are left out;
+    # they are reported when the instances themselves are read.
+    rows = [r for r in rows if isinstance(r[0], int) and r[0] >= 0 and r[1] in (0, 1)]
     if not rows:
         z = np.zeros(0, dtype=np.int64)
         return z, z, np.zeros(0, dtype=np.float64)
     frames = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     kinds = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    scores = np.fromiter(
-        (np.nan if r[2] is None else r[2] for r in rows), dtype=np.float64, count=len(rows)
-    )
+    scores = np.fromiter((_num(r[2]) for r in rows), dtype=np.float64, count=len(rows))
     return frames, kinds, scores
 
 
@@ -317,11 +322,10 @@ def arrays_from_instances(conn: Connection, video_id: int, frame_count: int,
         view = shown_view(conn, video_id)
     where, extra = _filter(view)
     rows = conn.exec_driver_sql(
-        _ROWS + " AND frame_idx >= 0" + where, (video_id, *extra)
+        _ROWS + " AND frame_idx >= 0 AND frame_idx < ?" + where, (video_id, frame_count, *extra)
     ).fetchall()
     f, k, sc = _rows_to_arrays(rows)  # type: ignore[arg-type]
-    n = max(frame_count, int(f.max()) + 1 if f.size else 0)
-    rec = _empty(n)
+    rec = _empty(frame_count)
     _accumulate(rec, f, k, sc)
     return _to_arrays(rec[:frame_count])
 
@@ -335,11 +339,16 @@ def read_arrays(conn: Connection, video_id: int, frame_count: int) -> FrameArray
     rows = conn.exec_driver_sql(
         "SELECT chunk, data FROM frame_summary WHERE video_id = ?", (video_id,)
     ).fetchall()
-    n_chunks = max([frame_count // SUMMARY_CHUNK + 1] + [c + 1 for c, _ in rows])
+    # Only the chunks that cover the video are read: a stray chunk number (damage, or frames
+    # stored beyond a video of unknown length) must not size the arrays.
+    n_chunks = frame_count // SUMMARY_CHUNK + 1
     rec = _empty(n_chunks * SUMMARY_CHUNK)
     for chunk, data in rows:
-        if chunk < 0 or not isinstance(data, bytes) or len(data) != _CHUNK_BYTES:
+        if not isinstance(chunk, int) or chunk < 0 or not isinstance(data, bytes) or \
+                len(data) != _CHUNK_BYTES:
             raise SummaryDamaged(f"video {video_id} chunk {chunk}")
+        if chunk >= n_chunks:
+            continue
         rec[chunk * SUMMARY_CHUNK : (chunk + 1) * SUMMARY_CHUNK] = np.frombuffer(
             data, dtype=SUMMARY_DTYPE
         )

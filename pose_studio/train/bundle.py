@@ -13,11 +13,10 @@ from typing import Any
 
 def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """(model in eval mode, checkpoint dict) from a trainer checkpoint or bundled weights."""
-    import torch
-
+    from pose_studio.train.checkpoint import load
     from pose_studio.train.net import HRNet, NetConfig
 
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    ck = load(path)  # weights only: nothing stored in the file runs
     model = HRNet(NetConfig.from_dict(ck["net"]))
     model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
     return model.eval(), ck

@@ -265,7 +265,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None,
             if cfg.time_budget_min and time.time() - t0 > cfg.time_budget_min * 60:
                 stop = True
                 break
-        metrics = validate(model, torch, device, val_s, cfg.size)
+        # plain floats: checkpoints hold only what weights-only loading accepts
+        metrics = {k: float(v) for k, v in validate(model, torch, device, val_s,
+                                                     cfg.size).items()}
         rec = {"event": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "step": step,
                "loss": float(np.mean(losses)) if losses else None, "val_ap": metrics["AP"],
                "val_ap50": metrics["AP50"], "val_ap75": metrics["AP75"],
@@ -318,10 +320,11 @@ def _describe_data(cfg: TrainConfig, n_train: int, n_val: int) -> dict[str, Any]
 
 
 def _load_ckpt(torch: Any, path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt or foreign file
-        raise TrainError(f"{path}: cannot read checkpoint ({e})") from e
+    # weights only: a checkpoint from someone else must not run code (checkpoint.py)
+    from pose_studio.train.checkpoint import load
+
+    del torch
+    return load(path)
 
 
 def _load_state(model: Any, state: dict[str, Any], path: Path) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from pose_studio.core.imagesize import check_image_file
+from pose_studio.core.limits import ResourceLimitError
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.cache import FrameCache
 from pose_studio.video.errors import VideoError
@@ -293,6 +295,12 @@ class ImageSetReader(VideoReader):
         if cached is not None:
             return cached
         path = self._root / self._rels[i]
+        try:  # the header's size first: a small file can claim billions of pixels
+            check_image_file(path)
+        except ResourceLimitError as exc:
+            raise VideoError(path, f"not decoded: {exc}") from None
+        except OSError:
+            pass  # missing or unreadable: decode_image says so below
         img = decode_image(path)
         if img is None:
             why = "missing" if not path.exists() else "damaged or unsupported"

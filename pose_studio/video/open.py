@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
+from pose_studio.core.files import os_reason, path_kind
+from pose_studio.core.limits import ResourceLimitError, check_image_size
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.errors import VideoError
 
@@ -23,12 +27,25 @@ def open_video(
         VideoError: missing file, not a video, no frames, unsupported codec... (with the reason).
     """
     p = Path(path)
-    if p.is_dir():
+    # A FIFO or a device would block or never end inside the demuxer: refused from its stat.
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise VideoError(p, "file not found") from None
+    except (OSError, ValueError) as exc:
+        raise VideoError(p, os_reason(exc, p)) from None
+    if stat.S_ISDIR(mode):
         from pose_studio.video.image_reader import ImageFolderReader
 
         return ImageFolderReader(p, index=index, cache_mb=cache_mb)
-    if not p.exists():
-        raise VideoError(p, "file not found")
+    if not stat.S_ISREG(mode):
+        raise VideoError(p, f"this is {path_kind(mode)}, not a video file")
     from pose_studio.video.file_reader import FileVideoReader
 
-    return FileVideoReader(p, index=index, cache_mb=cache_mb)
+    reader = FileVideoReader(p, index=index, cache_mb=cache_mb)
+    try:  # a frame of the size the file claims must fit in memory before one is decoded
+        check_image_size(reader.meta.width, reader.meta.height, "its frames", copies=3)
+    except ResourceLimitError as exc:
+        reader.close()
+        raise VideoError(p, str(exc)) from None
+    return reader
