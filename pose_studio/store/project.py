@@ -1106,10 +1106,10 @@ class Project(DatasetReads):
             where.append("video_id = ?")
             params.append(video_id)
         if run == "shown":
-            where.append(f"(kind = {KIND_USER} OR model_run_id IS (SELECT s.run_id FROM "
+            where.append(f"(kind <> {KIND_PREDICTED} OR model_run_id IS (SELECT s.run_id FROM "
                          f"shown_runs s WHERE s.video_id = instances.video_id))")
         elif run != "all":
-            where.append(f"(kind = {KIND_USER} OR model_run_id IS ?)")
+            where.append(f"(kind <> {KIND_PREDICTED} OR model_run_id IS ?)")
             params.append(run)
         sql = (f"SELECT video_id, frame_idx, {READ_SQL} FROM instances"
                + (f" WHERE {' AND '.join(where)}" if where else "")

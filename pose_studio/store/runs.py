@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from pose_studio.store import summary
 from pose_studio.store.errors import ProjectError
-from pose_studio.store.schema import KIND_USER
+from pose_studio.store.schema import KIND_PREDICTED
 
 __all__ = ["RunInfo", "RunKeypoints", "ShownRuns", "filter_sql", "follow_newest",
            "prepare_write", "read_keypoints", "run_infos", "set_shown", "shown"]
@@ -80,9 +80,9 @@ def filter_sql(sql: str, params: tuple[Any, ...], run: Any) -> tuple[str, tuple[
     if run == "all":
         return sql, params
     if run == "shown":
-        return (sql + f" AND (kind = {KIND_USER} OR model_run_id IS (SELECT run_id FROM "
+        return (sql + f" AND (kind <> {KIND_PREDICTED} OR model_run_id IS (SELECT run_id FROM "
                 "shown_runs WHERE shown_runs.video_id = instances.video_id))", params)
-    return sql + f" AND (kind = {KIND_USER} OR model_run_id IS ?)", (*params, run)
+    return sql + f" AND (kind <> {KIND_PREDICTED} OR model_run_id IS ?)", (*params, run)
 
 
 def shown(conn: Connection, video_id: int) -> ShownRuns:
