@@ -210,10 +210,10 @@ def _fresh_schema() -> Schema:
     try:
         with tempfile.TemporaryDirectory(prefix="posestudio-schema-") as tmp:
             from pose_studio.store.engine import connect_raw
-            from pose_studio.store.project import Project
+            from pose_studio.store.newfile import write_new_file
 
             path = Path(tmp) / "expected.posestudio"
-            Project._write_new_file(path, COCO17)
+            write_new_file(path, COCO17)
             conn = connect_raw(path, mode="ro")
             try:
                 return read_schema(conn)[0]
@@ -379,7 +379,9 @@ def check_schema(conn: sqlite3.Connection, path: Path, version: int | None) -> N
     if not findings:
         return
     missing = [f for f in findings if f.problem == "missing"]
-    foreign = [f for f in findings if f.problem != "missing"]
+    # Objects this version never makes first (they are what could run), then altered ones.
+    foreign = sorted((f for f in findings if f.problem != "missing"),
+                     key=lambda f: not f.problem.startswith("not created"))
     repair = f"`pose-studio repair {path} --out CLEAN.posestudio` writes a copy without it"
     if foreign:
         shown = "; ".join(f.describe() for f in foreign[:3])

@@ -115,7 +115,7 @@ def _check(conn: sqlite3.Connection, report: HealthReport, k: int, damage: Any) 
     _scan(conn, "SELECT id, name FROM tracks", report, "tracks",
           rows_of("tracks", validate.track_problem, ["id", "name"]))
 
-    from pose_studio.store.project import MAX_SIGNATURE_BYTES
+    from pose_studio.store.validate import MAX_SIGNATURE_BYTES
 
     def frames(rows: list[Any]) -> None:
         for vid, f, fp, sig in rows:

@@ -3,7 +3,7 @@
 ``MIGRATIONS[v - 1]`` takes a file from version ``v`` to ``v + 1``. :func:`migrate` runs every step
 a file needs in ONE transaction (SQLite DDL is transactional), so a crash mid-upgrade leaves the
 old version intact. A file newer than :data:`SCHEMA_VERSION` is refused before anything is
-written (see ``engine.inspect_file``).
+written (see ``inspection.inspect_file``).
 
 History:
     1: first release (instances with packed keypoints, no per-frame summaries).

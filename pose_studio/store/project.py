@@ -56,7 +56,16 @@ from pose_studio.core.edits import Edit
 from pose_studio.core.files import PathError, check_output_path, os_reason
 from pose_studio.core.limits import check_allocation
 from pose_studio.core.skeleton import Skeleton
-from pose_studio.store import guard, journal, journal_import, migrations, runs, summary, validate
+from pose_studio.store import (
+    guard,
+    journal,
+    journal_import,
+    migrations,
+    newfile,
+    runs,
+    summary,
+    validate,
+)
 from pose_studio.store.codec import (
     INSERT_COLUMNS,
     READ_SQL,
@@ -68,11 +77,9 @@ from pose_studio.store.dataset_rows import DatasetReads, DatasetWrites
 from pose_studio.store.engine import (
     connect_raw,
     explain_db_error,
-    inspect_file,
     make_engine,
     memory_copy,
     pending_wal,
-    read_checked_version,
     recovered_memory_copy,
 )
 from pose_studio.store.errors import (
@@ -81,21 +88,18 @@ from pose_studio.store.errors import (
     ProjectVersionError,
 )
 from pose_studio.store.identity import FileIdentity, VideoFileStatus, compare, file_identity
+from pose_studio.store.inspection import inspect_file, read_checked_version
 from pose_studio.store.lock import ProjectLock
 from pose_studio.store.records import FrameArrays, ModelRunRecord, TrackRecord, VideoRecord
 from pose_studio.store.schema import (
-    APPLICATION_ID,
     KIND_PREDICTED,
     KIND_USER,
     SCHEMA_VERSION,
-    Base,
-    MetaRow,
     ModelRunRow,
-    SchemaVersionRow,
-    SkeletonRow,
     TrackRow,
     VideoRow,
 )
+from pose_studio.store.validate import MAX_SIGNATURE_BYTES
 
 __all__ = ["SUFFIX", "ImportWriter", "Project"]
 
@@ -132,8 +136,6 @@ def _to_i64(v: int) -> int:
     return v - _U64 if v > _I64_MAX else v
 
 
-#: Largest fingerprint signature the store accepts (a 32x32 thumbnail is 1025 bytes).
-MAX_SIGNATURE_BYTES = 16384
 _UPSERT_FINGERPRINT = (
     "INSERT INTO frames (video_id, frame_idx, fingerprint, signature) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (video_id, frame_idx) DO UPDATE SET fingerprint = excluded.fingerprint, "
@@ -244,31 +246,7 @@ class Project(DatasetReads):
 
     @staticmethod
     def _write_new_file(tmp: Path, skeleton: Skeleton) -> None:
-        # Built beside the target and renamed into place: a crash never leaves half a project.
-        raw = connect_raw(tmp, mode="rwc")
-        raw.close()
-        engine = make_engine(tmp, read_only=False)
-        try:
-            with engine.connect() as conn, conn.begin():
-                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-                Base.metadata.create_all(conn)
-            now = time.time()
-            with Session(engine) as s, s.begin():
-                s.add(SchemaVersionRow(id=1, version=SCHEMA_VERSION))
-                s.add(SkeletonRow(id=1, name=skeleton.name, num_keypoints=skeleton.num_keypoints,
-                                  json=skeleton.to_json()))
-                s.add(MetaRow(key="created_at", value=repr(now)))
-                s.add(MetaRow(key="created_by", value="pose-studio"))
-        finally:
-            engine.dispose()
-        raw = connect_raw(tmp)
-        try:
-            raw.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            raw.close()
-        for side in ("-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                Path(str(tmp) + side).unlink()
+        newfile.write_new_file(tmp, skeleton)
 
     @classmethod
     def open(

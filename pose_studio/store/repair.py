@@ -27,8 +27,9 @@ from sqlalchemy.exc import DBAPIError
 from pose_studio.core.files import PathError, check_output_path, os_reason
 from pose_studio.store import guard, migrations, summary, validate
 from pose_studio.store.codec import _BLOB_LIMITS, READ_COLUMNS, validate_rows
-from pose_studio.store.engine import _open_regular, connect_raw, explain_db_error, inspect_file
+from pose_studio.store.engine import _open_regular, connect_raw, explain_db_error
 from pose_studio.store.errors import ProjectError, ProjectVersionError
+from pose_studio.store.inspection import inspect_file
 from pose_studio.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 __all__ = ["RepairReport", "repair_project"]
@@ -149,7 +150,7 @@ def _check_row(table: str, names: list[str], row: tuple[Any, ...], k: int | None
         return validate.track_problem(SimpleNamespace(**dict(zip(names, row))))
     if table == "frames":
         d = dict(zip(names, row))
-        from pose_studio.store.project import MAX_SIGNATURE_BYTES
+        from pose_studio.store.validate import MAX_SIGNATURE_BYTES
 
         return validate.fingerprint_problem(d.get("frame_idx"), d.get("fingerprint"),
                                             d.get("signature"), MAX_SIGNATURE_BYTES)

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_FRAME_COUNT = 1 << 31
 _LOG_LIMIT = 1000
 
+#: Largest fingerprint signature the store accepts (a 32x32 thumbnail is 1025 bytes).
+MAX_SIGNATURE_BYTES = 16384
+
 
 @dataclass(frozen=True)
 class Damage:
