@@ -130,7 +130,7 @@ class Session:
         self.selected_keypoint: int | None = None
         self.frames = FrameFlags.empty(0)
         self.shown: ShownFrame | None = None
-        self.history = History()
+        self.history = History(self.user)  # this user's own undo stack
         self.last_frame: dict[int, int] = {}  # video id -> where the user was (per video)
         self._cache_key: tuple[int, int] | None = None
         self._cache: list[Instance] = []

@@ -16,11 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import Instance, InstanceKind
-from pose_studio.store import journal, journal_import, runs, summary
-from pose_studio.store.codec import check_instance, check_rows, instance_row
+from pose_studio.store import bulk, ids, journal, journal_import, runs, server, summary
+from pose_studio.store.codec import (
+    UPDATE_SQL,
+    check_instance,
+    check_rows,
+    instance_row,
+    update_params,
+)
 from pose_studio.store.dataset_rows import DatasetWrites
 from pose_studio.store.errors import ProjectError
-from pose_studio.store.instances import INSERT_SQL, UPDATE_SQL, InstanceOps
+from pose_studio.store.instances import InstanceOps
 from pose_studio.store.predictions import new_model_run
 from pose_studio.store.schema import KIND_PREDICTED, TrackRow, VideoRow
 from pose_studio.store.videos import UPSERT_FINGERPRINT, VideoOps, fingerprint_rows
@@ -45,13 +51,14 @@ class ImportOps(VideoOps, InstanceOps):
                 vid = w.add_video(...)
                 w.add_instance(vid, 0, inst)
         """
-        with self._write(bulk=True) as s:
-            writer = ImportWriter(self, s)
+        who = user or journal.default_user()
+        with self._write(bulk=True, exclusive=True, user=who) as s:
+            writer = ImportWriter(self, s, who)
             since = journal_import.mark(s.connection())
             yield writer
             writer._finish()
             journal_import.record(self, s.connection(), since, writer._explicit_ids,
-                                  writer._videos_added, label, user or journal.default_user())
+                                  writer._videos_added, label, who)
 
 
 
@@ -59,9 +66,10 @@ class ImportWriter(DatasetWrites):
     """Adds many things inside one transaction (see :meth:`Project.import_transaction`); the
     dataset tables through :class:`~pose_studio.store.dataset_rows.DatasetWrites`."""
 
-    def __init__(self, project: ImportOps, session: Session) -> None:
+    def __init__(self, project: ImportOps, session: Session, user: str | None = None) -> None:
         self._p = project
         self._s = session
+        self._user = user  # recorded as the last editor of what it writes
         self._touched: dict[int, set[int]] = {}
         self._predicted: set[int] = set()  # videos that got predictions (their shown run)
         self.instances_added = 0
@@ -86,7 +94,7 @@ class ImportWriter(DatasetWrites):
 
     def add_instance(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         out = self._p._insert_instance(self._s.connection(), video_id, frame_idx, inst,
-                                       refresh=False)
+                                       refresh=False, user=self._user)
         if inst.id is not None:
             self._explicit_ids.add(int(inst.id))
         self._touched.setdefault(video_id, set()).add(frame_idx)
@@ -99,7 +107,7 @@ class ImportWriter(DatasetWrites):
         """Add many ``(video_id, frame_idx, instance)`` at once (one executemany); user
         instances and predictions alike, explicit ids kept. Returns how many."""
         now = time.time()
-        rows = [instance_row(inst, v, f, now) for v, f, inst in items]
+        rows = [instance_row(inst, v, f, now, user=self._user) for v, f, inst in items]
         check_rows(rows, self._p.skeleton.num_keypoints, f"project {self._p.path}")
         conn = self._s.connection()
         by_video: dict[int, list[int]] = {}
@@ -107,8 +115,7 @@ class ImportWriter(DatasetWrites):
             by_video.setdefault(r[1], []).append(r[2])
         for vid, frames in by_video.items():
             self._p._check_frames(conn, vid, np.asarray(frames, dtype=np.int64))
-        if rows:
-            conn.exec_driver_sql(INSERT_SQL, rows)
+        bulk.insert_instances(conn, rows)
         self._explicit_ids.update(int(r[0]) for r in rows if r[0] is not None)
         for vid, frames in by_video.items():
             self._touched.setdefault(vid, set()).update(frames)
@@ -136,7 +143,7 @@ class ImportWriter(DatasetWrites):
         check_instance(inst, self._p.skeleton.num_keypoints,
                        f"project {self._p.path}, instance {inst.id}")
         row = instance_row(inst, where[0], where[1], time.time())
-        conn.exec_driver_sql(UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
+        conn.exec_driver_sql(UPDATE_SQL, (*update_params(row), self._user, inst.id))
         self._touched.setdefault(int(where[0]), set()).add(int(where[1]))
         return inst
 
@@ -155,7 +162,8 @@ class ImportWriter(DatasetWrites):
         rows = [(t, int(i)) for i, t in track_of.items()]
         if rows:
             self._s.connection().exec_driver_sql(
-                "UPDATE instances SET track_id = ? WHERE id = ?", rows)
+                "UPDATE instances SET track_id = ?, version = version + 1, edited_by = ? "
+                "WHERE id = ?", [(t, self._user, i) for t, i in rows])
 
     def create_track(self, name: str) -> int:
         row = TrackRow(name=str(name), created_at=time.time())
@@ -171,6 +179,10 @@ class ImportWriter(DatasetWrites):
 
     def _finish(self) -> None:
         conn = self._s.connection()
+        if self._explicit_ids:  # on a server, ids chosen here do not move the id sequence
+            ids.catch_up(conn, "instances")
+        if self._videos_added:
+            server.note_change(conn, "videos")
         for video_id in self._predicted:
             runs.follow_newest(conn, video_id)
         for video_id, frames in self._touched.items():

@@ -12,8 +12,15 @@ from sqlalchemy import Connection, select
 
 from pose_studio.core.annotation import FrameRef, Instance, InstanceKind
 from pose_studio.core.limits import check_allocation
-from pose_studio.store import runs, summary, validate
-from pose_studio.store.codec import INSERT_COLUMNS, READ_SQL, check_instance, instance_row
+from pose_studio.store import bulk, ids, runs, summary, validate
+from pose_studio.store.codec import (
+    INSERT_COLUMNS,
+    READ_SQL,
+    UPDATE_SQL,
+    check_instance,
+    instance_row,
+    update_params,
+)
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.project_base import ProjectBase
 from pose_studio.store.records import FrameArrays, TrackRecord
@@ -29,12 +36,6 @@ RunFilter = int | str | None
 INSERT_SQL = (
     f"INSERT INTO instances ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
-)
-# Everything but id, video_id, frame_idx and created_at (INSERT_COLUMNS[3:12] + [13:]).
-UPDATE_SQL = (
-    "UPDATE instances SET "
-    + ", ".join(f"{c} = ?" for c in INSERT_COLUMNS[3:12] + INSERT_COLUMNS[13:])
-    + " WHERE id = ?"
 )
 _SELECT_SQL = f"SELECT {READ_SQL} FROM instances"
 
@@ -76,7 +77,7 @@ class InstanceOps(ProjectBase):
 
     def _insert_instance(
         self, conn: Connection, video_id: int, frame_idx: int, inst: Instance, *,
-        refresh: bool = True,
+        refresh: bool = True, user: str | None = None,
     ) -> Instance:
         where = f"project {self._path}, video {video_id} frame {frame_idx}"
         check_instance(inst, self._skeleton.num_keypoints, where)
@@ -87,11 +88,14 @@ class InstanceOps(ProjectBase):
             raise ProjectError(f"{where}: instance id {inst.id} is already in use")
         if inst.kind is InstanceKind.PREDICTED and refresh:
             runs.prepare_write(conn, video_id, inst.model_run_id)
-        cur = conn.exec_driver_sql(INSERT_SQL, instance_row(inst, video_id, frame_idx, time.time()))
-        new_id = int(cur.lastrowid)
+        version = (inst.version or 0) + 1 if inst.id is not None else 1
+        new_id = bulk.insert_instance(conn, instance_row(
+            inst, video_id, frame_idx, time.time(), user=user, version=version))
+        if inst.id is not None:
+            ids.catch_up(conn, "instances", new_id)
         if refresh:
             summary.refresh_frames(conn, video_id, (frame_idx,))
-        return inst if inst.id == new_id else inst.replace(id=new_id)
+        return inst.replace(id=new_id, version=version, edited_by=user)
 
     def add_instance(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         """Store a new instance; keeps ``inst.id`` when set (redo of an undone add).
@@ -121,7 +125,7 @@ class InstanceOps(ProjectBase):
             check_instance(inst, self._skeleton.num_keypoints,
                            f"project {self._path}, instance {inst.id}")
             row = instance_row(inst, where[0], where[1], time.time())
-            conn.exec_driver_sql(UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
+            conn.exec_driver_sql(UPDATE_SQL, (*update_params(row), None, inst.id))
             summary.refresh_frames(conn, where[0], (where[1],))
         return inst
 
@@ -196,9 +200,9 @@ class InstanceOps(ProjectBase):
                 "(SELECT count(*) FROM instances WHERE kind = 0), "
                 "(SELECT count(*) FROM instances WHERE kind = 1), "
                 "(SELECT count(*) FROM (SELECT DISTINCT video_id, frame_idx FROM instances "
-                " WHERE kind = 0)), "
+                " WHERE kind = 0) AS u), "
                 "(SELECT count(*) FROM (SELECT DISTINCT video_id, frame_idx FROM instances "
-                " WHERE kind = 1))"
+                " WHERE kind = 1) AS p)"
             ).one()
         return {"user_instances": int(row[0]), "predicted_instances": int(row[1]),
                 "labeled_frames": int(row[2]), "predicted_frames": int(row[3])}

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import Instance, InstanceKind
-from pose_studio.store import runs, summary, validate
+from pose_studio.store import bulk, runs, server, summary, validate
 from pose_studio.store.codec import check_rows, instance_row
 from pose_studio.store.errors import ProjectError
-from pose_studio.store.instances import INSERT_SQL, RunFilter
+from pose_studio.store.instances import RunFilter
 from pose_studio.store.project_base import ProjectBase
 from pose_studio.store.records import FrameArrays, ModelRunRecord
 from pose_studio.store.schema import KIND_PREDICTED, KIND_USER, ModelRunRow
@@ -86,6 +86,7 @@ class PredictionOps(ProjectBase):
         frames = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
         with self._write(bulk=True) as s:
             conn = s.connection()
+            server.lock_videos(conn, (video_id,))
             self._check_frames(conn, video_id, frames)
             if not rows:
                 return 0
@@ -104,9 +105,9 @@ class PredictionOps(ProjectBase):
                         f"kind = {KIND_PREDICTED} AND model_run_id IS ?",
                         [(video_id, int(f), model_run_id) for f in uniq],
                     )
-            conn.exec_driver_sql(INSERT_SQL, rows)
+            bulk.insert_instances(conn, rows)
             if chunks is not None:
-                scores = np.fromiter((np.nan if r[19] is None else r[19] for r in rows),
+                scores = np.fromiter((np.nan if r[19] is None else r[19] for r in rows),  # summary_score
                                      dtype=np.float64, count=len(rows))
                 summary.add_predicted(conn, video_id, frames, scores, replace=replace,
                                       chunks=chunks)
@@ -121,6 +122,7 @@ class PredictionOps(ProjectBase):
         cond, extra = ("", ()) if run == "all" else (" AND model_run_id IS ?", (run,))
         with self._write(bulk=True) as s:
             conn = s.connection()
+            server.lock_videos(conn, (video_id,))
             if frames is None:
                 touched = [f for (f,) in conn.exec_driver_sql(
                     f"SELECT DISTINCT frame_idx FROM instances WHERE video_id = ? AND kind = 1"
@@ -151,6 +153,8 @@ class PredictionOps(ProjectBase):
         predictions without a run) and ``compare`` beside it (None: none; ``"keep"``).
         The frame summaries count the shown run from then on. One transaction."""
         with self._write(bulk=True) as s:
+            server.lock_videos(s.connection(), (video_id,))
+            server.note_change(s.connection(), "runs", video_id)
             return runs.set_shown(s.connection(), video_id, run, compare)
 
     def run_infos(self, video_id: int | None = None) -> list[runs.RunInfo]:

@@ -1,4 +1,6 @@
-"""A Pose Studio project: one SQLite file (``*.posestudio``) holding everything.
+"""A Pose Studio project: one SQLite file (``*.posestudio``) holding everything, or the same
+tables in a PostgreSQL database shared by several annotators (``server.py``,
+``server_project.py``: what differs there, and why).
 
 How it behaves (the decisions, in one place):
 
@@ -39,17 +41,27 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import uuid
 import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 from sqlalchemy import Engine, exc
+from sqlalchemy.engine import URL
 
 from pose_studio.core.edits import Edit
 from pose_studio.core.files import PathError, check_output_path, os_reason
 from pose_studio.core.skeleton import Skeleton
-from pose_studio.store import guard, journal, migrations, newfile, validate
+from pose_studio.store import (
+    guard,
+    journal,
+    migrations,
+    newfile,
+    server,
+    server_project,
+    validate,
+)
 from pose_studio.store.dataset_rows import DatasetReads
 from pose_studio.store.engine import (
     connect_raw,
@@ -102,11 +114,14 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         lock: ProjectLock | None,
         edit_sync: EditSync = "full",
         keeper: sqlite3.Connection | None = None,
+        url: URL | None = None,
     ) -> None:
         if edit_sync not in ("full", "normal"):
             raise ProjectError(f"edit_sync must be 'full' or 'normal', not {edit_sync!r}")
         self._edit_sync = edit_sync
         self._path = path
+        self._url = url
+        self._token = uuid.uuid4().hex[:12]  # tells this project's own change notes apart
         self._engine = engine
         self._read_only_reason = read_only_reason
         self._lock = lock
@@ -127,9 +142,14 @@ class Project(ImportOps, PredictionOps, DatasetReads):
 
         ``edit_sync`` is as for :meth:`open`.
 
+        ``path`` may be a database URL (``postgresql+psycopg://user@host:port/dbname``): the
+        project is then created in that (empty) database.
+
         Raises:
             ProjectError: the file exists, or the folder is missing or not writable.
         """
+        if server.is_url(path):
+            return server_project.create(cls, str(path), skeleton)
         p = _project_file(path)
         try:
             check_output_path(p, "cannot create project")
@@ -183,7 +203,12 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         Raises:
             ProjectNotFoundError, ProjectError (not a project / damaged), ProjectVersionError
             (written by a newer version), ProjectLockedError (open for writing elsewhere).
+
+        ``path`` may be a database URL (see :meth:`create`); several annotators then work on
+        it at once (no write lock; see ``server.py``).
         """
+        if server.is_url(path):
+            return server_project.open(cls, str(path), read_only=read_only)
         p = Path(path).expanduser().absolute()
         info = inspect_file(p)  # read-only connection: nothing is written before this passes
         if info.version > SCHEMA_VERSION:
@@ -303,6 +328,12 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         self._bulk_engine = self._engine.execution_options(
             ps_begin="IMMEDIATE", ps_sync="NORMAL"
         )
+        self._import_engine = self._bulk_engine
+        self._read_engine = self._engine
+        if self._url is not None:  # see server.py: exclusive imports, one snapshot per read
+            self._import_engine = self._engine.execution_options(
+                ps_begin="EXCLUSIVE", ps_sync="NORMAL")
+            self._read_engine = self._engine.execution_options(isolation_level="REPEATABLE READ")
 
     def _load_skeleton(self) -> Skeleton:
         with self._read() as conn:
@@ -313,8 +344,8 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         # Closes the file even if the Project is dropped without close() (or at exit), so a
         # forgotten project never keeps its lock for the rest of the session.
         self._finalizer = weakref.finalize(
-            self, _shutdown, self._engine, self._path, self._read_only_reason is None,
-            self._lock, self._keeper,
+            self, _shutdown, self._engine, self._path,
+            self._read_only_reason is None and self._url is None, self._lock, self._keeper,
         )
 
     def close(self) -> None:
@@ -350,16 +381,18 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         return journal.apply_edit(self, edit, user=user, merge_into=merge_into)
 
     def undo(self, *, user: str | None = None) -> journal.Applied | None:
-        """Undo the newest step of the history (None: nothing to undo)."""
+        """Undo ``user``'s newest step (None: nothing to undo). Each user has their own
+        undo stack: nobody's undo takes back another annotator's edit."""
         return journal.undo(self, user=user)
 
     def redo(self, *, user: str | None = None) -> journal.Applied | None:
-        """Redo the oldest undone step (None: nothing to redo)."""
+        """Redo ``user``'s oldest undone step (None: nothing to redo)."""
         return journal.redo(self, user=user)
 
-    def history(self, limit: int | None = None) -> list[journal.JournalEntry]:
+    def history(self, limit: int | None = None, *,
+                user: str | None = None) -> list[journal.JournalEntry]:
         """The history, oldest first (see :func:`pose_studio.store.journal.entries`)."""
-        return journal.entries(self, limit)
+        return journal.entries(self, limit, user=user)
 
 
     # --- save as ---------------------------------------------------------------------------------
@@ -370,6 +403,10 @@ class Project(ImportOps, PredictionOps, DatasetReads):
         open elsewhere. Returns the new path.
         """
         self._check_open()
+        if self._url is not None:
+            raise ProjectError(
+                f"project {self.location} is on a server: every edit is saved there as it is "
+                f"made; `pose-studio copy {self.location} FILE.posestudio` makes a file of it")
         new = _project_file(path)
         if new == self._path:
             raise ProjectError(f"save as: {new} is the open project itself")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, exc
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import Instance
@@ -26,6 +27,7 @@ from pose_studio.store.engine import explain_db_error
 from pose_studio.store.errors import ProjectError, ProjectReadOnlyError
 from pose_studio.store.lock import ProjectLock
 from pose_studio.store.records import FrameArrays
+from pose_studio.store.server import display_url, send_changes
 
 __all__ = ["ProjectBase"]
 
@@ -37,6 +39,10 @@ class ProjectBase:
     _engine: Engine
     _edit_engine: Engine
     _bulk_engine: Engine
+    _import_engine: Engine  # imports: exclusive on a server (they touch everything)
+    _read_engine: Engine
+    _url: URL | None  # the database of a server project (None: a file)
+    _token: str
     _read_only_reason: str | None
     _lock: ProjectLock | None
     _skeleton: Skeleton
@@ -100,14 +106,29 @@ class ProjectBase:
                 "was changed. Use Save As to edit a copy"
             )
 
+    @property
+    def is_server(self) -> bool:
+        """True for a project in a PostgreSQL database (several annotators at once)."""
+        return self._url is not None
+
+    @property
+    def location(self) -> str:
+        """The file path, or the database URL without its password."""
+        return str(self._path) if self._url is None else display_url(self._url)
+
     @contextlib.contextmanager
-    def _write(self, *, bulk: bool = False) -> Iterator[Session]:
-        """One ORM write transaction (BEGIN IMMEDIATE); database errors become ProjectError."""
+    def _write(self, *, bulk: bool = False, exclusive: bool = False,
+               user: str | None = None) -> Iterator[Session]:
+        """One ORM write transaction (BEGIN IMMEDIATE; on a server, its locks); database
+        errors become ProjectError. ``user``: who, for the change note others receive."""
         self._check_writable()
-        engine = self._bulk_engine if bulk else self._edit_engine
+        engine = self._import_engine if exclusive else \
+            self._bulk_engine if bulk else self._edit_engine
         try:
             with Session(engine, expire_on_commit=False, autoflush=False) as s, s.begin():
                 yield s
+                if self._url is not None:
+                    send_changes(s.connection(), self._token, user)
         except BaseException as e:
             # A rolled-back video id can be handed out again: forget what was cached.
             self._frame_counts.clear()
@@ -115,12 +136,16 @@ class ProjectBase:
             raise
 
     @contextlib.contextmanager
-    def _write_conn(self) -> Iterator[Connection]:
+    def _write_conn(self, *, exclusive: bool = False,
+                    user: str | None = None) -> Iterator[Connection]:
         """A Core write transaction for the per-edit hot path (no ORM unit of work)."""
         self._check_writable()
+        engine = self._import_engine if exclusive else self._edit_engine
         try:
-            with self._edit_engine.begin() as conn:
+            with engine.begin() as conn:
                 yield conn
+                if self._url is not None:
+                    send_changes(conn, self._token, user)
         except BaseException as e:
             self._frame_counts.clear()
             self._convert(e)
@@ -144,7 +169,7 @@ class ProjectBase:
         """One read transaction (a consistent snapshot)."""
         self._check_open()
         try:
-            with self._engine.connect() as conn, conn.begin():
+            with self._read_engine.connect() as conn, conn.begin():
                 yield conn
         except exc.DBAPIError as e:
             raise self._read_error(e) from e
@@ -171,7 +196,7 @@ class ProjectBase:
         """An ORM read session; database errors become ProjectError."""
         self._check_open()
         try:
-            with Session(self._engine) as s:
+            with Session(self._read_engine) as s:
                 yield s
         except exc.DBAPIError as e:
             raise self._read_error(e) from e

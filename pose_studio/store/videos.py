@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pose_studio.store import validate
+from pose_studio.store import server, validate
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.identity import FileIdentity, VideoFileStatus, compare, file_identity
 from pose_studio.store.project_base import ProjectBase
@@ -60,6 +60,8 @@ class VideoOps(ProjectBase):
     """Videos, their files and fingerprints."""
 
     def _rel(self, abs_path: Path, base: Path | None = None) -> str | None:
+        if self._url is not None:  # a server project has no folder: absolute paths only
+            return None
         try:
             return Path(os.path.relpath(abs_path, base or self._path.parent)).as_posix()
         except ValueError:  # another drive (Windows)
@@ -104,6 +106,7 @@ class VideoOps(ProjectBase):
             ProjectError: the same file is already in the project, or bad metadata.
         """
         with self._write() as s:
+            server.note_change(s.connection(), "videos")
             return self._add_video(s, path, width=width, height=height,
                                    frame_count=frame_count, fps=fps, vfr=vfr, codec=codec,
                                    duration_s=duration_s, index=index, fps_rational=fps_rational,
@@ -123,7 +126,7 @@ class VideoOps(ProjectBase):
             rel_path=self._rel(abs_p), abs_path=str(abs_p), width=int(m["width"]),
             height=int(m["height"]), frame_count=int(m["frame_count"]), fps=float(m["fps"]),
             fps_num=int(fr[0]) if fr else None, fps_den=int(fr[1]) if fr else None,
-            vfr=bool(m["vfr"]), codec=str(m["codec"]), duration_s=float(m["duration_s"]),
+            vfr=int(bool(m["vfr"])), codec=str(m["codec"]), duration_s=float(m["duration_s"]),
             rotation=int(m["rotation"]), kind=str(m["kind"]), index_blob=m["index"],
             added_at=time.time(),
         )
@@ -219,6 +222,7 @@ class VideoOps(ProjectBase):
         """Point a (moved) video at its new location; its labels and index are kept."""
         abs_p = Path(new_path).expanduser().absolute()
         with self._write() as s:
+            server.note_change(s.connection(), "videos")
             row = s.get(VideoRow, video_id)
             if row is None:
                 raise ProjectError(f"project {self._path} has no video with id {video_id}")
@@ -229,7 +233,8 @@ class VideoOps(ProjectBase):
 
     def remove_video(self, video_id: int) -> None:
         """Remove a video with all its instances and frame data."""
-        with self._write() as s:
+        with self._write(exclusive=True) as s:
+            server.note_change(s.connection(), "videos")
             n = s.execute(delete(VideoRow).where(VideoRow.id == video_id)).rowcount  # type: ignore[attr-defined]
             if not n:
                 raise ProjectError(f"project {self._path} has no video with id {video_id}")
