@@ -78,6 +78,7 @@ from pose_studio.store.instances import RunFilter, Source
 from pose_studio.store.lock import ProjectLock
 from pose_studio.store.predictions import PredictionOps
 from pose_studio.store.schema import SCHEMA_VERSION
+from pose_studio.store.team import TeamOps
 
 __all__ = ["SUFFIX", "EditSync", "ImportWriter", "Project", "RunFilter", "Source"]
 
@@ -93,12 +94,13 @@ def _project_file(path: str | os.PathLike[str]) -> Path:
     return p.absolute()
 
 
-class Project(ImportOps, PredictionOps, DatasetReads):
+class Project(ImportOps, PredictionOps, TeamOps, DatasetReads):
     """An open project file. Create with :meth:`create`, open with :meth:`open`.
 
     The methods live by subject in mixins: videos and fingerprints (``videos.py``), instances,
     whole-video arrays and tracks (``instances.py``), predictions and model runs
-    (``predictions.py``), bulk writes (``import_writer.py``), the shared transaction helpers
+    (``predictions.py``), bulk writes (``import_writer.py``), assignments and annotators
+    (``team.py``), the shared transaction helpers
     (``project_base.py``). Image-set files, categories, kept dataset fields and regions are read
     with the methods of :class:`~pose_studio.store.dataset_rows.DatasetReads`.
     """
