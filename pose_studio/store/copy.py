@@ -11,6 +11,7 @@ target must be new: a file that does not exist yet, or an empty database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +98,8 @@ def _discard(file: Path | None, target: str | os.PathLike[str]) -> None:
     """Leave nothing of a failed copy: the new file, or the tables in the new database."""
     if file is not None:
         for side in ("", "-wal", "-shm", "-journal"):
-            try:
+            with contextlib.suppress(OSError):
                 Path(str(file) + side).unlink()
-            except OSError:
-                pass
         return
     try:
         engine = server.make_pg_engine(server.parse_url(str(target)))
@@ -118,8 +117,8 @@ def _video_rows(src: Project, dst: Project, cols: list[str],
     where = {v.id: Path(v.path) for v in src.videos()}
     i_id, i_rel, i_abs = cols.index("id"), cols.index("rel_path"), cols.index("abs_path")
     out = []
-    for r in rows:
-        r = list(r)
+    for row in rows:
+        r = list(row)
         p = where.get(int(r[i_id]), Path(str(r[i_abs])))
         r[i_abs] = str(p)
         r[i_rel] = dst._rel(p)  # None on a server
@@ -148,7 +147,7 @@ def _copy(src: Project, dst: Project) -> dict[str, int]:
                 _insert(wconn, table, cols, batch)
                 n += len(batch)
             counts[table] = n
-        for table, key in ids.KEYS.items():  # no id is ever handed out twice, here either
+        for table in ids.KEYS:  # no id is ever handed out twice, here either
             ids.catch_up(wconn, table, ids.handed_out(rconn, table))
         server.note_change(wconn, "project")
     return counts
