@@ -188,7 +188,7 @@ def test_export_dialog_errors_and_cancel(qtbot, tmp_path: Path, monkeypatch) -> 
     from pose_studio.app import dataset_export as dx
     from pose_studio.app.dataset_import import Cancelled
 
-    proj, vid, _ = _project(tmp_path, "a", labels=False)
+    proj, _vid, _ = _project(tmp_path, "a", labels=False)
     try:
         dlg = ExportDialog(proj)
         qtbot.addWidget(dlg)

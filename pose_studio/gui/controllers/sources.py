@@ -174,6 +174,17 @@ class SourceController(QObject):
             self._show_banner()
         if topics & {Topic.VIDEO, Topic.FRAME, Topic.PIXELS, Topic.PROJECT}:
             self.update_frame_label()
+            self._hide_overlays_until_the_picture_is_here()
+
+    def _hide_overlays_until_the_picture_is_here(self) -> None:
+        """Image sets: each image has its own size and content, so the labels of image 5 are
+        never shown over image 4's picture while image 5 is read (videos keep showing them:
+        their next picture is the same size and arrives within a frame)."""
+        s = self.session
+        rec = s.video_record()
+        waiting = rec is not None and rec.kind == "images" and (
+            s.shown is None or s.shown.index != s.frame_idx)
+        self.shell.view.set_waiting(waiting)
 
     def update_frame_label(self) -> None:
         """The image's relative path and size (image sets; nothing for videos)."""
