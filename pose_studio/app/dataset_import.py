@@ -57,10 +57,11 @@ class MissingMediaError(PoseStudioError):
         self.names = list(names)
         shown = "; ".join(f"{n} (written as {w})" if w != n else n for n, w in self.names[:3])
         more = f" and {len(self.names) - 3} more" if len(self.names) > 3 else ""
+        many = len(self.names) > 1
         super().__init__(
-            f"the video{'s' if len(self.names) > 1 else ''} this file labels "
-            f"{'were' if len(self.names) > 1 else 'was'} not found beside it: {shown}{more}. "
-            "Choose the folder that holds them as the media folder and import again")
+            f"the video{'s' if many else ''} this file labels {'were' if many else 'was'} not "
+            f"found beside it: {shown}{more}. Choose the folder that holds "
+            f"{'them' if many else 'it'} as the media folder and try again")
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def banner_for(name: str, notices: Sequence[Any]) -> BannerText | None:
     if warn:
         head = f"⚠ {name}: {lines[0]}"
     else:
-        head = f"ⓘ {name}: {lines[0]}"
+        head = f"Note: {name}: {lines[0]}"
     if len(lines) > 1:
         head += f"  (+{len(lines) - 1} more)"
     return BannerText("warning" if warn else "info", head, lines)

@@ -240,6 +240,7 @@ def test_import_dialog_detects_the_format_and_reports_what_was_not_kept(qtbot,
     try:
         dlg = ImportDialog(proj, user="ann")
         qtbot.addWidget(dlg)
+        assert dlg.copy_button.isHidden() and dlg.run_button.isDefault()  # no report yet
         dlg.run_button.click()
         assert "choose the dataset file" in dlg.message.text()
         dlg.file_path.setText(str(path))

@@ -231,6 +231,8 @@ def test_opening_a_dataset_file_makes_a_project_from_it(qtbot, make_window, imag
     assert int(s.frames.labeled.sum()) == 4 and s.video_record().kind == "images"
     assert [st.label for st in s.history.steps] == ["import labels.json"]
     assert "Created made.posestudio" in dlg.message.text()
+    _until(qtbot, lambda: not dlg.running)
+    assert not dlg.run_button.isEnabled()  # the project exists now
     assert "not kept: nothing" in dlg.report.toPlainText()
     dlg.close()
     # with a project open, the user chooses: a new project, or an import into the open one

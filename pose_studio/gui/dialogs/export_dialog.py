@@ -107,9 +107,9 @@ class ExportDialog(TaskDialog):
         self.form.addRow("Videos", self.videos)
         self.form.addRow("Output", path_row(self.out_path, ("Browse…", self._browse_out)))
         self.form.addRow("", self.write_images)
-        self.form.addRow("Image folder", path_row(self.images_dir,
-                                                  ("Browse…", self._browse_images)))
-        self.form.addRow("Frames as", fmt_row)
+        self.images_row = path_row(self.images_dir, ("Browse…", self._browse_images))
+        self.form.addRow("Image folder", self.images_row)
+        self.form.addRow("Video frames as", fmt_row)
         self._auto_out = True
         self.source.currentIndexChanged.connect(self._update_counts)
         self.format.currentIndexChanged.connect(self._format_changed)
@@ -175,6 +175,7 @@ class ExportDialog(TaskDialog):
             return
         name = self.format_name()
         on = self.write_images.isChecked()
+        self.form.setRowVisible(self.images_row, name == "coco")  # the others have a layout
         self.images_dir.setEnabled(on and name == "coco")
         self.image_format.setEnabled(on and name in ("coco", "dlc", "yolo"))
         self.jpeg_quality.setEnabled(on and self.image_format.isEnabled()

@@ -60,10 +60,12 @@ class ImportDialog(TaskDialog):
             self.format.addItem(f.label, f.name)
         self.detected = QLabel()
         self.detected.setObjectName("import_detected")
+        self.detected.setWordWrap(True)
         self.media = QLineEdit()
         self.media.setObjectName("import_media")
         self.media.setPlaceholderText("beside the file")
         self.media.setToolTip(_MEDIA_TIP)
+        self.media.textChanged.connect(lambda _t: self.media.setStyleSheet(""))
         self.category = QLineEdit()
         self.category.setPlaceholderText("all that fit (files with several layouts: name one)")
         self.form.addRow("File", path_row(self.file_path, ("File…", self._browse_file),
@@ -111,8 +113,9 @@ class ImportDialog(TaskDialog):
             return
         try:
             fmt = di.resolve_format(p, "auto")
-        except PoseStudioError as exc:
-            self.detected.setText(di.window_words(str(exc)))
+        except PoseStudioError:
+            self.detected.setText("not a dataset format Pose Studio reads (choose the format "
+                                  "if you know it)")
             return
         chosen = self.format.currentData()
         note = "" if chosen in ("auto", fmt.name) else " (read as the format chosen above)"
@@ -198,14 +201,14 @@ class ImportDialog(TaskDialog):
             self.message.setText(f"Created {result.path.name} (skeleton {result.skeleton_name}, "
                                  f"{result.keypoints} keypoints). {report.headline}")
             self.show_report(report.text())
-            self.run_button.setEnabled(False)
+            self.finished_ok = True  # the project exists: creating it again makes no sense
             self.created.emit(result)
             return
         report = di.import_report(result, self._format_label(getattr(result, "format", "")))
         n = len(report.not_kept)
-        self.message.setText(report.headline + (f" {n} thing{'s' if n != 1 else ''} not kept: "
-                                                "see below." if n else " Nothing was dropped.")
-                             + " (One step: Edit ▸ Undo takes it back.)")
+        self.message.setText("Imported: " + (f"{n} line{'s' if n != 1 else ''} of what was not "
+                                              "kept below." if n else "nothing was dropped.")
+                              + " One step of the history: Edit ▸ Undo takes it back.")
         self.show_report(report.text())
         self.imported.emit(result)
 

@@ -99,6 +99,11 @@ class TaskDialog(QDialog):
         self.run_button = self.buttons.addButton(run_text, QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.setVisible(False)  # adding it showed it: only with a report
+        self.run_button.setDefault(True)  # Return runs, never cancels
+        self.cancel_button.setAutoDefault(False)
+        self.copy_button.setAutoDefault(False)
+        self.finished_ok = False  # a one-shot dialog keeps its run button off after success
         self.run_button.clicked.connect(self._start)
         self.cancel_button.clicked.connect(self._cancel_or_close)
         lay = QVBoxLayout(self)
@@ -141,6 +146,8 @@ class TaskDialog(QDialog):
     def _start(self) -> None:
         if self.running:
             return
+        self.report.setVisible(False)  # what an earlier run said is not about this one
+        self.copy_button.setVisible(False)
         try:
             job = self._make_job()
         except ValueError as exc:
@@ -206,6 +213,8 @@ class TaskDialog(QDialog):
         self._task = None
         self.progress_bar.setVisible(False)
         self._set_inputs_enabled(True)
+        if self.finished_ok:
+            self.run_button.setEnabled(False)
         self.cancel_button.setText("Close")
 
     def _cancel_or_close(self) -> None:
