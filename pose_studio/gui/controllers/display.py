@@ -50,13 +50,15 @@ class Display(QObject):
         self.timeline = timeline
         self.history = history
         self.actions = actions
+        self._sizes: dict[object, dict[tuple[int, int], int]] = {}  # image sets' sizes
         shell.signals.changed.connect(self.on_changed)
 
     def on_changed(self, topics: frozenset[Topic], frames: Frames) -> None:
         s, view = self.session, self.shell.view
         if Topic.VIDEOS in topics:
             videos = s.videos()
-            self.videos.set_videos(videos, s.video_id, image_set_sizes(s.project, videos))
+            self.videos.set_videos(videos, s.video_id,
+                                   image_set_sizes(s.project, videos, self._sizes))
         if Topic.PROJECT in topics or Topic.VIDEO in topics:
             self.videos.set_current(s.video_id)
             self.update_title()
