@@ -187,15 +187,23 @@ def test_videos_a_file_names_are_looked_for_and_asked_for(project, tmp_path):
     from tests.support.videos import make_indexed_video
 
     ds = make_dataset(images=False, skeleton=COCO17)  # labels video "/data/clip.mp4"
-    slp = tmp_path / "labels.slp"
+    (tmp_path / "labels").mkdir()
+    slp = tmp_path / "labels" / "labels.slp"
     get_format("slp").write(ds, slp, WriteOptions())
     with pytest.raises(di.MissingMediaError) as e:
         di.run_import(project, di.ImportRequest(slp))
-    assert e.value.names == [("clip.mp4", "/data/clip.mp4")]
+    assert e.value.names == [("clip.mp4", "/data/clip.mp4")] and e.value.suggestion is None
     assert "media folder" in str(e.value) and project.videos() == []
     media_dir = tmp_path / "elsewhere"
     media_dir.mkdir()
     make_indexed_video(media_dir / "clip.mp4", 10, size=(96, 64))
+    with pytest.raises(di.MissingMediaError) as e:  # found near the file: suggested, not used
+        di.run_import(project, di.ImportRequest(slp))
+    assert e.value.suggestion == media_dir and "is filled in" in str(e.value)
+    assert project.videos() == []
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "clip.mp4").write_bytes((media_dir / "clip.mp4").read_bytes())
+    assert di.media_near(e.value.names, slp) is None  # two folders hold one: no guess
     s = di.run_import(project, di.ImportRequest(slp, images_dir=media_dir))
     assert s.n_user > 0 and [v.path.name for v in project.videos()] == ["clip.mp4"]
 
@@ -304,13 +312,21 @@ def test_real_sleap_file_becomes_a_project_once_its_video_is_found(tmp_path):
     slp = realworld("data/sleap/slp_hdf5/dance.mp4.labels.slp")
     videos = realworld("data/sleap/videos")
     target = tmp_path / "dance.posestudio"
-    with pytest.raises(di.MissingMediaError, match=r"dance\.mp4"):
+    with pytest.raises(di.MissingMediaError, match=r"dance\.mp4") as e:
         di.new_project_from(target, di.ImportRequest(slp))
-    assert not target.exists()
+    assert not target.exists() and e.value.suggestion == videos  # ../videos, found nearby
     r = di.new_project_from(target, di.ImportRequest(slp, images_dir=videos))
     assert (r.summary.n_user, r.summary.n_predicted) == (3, 450)
     with Project.open(target) as p:
         assert [v.path.name for v in p.videos()] == ["dance.mp4"]
+
+
+def test_real_deeplabcut_project_becomes_a_project(tmp_path):
+    config = realworld("data/dlc/openfield-Pranav-2018-10-30/config.yaml")
+    assert media.classify([config]).datasets == ((config, "dlc"),)
+    assert media.classify([config.parent]).datasets == ((config.parent, "dlc"),)
+    r = di.new_project_from(tmp_path / "dlc.posestudio", di.ImportRequest(config.parent))
+    assert r.keypoints == 4 and r.summary.n_user == 116
 
 
 def test_real_coco_folder_and_its_json(project):

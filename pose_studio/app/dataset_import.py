@@ -31,6 +31,7 @@ __all__ = [
     "MissingMediaError",
     "NewProjectResult",
     "import_report",
+    "media_near",
     "missing_media",
     "new_project_from",
     "project_path_for",
@@ -51,17 +52,22 @@ class Cancelled(Exception):
 
 
 class MissingMediaError(PoseStudioError):
-    """Videos the file names were not found (``names``): the user says where they are."""
+    """Videos the file names were not found (``names``): the user says where they are.
+    ``suggestion``: a folder near the file that holds them all (the window fills it in)."""
 
-    def __init__(self, names: list[tuple[str, str]]) -> None:
+    def __init__(self, names: list[tuple[str, str]], suggestion: Path | None = None) -> None:
         self.names = list(names)
+        self.suggestion = suggestion
         shown = "; ".join(f"{n} (written as {w})" if w != n else n for n, w in self.names[:3])
         more = f" and {len(self.names) - 3} more" if len(self.names) > 3 else ""
         many = len(self.names) > 1
+        where = (f"{suggestion} holds {'them' if many else 'it'}: it is filled in as the media "
+                 "folder; check it and try again" if suggestion is not None else
+                 f"choose the folder that holds {'them' if many else 'it'} as the media folder "
+                 "and try again")
         super().__init__(
             f"the video{'s' if many else ''} this file labels {'were' if many else 'was'} not "
-            f"found beside it: {shown}{more}. Choose the folder that holds "
-            f"{'them' if many else 'it'} as the media folder and try again")
+            f"found beside it: {shown}{more}. {where[0].upper()}{where[1:]}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,39 @@ def missing_media(dataset: Any, path: Path, project: Any = None) -> list[tuple[s
     return out
 
 
+#: How many folders near a dataset file are looked at for its missing videos.
+_NEAR_LIMIT = 200
+
+
+def media_near(names: list[tuple[str, str]], path: Path) -> Path | None:
+    """The one folder near the dataset file (its own sub-folders, its parent and the parent's
+    sub-folders, as a project's ``videos/`` beside ``labels/``) that holds every missing file;
+    None when none or several do. Only a suggestion: the dialog shows it before it is used."""
+    base = path.parent
+    candidates: list[Path] = []
+    roots = [base, *([base.parent] if base.parent != base else [])]
+    seen = 0
+    for root in roots:
+        try:
+            dirs = [root, *sorted(d for d in root.iterdir() if d.is_dir()
+                                  and not d.name.startswith("."))]
+        except OSError:
+            continue
+        for d in dirs:
+            seen += 1
+            if seen > _NEAR_LIMIT:
+                return None
+            if d != base and d not in candidates and all((d / n).is_file() for n, _ in names):
+                candidates.append(d)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _missing(dataset: Any, path: Path, project: Any = None) -> None:
+    missing = missing_media(dataset, path, project)
+    if missing:
+        raise MissingMediaError(missing, media_near(missing, path))
+
+
 def _read(fmt: Any, req: ImportRequest, project: Any, progress: Progress,
           stage: Stage) -> Any:
     from pose_studio.formats.ingest import read_options_for
@@ -182,9 +221,7 @@ def run_import(project: Any, req: ImportRequest, *, user: str | None = None,
     dataset = _read(fmt, req, project, prog, say)
     _check(cancel)
     if req.video_id is None:
-        missing = missing_media(dataset, req.path, project)
-        if missing:
-            raise MissingMediaError(missing)
+        _missing(dataset, req.path, project)
     dataset = _unpack(fmt, dataset, req, Path(project.path))
     _check(cancel)
     say("placing the images and reading the labeled frames…")
@@ -250,9 +287,7 @@ def new_project_from(project_path: str | os.PathLike[str], req: ImportRequest, *
     fmt = resolve_format(req.path, req.format)
     dataset = _read(fmt, req, None, prog, say)
     _check(cancel)
-    missing = missing_media(dataset, req.path)
-    if missing:
-        raise MissingMediaError(missing)
+    _missing(dataset, req.path)
     say(f"creating {target.name} (skeleton {dataset.skeleton.name}, "
         f"{dataset.skeleton.num_keypoints} keypoints)…")
     project = Project.create(target, dataset.skeleton)

@@ -268,3 +268,33 @@ def test_export_checks_the_sources_first_and_says_what_changed(qtbot, make_windo
     _until(qtbot, lambda: not dlg.running and "stopped" in dlg.message.text())
     assert "96x64 now, 160x120" in dlg.message.text() and not out.exists()
     dlg.close()
+
+
+def test_a_sleap_file_whose_video_moved_asks_for_it_and_finds_it_nearby(qtbot, make_window,
+                                                                        tmp_path):
+    from pose_studio.core.skeleton import COCO17
+    from pose_studio.formats.registry import WriteOptions, get_format
+    from tests.support.datasets import make_dataset
+    from tests.support.videos import make_indexed_video
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    slp = labels / "session.slp"  # names /data/clip.mp4, which is not there
+    get_format("slp").write(make_dataset(images=False, skeleton=COCO17), slp, WriteOptions())
+    (tmp_path / "videos").mkdir()
+    make_indexed_video(tmp_path / "videos" / "clip.mp4", 10, size=(96, 64))
+    win = make_window(fake=False)
+    _dialog_now(win)
+    win.open_paths([str(slp)])
+    dlg = win.datasets.dialog
+    dlg.project_path.setText(str(tmp_path / "s.posestudio"))
+    dlg.run_button.click()
+    _until(qtbot, lambda: not dlg.running and "clip.mp4" in dlg.message.text())
+    assert dlg.media.text() == str(tmp_path / "videos")  # found beside the labels' folder
+    assert "filled in" in dlg.message.text() and not (tmp_path / "s.posestudio").exists()
+    with qtbot.waitSignal(dlg.created, timeout=20000):
+        dlg.run_button.click()
+    _until(qtbot, lambda: win.session.video_id is not None and win.view.frame_idx == 0)
+    assert win.session.video_record().path.name == "clip.mp4"
+    assert int(win.session.frames.labeled.sum()) == 3
+    dlg.close()

@@ -16,6 +16,7 @@ Afterwards the dialog shows the summary and every line of what was not kept (cop
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,24 @@ from .task_dialog import Job, TaskDialog, path_row
 
 _MEDIA_TIP = ("Where the file's images or videos are, when they are not beside it "
               "(sub-folders included). Empty: beside the file, or where the file says.")
+
+
+@dataclass(frozen=True)
+class _MediaMissing:
+    """What a job returns instead of raising when the file's videos were not found."""
+
+    message: str
+    suggestion: Path | None
+
+
+def _media_asked(fn: Job) -> Job:
+    def job(progress: Any, cancel: Any) -> Any:
+        try:
+            return fn(progress, cancel)
+        except di.MissingMediaError as exc:
+            return _MediaMissing(str(exc), exc.suggestion)
+
+    return job
 
 
 def readable_formats() -> list[Any]:
@@ -91,6 +110,8 @@ class ImportDialog(TaskDialog):
         self.format.currentIndexChanged.connect(lambda _i: self._detect())
         if path is not None:
             self.file_path.setText(str(path))
+        else:
+            self.file_path.setFocus()
         self._detect()
 
     @classmethod
@@ -174,20 +195,27 @@ class ImportDialog(TaskDialog):
                 return di.new_project_from(target, req, user=user, progress=progress,
                                            stage=stage, cancel=cancel)
 
-            return make
+            return _media_asked(make)
         project = self._project
 
         def job(progress: Any, cancel: Any) -> Any:
             return di.run_import(project, req, user=user, progress=progress, stage=stage,
                                  cancel=cancel)
 
-        return job
+        return _media_asked(job)
 
     def show_error(self, message: str) -> None:
         super().show_error(message)
         if "media folder" in self.message.text():
             self.media.setStyleSheet("border: 1px solid #c0392b;")
             self.media.setFocus()
+
+    def _media_missing(self, m: _MediaMissing) -> None:
+        """The videos a file names were not found: ask for their folder (filled in when one
+        near the file holds them; the user sees it before trying again)."""
+        if m.suggestion is not None:
+            self.media.setText(str(m.suggestion))
+        self.show_error(m.message)
 
     def _format_label(self, name: str) -> str:
         for f in readable_formats():
@@ -196,6 +224,9 @@ class ImportDialog(TaskDialog):
         return name
 
     def _on_success(self, result: object) -> None:
+        if isinstance(result, _MediaMissing):
+            self._media_missing(result)
+            return
         if isinstance(result, di.NewProjectResult):
             report = di.import_report(result.summary, self._format_label(result.summary.format))
             self.message.setText(f"Created {result.path.name} (skeleton {result.skeleton_name}, "

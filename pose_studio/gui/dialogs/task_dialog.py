@@ -198,8 +198,8 @@ class TaskDialog(QDialog):
         self.report.setPlainText(text)
         self.report.setVisible(True)
         self.copy_button.setVisible(True)
-        lines = text.count("\n") + 1
-        self.report.setMinimumHeight(min(320, 22 + 18 * lines))
+        rows = sum(1 + len(line) // 90 for line in text.splitlines())  # wrapped lines too
+        self.report.setMinimumHeight(min(320, 24 + 18 * rows))
 
     def copy_report(self) -> None:
         cb = QGuiApplication.clipboard()
