@@ -66,6 +66,17 @@ def test_classify_sorts_projects_videos_image_sets_and_datasets(tmp_path, image_
     assert "--format" not in str(e.value)
     with pytest.raises(PoseStudioError, match="no such file"):
         media.classify([tmp_path / "gone.mp4"])
+    # what cannot be read without blocking, or named at all: one line, at once
+    import os
+
+    fifo = tmp_path / "labels.slp"
+    os.mkfifo(fifo)
+    for bad in (fifo, tmp_path / ("x" * 300 + ".json")):
+        with pytest.raises(PoseStudioError, match="cannot open") as e:
+            media.classify([bad])
+        assert "\n" not in str(e.value)
+        with pytest.raises(PoseStudioError, match="cannot open"):
+            di.resolve_format(bad)
 
 
 # --- image sets ---------------------------------------------------------------------------------

@@ -98,9 +98,10 @@ def resolve_format(path: str | os.PathLike[str], name: str = "auto") -> Any:
     """
     from pose_studio.formats.registry import detect, get_format
 
+    from .media import check_openable
+
     p = Path(path)
-    if not p.exists():
-        raise PoseStudioError(f"{p}: no such file or folder")
+    check_openable(p)  # a FIFO would block the sniffers
     fmt = detect(p) if name in ("", "auto") else get_format(name)
     if fmt.read is None:
         raise PoseStudioError(f"{fmt.label} files cannot be imported")

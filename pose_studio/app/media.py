@@ -30,6 +30,7 @@ __all__ = [
     "ImageSetSpec",
     "Opened",
     "add_image_sets",
+    "check_openable",
     "classify",
     "common_root",
     "read_image_set",
@@ -55,6 +56,24 @@ class Opened:
         return bool(self.videos or self.image_folders or self.image_files)
 
 
+def check_openable(p: Path) -> None:
+    """Refuse at once what cannot be opened: a missing path, a FIFO or device (reading one
+    would block), a name the system refuses (too long...).
+
+    Raises:
+        PoseStudioError: with the reason in plain words.
+    """
+    from pose_studio.core.output import describe_os_error
+
+    try:
+        if not p.exists():
+            raise PoseStudioError(f"cannot open {p}: no such file or folder")
+        if not (p.is_file() or p.is_dir()):
+            raise PoseStudioError(f"cannot open {p}: not a regular file or folder")
+    except OSError as exc:
+        raise PoseStudioError(f"cannot open {str(p)[:120]}: {describe_os_error(exc)}") from None
+
+
 def _image_suffixes() -> frozenset[str]:
     from pose_studio.video.image_reader import IMAGE_SUFFIXES
 
@@ -76,8 +95,7 @@ def classify(paths: Iterable[str | os.PathLike[str]]) -> Opened:
         if suffix == PROJECT_SUFFIX:
             projects.append(p)
             continue
-        if not p.exists():
-            raise PoseStudioError(f"cannot open {p}: no such file or folder")
+        check_openable(p)
         if p.is_file() and suffix in VIDEO_SUFFIXES:
             videos.append(p)
             continue

@@ -129,13 +129,17 @@ class ImportDialog(TaskDialog):
             self.detected.setText("")
             return
         p = Path(text)
-        if not p.exists():
-            self.detected.setText("no such file or folder")
-            return
         try:
+            if not p.exists():
+                self.detected.setText("no such file or folder")
+                return
             fmt = di.resolve_format(p, "auto")
-        except PoseStudioError:
-            self.detected.setText("not a dataset format Pose Studio reads (choose the format "
+        except OSError:
+            self.detected.setText("not a name the system accepts")
+            return
+        except PoseStudioError as exc:
+            self.detected.setText(str(exc).split(": ")[-1] if "cannot open" in str(exc) else
+                                  "not a dataset format Pose Studio reads (choose the format "
                                   "if you know it)")
             return
         chosen = self.format.currentData()
