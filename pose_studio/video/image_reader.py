@@ -36,12 +36,14 @@ from pose_studio.video.cache import FrameCache
 from pose_studio.video.errors import VideoError
 from pose_studio.video.image_header import decode_image, image_size
 from pose_studio.video.meta import VideoMeta
+from pose_studio.video.notices import VideoNotice
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageFolderReader",
     "ImageSetReader",
     "list_images",
+    "listing_from_index",
     "natural_key",
     "open_image_list",
 ]
@@ -145,6 +147,7 @@ class ImageSetReader(VideoReader):
         else:  # the size that holds every image (a canvas for whole-set views)
             w, h = max(s[0] for s in readable), max(s[1] for s in readable)
         warnings = []
+        notices: list[VideoNotice] = []
         if self.unreadable:
             named = ", ".join(r for _, r in self.unreadable[:_NAMED_IN_WARNING])
             more = len(self.unreadable) - _NAMED_IN_WARNING
@@ -152,6 +155,7 @@ class ImageSetReader(VideoReader):
                 f"{len(self.unreadable)} image(s) cannot be read: {named}"
                 + (f" and {more} more" if more > 0 else "")
                 + "; their frames show an error, the other images work")
+            notices.append(VideoNotice("unreadable_images", warnings[-1]))
         if len(distinct) > 1:
             common = ", ".join(f"{a}x{b}" for (a, b), _ in distinct.most_common(3))
             warnings.append(f"the images have {len(distinct)} different sizes ({common}"
@@ -179,6 +183,7 @@ class ImageSetReader(VideoReader):
             max_gop=1,
             container="image set" if self._mode == "list" else "image folder",
             warnings=tuple(warnings),
+            notices=tuple(notices),
         )
 
     # --- building ------------------------------------------------------------------------------
@@ -326,6 +331,20 @@ def open_image_list(
 ) -> ImageSetReader:
     """An image set of exactly ``files`` (relative to ``root`` or absolute inside it), in order."""
     return ImageSetReader(root, list(files), index=index, cache_mb=cache_mb)
+
+
+def listing_from_index(blob: bytes | None) -> list[tuple[str, int | None, int | None]] | None:
+    """``(relative path, width, height)`` of each frame as an image set's stored index records
+    them (sizes None where it has none); None when ``blob`` is not an image-set index."""
+    recorded = _parse_index(blob) if blob else None
+    if recorded is None:
+        return None
+    out: list[tuple[str, int | None, int | None]] = []
+    for e in recorded["files"]:
+        w = e[2] if len(e) >= 4 and isinstance(e[2], int) else None
+        h = e[3] if len(e) >= 4 and isinstance(e[3], int) else None
+        out.append((str(e[0]), w, h))
+    return out
 
 
 def _parse_index(blob: bytes) -> dict[str, Any] | None:

@@ -125,6 +125,8 @@ class FrameView(QGraphicsView):
         self.fast = False  # FastTransformation while playing
         # "Approximate" marker: a scrub preview (keyframe) is shown instead of the frame.
         self.approximate = False
+        # The picture shown is another frame's (an image set's next image is on its way).
+        self.waiting = False
         self.preview_label = QLabel(self.viewport())
         self.preview_label.setObjectName("preview_label")
         self.preview_label.setStyleSheet(
@@ -174,11 +176,19 @@ class FrameView(QGraphicsView):
             self.preview_label.raise_()
         self._apply_overlay_visibility()
 
+    def set_waiting(self, waiting: bool) -> None:
+        """The picture shown is not the current frame's (its own is being read): overlays are
+        hidden until it is, so no label is ever drawn on (or edited over) another picture."""
+        if waiting != self.waiting:
+            self.waiting = waiting
+            self._apply_overlay_visibility()
+
     def _apply_overlay_visibility(self) -> None:
+        hide = self.approximate or self.waiting
         for item in self.instance_items:
-            item.setVisible(not self.approximate)
+            item.setVisible(not hide)
         for hm in self.heatmap_items:
-            hm.setVisible(self.options.heatmap and not self.approximate)
+            hm.setVisible(self.options.heatmap and not hide)
 
     def clear_frame(self, message: str = "") -> None:
         self.pixmap_item.setPixmap(QPixmap())
@@ -186,6 +196,7 @@ class FrameView(QGraphicsView):
         self.frame = None
         self.frame_idx = None
         self._image_size = None
+        self.waiting = False
         self.set_approximate(None)
         self.set_instances(None, [])
         self.show_message(message)
@@ -346,7 +357,7 @@ class FrameView(QGraphicsView):
             )
             self._scene.addItem(item)
             self.instance_items.append(item)
-        if self.approximate:
+        if self.approximate or self.waiting:
             self._apply_overlay_visibility()
 
     def update_selection(self, selected: tuple[int | None, int | None]) -> None:

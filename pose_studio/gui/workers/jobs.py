@@ -124,6 +124,14 @@ class Jobs(QObject):
                 old.cancel()
                 self._finishing.append(old)
 
+    def stop(self, purpose: str, timeout_ms: int = 3000) -> None:
+        """Cancel one purpose's job and wait for its thread (it may be writing)."""
+        job = self._jobs.pop(purpose, None)
+        if job is not None:
+            job.stop(timeout_ms)
+            if job.running:
+                self._finishing.append(job)
+
     @property
     def busy(self) -> bool:
         return any(j.running for j in self._jobs.values())
