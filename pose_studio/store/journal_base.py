@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from pose_studio.core.annotation import Instance
-from pose_studio.core.edits import Edit
+from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.store import summary
 from pose_studio.store.codec import (
@@ -160,6 +160,30 @@ class ConnStore:
             (instance_id,)).first()
         if row is not None:
             self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
+
+    # --- tracks (core.edits.TrackStore) ---------------------------------------------------------
+    def track_name(self, track_id: int) -> str | None:
+        name = self.conn.exec_driver_sql(
+            "SELECT name FROM tracks WHERE id = ?", (track_id,)).scalar()
+        return None if name is None else str(name)
+
+    def put_track(self, track_id: int, name: str) -> None:
+        if self.track_name(track_id) is None:  # an explicit id: undo/redo keep the same one
+            self.conn.exec_driver_sql(
+                "INSERT INTO tracks (id, name, created_at) VALUES (?, ?, ?)",
+                (track_id, name, time.time()))
+        else:
+            self.conn.exec_driver_sql("UPDATE tracks SET name = ? WHERE id = ?", (name, track_id))
+
+    def drop_track(self, track_id: int) -> None:
+        # Deleting a row instances still point at would untrack them behind the edit's back
+        # (ON DELETE SET NULL): refuse, the edit must move them first.
+        n = self.conn.exec_driver_sql(
+            "SELECT count(*) FROM instances WHERE track_id = ?", (track_id,)).scalar_one()
+        if n:
+            raise StaleEditError(f"track {track_id} still has {n} instances (added since); "
+                                 "nothing was changed")
+        self.conn.exec_driver_sql("DELETE FROM tracks WHERE id = ?", (track_id,))
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""
