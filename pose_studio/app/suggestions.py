@@ -19,8 +19,8 @@ from pose_studio.store.suggestions import SuggestionRecord
 
 from .proposal_edits import video_items
 
-__all__ = ["DEFAULT_KINDS", "KINDS", "SuggestionRecord", "compute", "generate", "merge",
-           "step"]
+__all__ = ["DEFAULT_KINDS", "KINDS", "SuggestionRecord", "compute", "generate", "keep",
+           "mark_done", "merge", "step", "stored"]
 
 #: kind -> what it finds (the panel's check boxes and ``pose-studio suggest --kinds``).
 KINDS: dict[str, str] = {
@@ -136,3 +136,19 @@ def step(records: Sequence[SuggestionRecord], video_order: Sequence[int], video_
         return after[0] if after else todo[0]
     before = [r for r in todo if (pos[r.video_id], r.frame) < here]
     return before[-1] if before else todo[-1]
+
+
+# --- the window's doors (GUI thread; the session's project and user) ----------------------------
+def stored(s: Any) -> list[SuggestionRecord]:
+    """The session's project's suggestions (empty without a project)."""
+    return [] if s.project is None else store.list_suggestions(s.project)
+
+
+def keep(s: Any, video_ids: Sequence[int], found: Sequence[SuggestionRecord]) -> int:
+    """Store what a search found (replacing the not-done ones of those videos)."""
+    return store.replace(s.require(), video_ids, found)
+
+
+def mark_done(s: Any, video_id: int, frame: int, done: bool) -> bool:
+    """Mark a suggestion done (by the session's user), or not; False: no such suggestion."""
+    return store.set_done(s.require(), video_id, frame, done, s.user)
