@@ -257,7 +257,7 @@ def test_propagation_says_where_points_stopped(s: Session) -> None:
     assert isinstance(req, carry.PropagationRequest) and req.to_frame == N - 1
     res = carry.run_propagation(req)
     plan = carry.propagation_plan(p, req, res)
-    assert "nose stopped at frame 21" in (plan.done or ""), plan.done
+    assert "1 point stopped: nose at frame 21 (" in (plan.done or ""), plan.done
     one_step(s, plan)
 
 

@@ -277,9 +277,9 @@ def run_propagation(req: PropagationRequest, *,
         reader.close()
 
 
-def stops_text(req: PropagationRequest, result: Any, limit: int = 4) -> str:
-    """Where points stopped, e.g. ``left_wrist stopped at frame 57 (forward-backward error
-    2.3 px)``; empty when none did."""
+def stops_text(req: PropagationRequest, result: Any, limit: int = 2) -> str:
+    """Where points stopped, e.g. ``2 points stopped: left_wrist at frame 57 (forward-backward
+    error 2.3 px), ...``; empty when none did."""
     stops = list(result.stops)
     if not stops:
         return ""
@@ -290,9 +290,9 @@ def stops_text(req: PropagationRequest, result: Any, limit: int = 4) -> str:
             else f"keypoint {st.keypoint}"
         owner = f"track {who.track_id} " if who.track_id is not None and len(req.start) > 1 \
             else ""
-        parts.append(f"{owner}{name} stopped at frame {st.frame} ({st.reason})")
-    more = f"; and {len(stops) - limit} more" if len(stops) > limit else ""
-    return "; ".join(parts) + more
+        parts.append(f"{owner}{name} at frame {st.frame} ({st.reason})")
+    more = f", and {len(stops) - limit} more" if len(stops) > limit else ""
+    return f"{plural(len(stops), 'point')} stopped: " + ", ".join(parts) + more
 
 
 def propagation_plan(project: Any, req: PropagationRequest, result: Any) -> Plan:
