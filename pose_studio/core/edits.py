@@ -282,6 +282,9 @@ def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
     for t in edit.tracks:
         if t.after is not None:
             _track_step(t, tracks, what)
+    prefetch = getattr(store, "prefetch", None)
+    if prefetch is not None and len(edit.changes) > 16:  # one query for many befores
+        prefetch([c.before.id for c in edit.changes if c.before is not None])
     done: list[Change] = []
     for c in edit.changes:
         iid = c.instance_id
