@@ -383,3 +383,23 @@ def test_suggestions_are_kept_with_done_marks_and_stepped_across_videos(s: Sessi
     assert [(r.video_id, r.frame, r.done_by) for r in done] == [(1, 17, "tess")]
     with pytest.raises(Exception, match="unknown suggestion kind"):
         sug.compute(p, ["magic"], 3)
+
+
+def test_a_big_batch_still_checks_every_before(s: Session) -> None:
+    """Big edits read their befores in a few queries: a stale one is still refused, and an
+    instance changed twice in one batch is checked against its first change."""
+    p = s.require()
+    insts = [p.add_instance(1, f, label(f)) for f in range(20)]
+    moves = [Edit.set_instance(1, f, i, i.translated(1, 0), "m") for f, i in enumerate(insts)]
+    p.update_instance(insts[13].translated(5, 0))  # changed behind the edit's back
+    with pytest.raises(StaleEditError, match="frame 13 was changed since"):
+        p.apply_edit(Edit.batch("move all", moves))
+    assert p.history() == [] and p.instance(insts[0].id).same_values(insts[0])  # type: ignore[arg-type]
+    a = insts[0]
+    twice = [Edit.set_instance(1, 0, a, a.translated(1, 0), "m"),
+             Edit.set_instance(1, 0, a.translated(1, 0), a.translated(2, 0), "m"),
+             *moves[1:13], *moves[14:]]
+    p.apply_edit(Edit.batch("twice", twice))
+    np.testing.assert_allclose(p.instance(a.id).xy, a.xy + [2, 0])  # type: ignore[arg-type]
+    p.undo()
+    assert p.instance(a.id).same_values(a)  # type: ignore[arg-type]
