@@ -259,6 +259,11 @@ def test_propagation_says_where_points_stopped(s: Session) -> None:
     plan = carry.propagation_plan(p, req, res)
     assert "1 point stopped: nose at frame 21 (" in (plan.done or ""), plan.done
     one_step(s, plan)
+    put(s, 22, pred(figure(22)))  # with the model to fill with, a lost point goes on
+    req = carry.propagation_request(s, +1)
+    assert isinstance(req, carry.PropagationRequest) and list(req.predictions or {}) == [22]
+    text = carry.stops_text(req, carry.run_propagation(req))
+    assert text.startswith("the flow lost 1 point (nose at frame 21") and "carried" in text
 
 
 # --- bulk edits ------------------------------------------------------------------------------
@@ -400,6 +405,6 @@ def test_a_big_batch_still_checks_every_before(s: Session) -> None:
              Edit.set_instance(1, 0, a.translated(1, 0), a.translated(2, 0), "m"),
              *moves[1:13], *moves[14:]]
     p.apply_edit(Edit.batch("twice", twice))
-    np.testing.assert_allclose(p.instance(a.id).xy, a.xy + [2, 0])  # type: ignore[arg-type]
+    np.testing.assert_allclose(p.instance(a.id).xy, a.xy + np.array([2.0, 0.0]))  # type: ignore[arg-type]
     p.undo()
     assert p.instance(a.id).same_values(a)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -218,13 +219,14 @@ def propagation_request_for(project: Any, video: Any, from_frame: int, direction
                     and k is not None and _key(i, single) == k]
             behind.append(same[0] if len(same) == 1 else None)
         history.append(tuple(behind))
-    preds: dict[int, tuple[Instance, ...]] | None = None
+    preds: Mapping[int, tuple[Instance, ...]] | None = None
     if fill:
         grouped: dict[int, list[Instance]] = {}
         for f, inst in items:
             if inst.is_prediction and (f - from_frame) * d > 0 and (stop - f) * d >= 0:
                 grouped.setdefault(f, []).append(inst)
-        preds = {f: tuple(v) for f, v in grouped.items()}
+        # read-only: the request crosses to the worker thread
+        preds = MappingProxyType({f: tuple(v) for f, v in grouped.items()})  # type: ignore[assignment]
     sk = project.skeleton
     sig = np.array(sk.sigma_array(), dtype=np.float64)
     sig.setflags(write=False)
@@ -292,7 +294,11 @@ def stops_text(req: PropagationRequest, result: Any, limit: int = 2) -> str:
             else ""
         parts.append(f"{owner}{name} at frame {st.frame} ({st.reason})")
     more = f", and {len(stops) - limit} more" if len(stops) > limit else ""
-    return f"{plural(len(stops), 'point')} stopped: " + ", ".join(parts) + more
+    if not req.predictions:  # no model to fill with: a lost point stops there
+        return f"{plural(len(stops), 'point')} stopped: " + ", ".join(parts) + more
+    # filling: a point the flow lost goes on where the model (or its own motion) is sure
+    return (f"the flow lost {plural(len(stops), 'point')} (" + ", ".join(parts) + more
+            + "); the model's confident points carried them on")
 
 
 def propagation_plan(project: Any, req: PropagationRequest, result: Any) -> Plan:
