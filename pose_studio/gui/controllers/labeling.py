@@ -85,7 +85,9 @@ class LabelingController(QObject):
         sel = s.selected()
         dlg = BulkEditDialog(s.frame_count, s.frame_idx, names,
                              sel.track_id if sel is not None else None, self.shell.window)
-        if dlg.exec():
+        ok = dlg.exec()
+        self.shell.window.activateWindow()  # the keys work again at once (even without a WM)
+        if ok:
             self.run(bulk.bulk(s, dlg.request()))
 
     # --- interpolation ghosts --------------------------------------------------------------------

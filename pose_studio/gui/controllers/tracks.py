@@ -220,12 +220,14 @@ class TracksController(QObject):
     # --- dialogs ---------------------------------------------------------------------------------
     def _ask_name(self, current: str) -> str | None:
         text, ok = QInputDialog.getText(self.shell.window, "Rename track", "Name:", text=current)
+        self.shell.window.activateWindow()  # the keys work again at once (even without a WM)
         return text if ok else None
 
     def _ask_track(self, prompt: str, choices: dict[int, str]) -> int | None:
         labels = [f"{n} (track {t})" for t, n in choices.items()]
         item, ok = QInputDialog.getItem(self.shell.window, "Merge track", prompt, labels, 0,
                                         False)
+        self.shell.window.activateWindow()
         return list(choices)[labels.index(item)] if ok and item in labels else None
 
 
