@@ -131,8 +131,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("run_tracker", "&Track Predictions", "Ctrl+Shift+T", "&Tracks",
        "Give the shown run's predictions identities across frames (one undo step)"),
     _a("swap_identities", "&Swap Identities From Here On", "Ctrl+Shift+X", "&Tracks",
-       "Swap the selected instance's track with the nearest other person's, from this frame "
-       "to the end of the video (one undo step)"),
+       "Swap the selected instance's track with the one chosen in the Tracks panel (else the "
+       "nearest other person's), from this frame to the end of the video (one undo step)"),
     _a("rename_track", "&Rename Track…", "F2", "&Tracks",
        "Rename the selected instance's track (or the one chosen in the Tracks panel)"),
     _a("merge_tracks", "&Merge Track Into…", "Ctrl+Shift+M", "&Tracks",

@@ -42,12 +42,17 @@ def install(window: Any) -> LabelingTools:
     labeling = LabelingController(shell, window.editing, jobs)
     tracks_panel = TracksPanel(window)
     dock = window.add_panel("tracks", "Tracks", tracks_panel)
-    if "history" in window.docks:
-        window.tabifyDockWidget(window.docks["history"], dock)
+    beside = window.docks.get("model") or window.docks.get("history")
+    if beside is not None:  # tabbed: the right column stays short enough for small screens
+        window.tabifyDockWidget(beside, dock)
+        dock.raise_()
     tracks = TracksController(shell, window.editing, jobs, tracks_panel, window.goto)
     sug_panel = SuggestionsPanel(window)
     sdock = window.add_panel("suggestions", "Suggestions", sug_panel,
                              Qt.DockWidgetArea.LeftDockWidgetArea)
+    if "videos" in window.docks:  # navigation across videos, beside the video list
+        window.tabifyDockWidget(window.docks["videos"], sdock)
+        window.docks["videos"].raise_()
 
     def show(video_id: int, frame: int) -> None:
         s = window.session

@@ -111,7 +111,12 @@ class TracksController(QObject):
         self.editing.run(tracks.delete_track(self.s.project, tid))
 
     def swap_identities(self) -> None:
-        self.editing.run(tracks.swap_identities(self.s))
+        """The selected instance's track with the one chosen in the panel, else with the
+        nearest other tracked person's."""
+        sel, chosen = self.s.selected(), self.panel.chosen()
+        other = chosen if sel is not None and chosen is not None and chosen != sel.track_id \
+            else None
+        self.editing.run(tracks.swap_identities(self.s, other))
 
     def _on_action(self, aid: str) -> None:
         handler = {"run_tracker": self.run_tracker, "rename_track": self.rename,

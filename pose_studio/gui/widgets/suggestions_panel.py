@@ -34,6 +34,11 @@ from PySide6.QtWidgets import (
 from pose_studio.app.suggestions import DEFAULT_KINDS, KINDS
 from pose_studio.store.suggestions import SuggestionRecord
 
+#: The check boxes' words (the tooltips say more).
+SHORT = {"uniform": "uniform", "diverse": "diverse (k-means)", "confidence": "low confidence",
+         "jumps": "temporal jumps", "swaps": "left/right swaps",
+         "identities": "identity switches"}
+
 
 class SuggestionsPanel(QWidget):
     """See the module docstring."""
@@ -53,7 +58,8 @@ class SuggestionsPanel(QWidget):
         grid = QGridLayout()
         self.kind_boxes: dict[str, QCheckBox] = {}
         for n, (kind, text) in enumerate(KINDS.items()):
-            box = QCheckBox(text, self)
+            box = QCheckBox(SHORT.get(kind, kind), self)
+            box.setToolTip(text)
             box.setObjectName(f"suggest_{kind}")
             box.setChecked(kind in DEFAULT_KINDS)
             grid.addWidget(box, n // 2, n % 2)
@@ -61,6 +67,8 @@ class SuggestionsPanel(QWidget):
         lay.addLayout(grid)
         row = QHBoxLayout()
         row.addWidget(QLabel("Per source:", self))
+        row.itemAt(0).widget().setToolTip("how many frames each ranked source suggests per "
+                                          "video (uniform, diverse, low confidence)")
         self.count = QSpinBox(self)
         self.count.setRange(1, 1000)
         self.count.setValue(20)
@@ -88,9 +96,12 @@ class SuggestionsPanel(QWidget):
         lay.addWidget(self.table, 1)
         nav = QHBoxLayout()
         self.summary = QLabel("", self)
+        self.summary.setWordWrap(True)
         nav.addWidget(self.summary, 1)
-        for d, text in ((-1, "◀ Previous (Shift+H)"), (1, "Next (H) ▶")):
+        for d, text, tip in ((-1, "◀ Previous", "Previous suggestion not done (Shift+H)"),
+                             (1, "Next ▶", "Next suggestion not done (H)")):
             b = QPushButton(text, self)
+            b.setToolTip(tip)
             b.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
             b.clicked.connect(lambda _c=False, step=d: self.step_requested.emit(step))
             nav.addWidget(b)
