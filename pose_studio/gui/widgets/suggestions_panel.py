@@ -66,9 +66,10 @@ class SuggestionsPanel(QWidget):
             self.kind_boxes[kind] = box
         lay.addLayout(grid)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Per source:", self))
-        row.itemAt(0).widget().setToolTip("how many frames each ranked source suggests per "
-                                          "video (uniform, diverse, low confidence)")
+        per = QLabel("Per source:", self)
+        per.setToolTip("how many frames each ranked source suggests per video (uniform, "
+                       "diverse, low confidence)")
+        row.addWidget(per)
         self.count = QSpinBox(self)
         self.count.setRange(1, 1000)
         self.count.setValue(20)
