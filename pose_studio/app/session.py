@@ -52,6 +52,7 @@ class Topic(str, Enum):
     SELECTION = "selection"  # selected instance/keypoint changed
     HISTORY = "history"      # the undo history changed
     RUNS = "runs"            # predictions were written (by a model run)
+    TRACKS = "tracks"        # track rows changed, or instances joined or left a track
 
 
 Listener = Callable[[frozenset[Topic], tuple[tuple[int, int], ...]], None]
@@ -346,8 +347,10 @@ class Session:
         topics = [Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY]
         if had != self.selected_instance_id:  # the selected instance was deleted
             topics.append(Topic.SELECTION)
-        self._emit(*topics, frames=touched)
         assert done.edit is not None
+        if done.edit.track_ids:
+            topics.append(Topic.TRACKS)
+        self._emit(*topics, frames=touched)
         return done.edit
 
     def undo(self) -> Applied | None:
@@ -371,13 +374,15 @@ class Session:
             self._invalidate()
             self.reload_arrays(emit=False)
             self._emit(Topic.VIDEOS, Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION,
-                       frames=done.frames)
+                       Topic.TRACKS, frames=done.frames)
             return done
         had = self.selected_instance_id
         touched = self._frames_changed(done.frames)
         topics = [Topic.INSTANCES, Topic.ARRAYS]
         if had != self.selected_instance_id:
             topics.append(Topic.SELECTION)
+        if done.edit is not None and done.edit.track_ids:
+            topics.append(Topic.TRACKS)
         self._emit(*topics, frames=touched)
         return done
 
@@ -469,5 +474,6 @@ class Session:
         self._invalidate()
         self.reload_arrays(emit=False)
         self.history.load(self.project)
+        here = ((self.video_id, self.frame_idx),) if self.video_id is not None else ()
         self._emit(Topic.VIDEOS, Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY, Topic.RUNS,
-                   frames=((self.video_id, self.frame_idx),) if self.video_id is not None else ())
+                   Topic.TRACKS, frames=here)

@@ -3,9 +3,10 @@ the frames up to G (forward or backward) with optical flow, filling with the mod
 predictions where they exist (confidence-weighted, see ``pose_studio.core.fusion``).
 
 Written as user instances with provenance ``propagated`` (``predicted`` on the points where
-the model weighed most) in ONE transaction; frames where a track already has a label are left
-alone. Points the flow stopped following are listed with the frame and the reason. Ctrl-C stops
-early and keeps the frames done.
+the model weighed most) as ONE step of the edit history (``pose_studio.app.carry``, the
+window's verb; ``pose-studio undo`` takes it back); frames where a track already has a label
+are left alone. Points the flow stopped following are listed with the frame and the reason.
+Ctrl-C stops early and keeps the frames done.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
         "propagate", help="carry a frame's labels to the next (or previous) frames",
         description="Pyramidal Lucas-Kanade per keypoint with a forward-backward check, "
         "combined with the model's predictions by their confidence. Writes user instances "
-        "with provenance 'propagated' in one transaction.")
+        "with provenance 'propagated' as one undoable step.")
     p.add_argument("project", help="project file (.posestudio)")
     p.add_argument("--video", help="video id or path (needed when the project has several)")
     p.add_argument("--from", dest="src", type=int, required=True, help="labeled frame")
@@ -37,11 +38,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pose_studio.app.carry import propagation_plan, propagation_request_for, run_propagation
+    from pose_studio.app.proposal_edits import edit_counts
     from pose_studio.cli.common import CliError, ProgressBar
-    from pose_studio.cli.labeling_common import FrameSource, one_video, track_filter
-    from pose_studio.core.proposals import is_keyframe, place_generated
-    from pose_studio.labeling.flow import FlowParams, propagate
-    from pose_studio.labeling.project_io import video_items, write_proposal
+    from pose_studio.cli.labeling_common import one_video, track_filter
+    from pose_studio.core.errors import PoseStudioError
+    from pose_studio.labeling.flow import FlowParams
     from pose_studio.store import Project
 
     if args.fb_max <= 0:
@@ -64,37 +66,28 @@ def run(args: argparse.Namespace) -> int:
                     raise CliError(f"{name} {f} is outside video {v.id} (0..{v.frame_count - 1})")
             if args.src == args.dst:
                 raise CliError("--from and --to are the same frame")
+            if v.missing:
+                raise CliError(f"video {v.id} ({v.stored_path}) is missing: relink it first")
             tid = track_filter(project, args.track)
-            lo, hi = min(args.src, args.dst), max(args.src, args.dst) + 1
-            items = video_items(project, v.id, (lo, hi))
-            start = [i for f, i in items if f == args.src and is_keyframe(i)
-                     and (tid is None or i.track_id == tid)]
-            if not start:
-                raise CliError(f"frame {args.src} of video {v.id} has no label"
-                               + (f" of track {args.track}" if tid is not None else "")
-                               + " to propagate (a point placed by a person; interpolated or "
-                               "propagated instances are not used as a start)")
-            preds: dict[int, list[Any]] | None = None
-            if not args.no_fill:
-                preds = {}
-                for f, i in items:
-                    if i.is_prediction:
-                        preds.setdefault(f, []).append(i)
-            n = abs(args.dst - args.src)
-            with FrameSource(project, v) as frames, \
-                    ProgressBar(n, f"video {v.id}", enabled=not args.quiet) as bar:
-                res = propagate(frames, start, args.src, args.dst, predictions=preds,
-                                sigmas=project.skeleton.sigma_array(),
-                                params=FlowParams(fb_max=args.fb_max),
-                                progress=lambda d, t: bar.set(d), cancel=cancel.is_set)
-            generated = [(f, inst) for f, insts in sorted(res.frames.items())
-                         for inst in insts if inst is not None]
-            prop = place_generated(generated, [(f, i) for f, i in items if f != args.src])
-            write_proposal(project, v.id, prop)
+            try:
+                req = propagation_request_for(
+                    project, v, args.src, 1 if args.dst > args.src else -1, to_frame=args.dst,
+                    track_id=tid, fill=not args.no_fill, stop_at_labels=False,
+                    flow=FlowParams(fb_max=args.fb_max))
+            except PoseStudioError as exc:
+                raise CliError(f"{exc} (video {v.id})") from exc
+            with ProgressBar(req.n_frames, f"video {v.id}", enabled=not args.quiet) as bar:
+                res = run_propagation(req, progress=lambda d, t: bar.set(d),
+                                      cancel=cancel.is_set)
+            plan = propagation_plan(project, req, res)
+            if plan.edit is not None:
+                project.apply_edit(plan.edit)
+            print(f"video {v.id}: frames {args.src} -> {args.dst}: {edit_counts(plan.edit)}"
+                  + ("" if plan.edit is None else
+                     f" ('pose-studio undo {args.project}' takes it back)"))
             names = project.skeleton.keypoints
-            print(f"video {v.id}: frames {args.src} -> {args.dst}: {prop.counts()}")
             for s in res.stops:
-                who = start[s.instance]
+                who = req.start[s.instance]
                 label = f"track {who.track_id}" if who.track_id is not None else \
                     f"label {s.instance + 1}"
                 print(f"  {label} {names[s.keypoint]} stopped at frame {s.frame}: {s.reason}")

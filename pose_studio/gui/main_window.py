@@ -43,6 +43,7 @@ from .controllers.datasets import DatasetController
 from .controllers.display import NO_PROJECT, Display
 from .controllers.editing import EditController
 from .controllers.fingerprints import FingerprintController
+from .controllers.labeling_install import install as install_labeling
 from .controllers.model import ModelController
 from .controllers.opening import OpeningController
 from .controllers.playback import PlaybackController
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
         self.editing = EditController(sh, self.playback, self.opening, self.model,
                                       self.instance_list, self.history_panel,
                                       lambda: self.display.refresh_instances())
+        self.labeling = install_labeling(self)  # issue 15's tools: panels, controllers, keys
         if self.model_panel is not None:
             last = self.model_panel.pose_path()
             if last and Path(last).is_file():  # the last model is ready without a click
@@ -291,6 +293,7 @@ class MainWindow(QMainWindow):
         }
         for name in ("skeleton", "keypoints", "labels", "predictions"):
             plain[f"show_{name}"] = functools.partial(self._toggle, name)
+        plain.update(self.labeling.handlers)
         return {k: functools.partial(self.guard, f) for k, f in plain.items()}
 
     def _build_menus(self) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import getpass
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from pose_studio.core.annotation import Instance
-from pose_studio.core.edits import Edit
+from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.store import summary
 from pose_studio.store.codec import (
@@ -129,8 +130,25 @@ class ConnStore:
         self.conn = conn
         self.touched: dict[int, set[int]] = {}
         self._k = host.skeleton.num_keypoints
+        self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
+
+    def prefetch(self, instance_ids: Iterable[int]) -> None:
+        """Read these instances in a few queries instead of one each (a big batch, e.g. a
+        tracking run, checks thousands of ``before`` states)."""
+        todo = sorted({int(i) for i in instance_ids} - self._known.keys())
+        cols = ", ".join(READ_COLUMNS)
+        for a in range(0, len(todo), 500):
+            chunk = todo[a:a + 500]
+            rows = self.conn.exec_driver_sql(
+                f"SELECT id, video_id, frame_idx, {cols} FROM instances WHERE id IN "
+                f"({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
+            self._known.update(dict.fromkeys(chunk))
+            for r in rows:
+                self._known[int(r[0])] = (int(r[1]), int(r[2]), instance_from_row(r[3:]))
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
+        if instance_id in self._known:
+            return self._known[instance_id]
         row = self.conn.exec_driver_sql(
             f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
             (instance_id,)).first()
@@ -144,6 +162,7 @@ class ConnStore:
         self.host._check_frames(self.conn, video_id, np.array([frame_idx]))
         cur = self.conn.exec_driver_sql(
             _INSERT_SQL, instance_row(inst, video_id, frame_idx, time.time()))
+        self._known.pop(int(cur.lastrowid), None)
         self.touched.setdefault(video_id, set()).add(frame_idx)
         new_id = int(cur.lastrowid)
         return inst if inst.id == new_id else inst.replace(id=new_id)
@@ -152,14 +171,40 @@ class ConnStore:
         check_instance(inst, self._k, self._where(video_id, frame_idx))
         row = instance_row(inst, video_id, frame_idx, time.time())
         self.conn.exec_driver_sql(_UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
+        self._known.pop(int(inst.id), None)  # type: ignore[arg-type]
         self.touched.setdefault(video_id, set()).add(frame_idx)
 
     def remove(self, instance_id: int) -> None:
+        self._known.pop(int(instance_id), None)
         row = self.conn.exec_driver_sql(
             "DELETE FROM instances WHERE id = ? RETURNING video_id, frame_idx",
             (instance_id,)).first()
         if row is not None:
             self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
+
+    # --- tracks (core.edits.TrackStore) ---------------------------------------------------------
+    def track_name(self, track_id: int) -> str | None:
+        name = self.conn.exec_driver_sql(
+            "SELECT name FROM tracks WHERE id = ?", (track_id,)).scalar()
+        return None if name is None else str(name)
+
+    def put_track(self, track_id: int, name: str) -> None:
+        if self.track_name(track_id) is None:  # an explicit id: undo/redo keep the same one
+            self.conn.exec_driver_sql(
+                "INSERT INTO tracks (id, name, created_at) VALUES (?, ?, ?)",
+                (track_id, name, time.time()))
+        else:
+            self.conn.exec_driver_sql("UPDATE tracks SET name = ? WHERE id = ?", (name, track_id))
+
+    def drop_track(self, track_id: int) -> None:
+        # Deleting a row instances still point at would untrack them behind the edit's back
+        # (ON DELETE SET NULL): refuse, the edit must move them first.
+        n = self.conn.exec_driver_sql(
+            "SELECT count(*) FROM instances WHERE track_id = ?", (track_id,)).scalar_one()
+        if n:
+            raise StaleEditError(f"track {track_id} still has {n} instances (added since); "
+                                 "nothing was changed")
+        self.conn.exec_driver_sql("DELETE FROM tracks WHERE id = ?", (track_id,))
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""

@@ -24,6 +24,8 @@ History:
        box-only areas). Old image folders get no ``source_images`` rows: readers list them.
     7: ``edit_journal``: the undo history, kept in the file (``store/journal.py``); empty for
        upgraded files (their history starts at the upgrade).
+    8: ``suggestions``: frames worth looking at and their done marks (``store/suggestions.py``);
+       empty for upgraded files.
 """
 
 from __future__ import annotations
@@ -169,9 +171,19 @@ def _add_edit_journal(conn: Connection) -> None:
     )
 
 
+def _add_suggestions(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE TABLE suggestions (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "kinds TEXT NOT NULL, reason TEXT NOT NULL, score FLOAT NOT NULL, "
+        "created_at FLOAT NOT NULL, done_at FLOAT, done_by TEXT, "
+        "PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID"
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
-    _add_edit_journal,
+    _add_edit_journal, _add_suggestions,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -46,6 +46,7 @@ __all__ = [
     "ShownRunRow",
     "SkeletonRow",
     "SourceImageRow",
+    "SuggestionRow",
     "TrackRow",
     "VideoRow",
 ]
@@ -53,7 +54,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -342,3 +343,24 @@ class JournalRow(Base):
     payload: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     stash: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
 
+
+
+# --- format 8: frame suggestions and their done marks (store/suggestions.py) ----------------------
+class SuggestionRow(Base):
+    """A frame worth looking at (``app/suggestions.py`` computes them): why (``kinds``, comma
+    separated, and the ``reason`` text), how strongly (``score`` 0..1), and whether someone
+    marked it done (``done_at``/``done_by``; NULL: not yet). One row per frame. Not part of the
+    edit history: suggestions are recomputable review state, like fingerprints."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kinds: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    done_at: Mapped[float | None] = mapped_column(Float)
+    done_by: Mapped[str | None] = mapped_column(Text)

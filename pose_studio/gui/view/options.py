@@ -12,6 +12,8 @@ class OverlayOptions:
     Attributes:
         low_score: Predicted keypoints scoring under this are ringed in red (the Confidence
             panel's "Low below"); None draws no rings.
+        color_by_track: Limbs of a tracked instance take its track's colour (the keypoints
+            keep their left/right colours).
     """
 
     skeleton: bool = True
@@ -20,6 +22,7 @@ class OverlayOptions:
     predictions: bool = True
     heatmap: bool = False
     low_score: float | None = None
+    color_by_track: bool = True
 
 
 __all__ = ["OverlayOptions"]

@@ -31,6 +31,7 @@ from pose_studio.core.annotation import Instance, Visibility
 from pose_studio.core.skeleton import SIDE_COLORS, Skeleton
 
 from .options import OverlayOptions
+from .track_colors import track_color
 
 
 class ItemHost(Protocol):
@@ -186,8 +187,7 @@ class InstanceItem(QGraphicsItem):
             for a, b in sk.edges:
                 if a >= k_count or b >= k_count:
                     continue
-                side = sk.edge_side((a, b))
-                color = _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
+                color = self._limb_color(a, b)
                 pen = QPen(color, 2.0 if not self.predicted else 1.5)
                 pen.setCosmetic(True)
                 if self.predicted:
@@ -221,6 +221,14 @@ class InstanceItem(QGraphicsItem):
             else:
                 self.labels.append(None)  # type: ignore[arg-type]
         self._sync()
+
+    def _limb_color(self, a: int, b: int) -> QColor:
+        """The track's colour when colouring by track, else the limb's side colour."""
+        tid = self.instance.track_id
+        if self.options.color_by_track and tid is not None:
+            return _qcolor(track_color(tid))
+        side = self.skeleton.edge_side((a, b))
+        return _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
@@ -289,9 +297,15 @@ class InstanceItem(QGraphicsItem):
 
     def set_instance(self, inst: Instance, selected: bool, selected_keypoint: int | None) -> None:
         """Show another instance of the same kind in place (no item churn while playing)."""
+        recolor = inst.track_id != self.instance.track_id
         self.instance = inst
         self.instance_id = -1 if inst.id is None else int(inst.id)
         self._xy = np.array(inst.xy, dtype=np.float64)
+        if recolor:
+            for line, a, b in self.limbs:
+                pen = line.pen()
+                pen.setColor(self._limb_color(a, b))
+                line.setPen(pen)
         self.setPos(QPointF(0, 0))
         self.restyle(selected, selected_keypoint)
         self._sync()
