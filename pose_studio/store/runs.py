@@ -152,7 +152,9 @@ def follow_newest(conn: Connection, video_id: int) -> None:
         return
     if newest != cur.run_id or conn.exec_driver_sql(
             "SELECT 1 FROM shown_runs WHERE video_id = ?", (video_id,)).first() is None:
-        _show(conn, ShownRuns(video_id, newest, cur.compare_run_id, False))
+        # never one run as A and B: the newest was B, so the old A becomes B
+        comp = cur.compare_run_id if cur.compare_run_id != newest else cur.run_id
+        _show(conn, ShownRuns(video_id, newest, comp, False))
 
 
 def set_shown(conn: Connection, video_id: int, run: int | str | None,

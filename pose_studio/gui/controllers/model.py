@@ -190,13 +190,17 @@ class ModelController(QObject):
         if s.project is None or s.video_id is None or s.read_only or info is None:
             return
         try:
-            self._run_id, _n, dropped = s.store_predictions(info, [result], self._run_id)
+            done = s.store_predictions(info, [result], self._run_id)
         except PoseStudioError as exc:
             self.shell.error("Model", str(exc))
             return
-        kept = len(result.instances) - dropped
-        why = f" ({dropped} too weak to keep)" if dropped else ""
-        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}", 6000)
+        if done.created or self._run_id is None:
+            self._run_id = done.run_id  # this model's own live run (when it made no shown run)
+        kept = len(result.instances) - done.dropped
+        why = f" ({done.dropped} too weak to keep)" if done.dropped else ""
+        where = f"; {done.note}" if done.note else f" (run {done.run_id}, shown as {done.slot})"
+        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}{where}",
+                          8000)
 
     def peaks(self, inst: Instance, k: int) -> list[tuple[float, float, float]]:
         """Heatmap peaks of keypoint ``k`` for the predicted person nearest ``inst``."""
