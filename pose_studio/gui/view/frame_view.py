@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -314,17 +314,23 @@ class FrameView(QGraphicsView):
         skeleton: Skeleton | None,
         instances: Sequence[Instance],
         selected: tuple[int | None, int | None] = (None, None),
+        tints: Mapping[int, tuple[int, int, int]] | None = None,
+        passive: Collection[int] = (),
     ) -> None:
         """Show these instances (items of the same kind are reused, so playing a video does not
-        create and destroy scene items every frame)."""
+        create and destroy scene items every frame). ``tints``: instance id -> one colour for
+        it (a model run's colour while two runs are shown); ``passive``: ids drawn only (the
+        second run's predictions)."""
         sel_inst, sel_kp = selected
+        tints = tints or {}
         shown = [] if skeleton is None else [
             i for i in instances if self.options.predictions or not i.is_prediction
         ]
         key = (skeleton, dataclasses.astuple(self.options))
-        reuse = key == self._items_key and [it.predicted for it in self.instance_items] == [
-            i.is_prediction for i in shown
-        ]
+        reuse = key == self._items_key and [
+            (it.predicted, it.tint, it.passive) for it in self.instance_items
+        ] == [(i.is_prediction, tints.get(-1 if i.id is None else i.id), i.id in passive)
+              for i in shown]
         self.skeleton = skeleton
         self._selected = selected
         if reuse:
@@ -343,6 +349,7 @@ class FrameView(QGraphicsView):
             item = InstanceItem(
                 self, skeleton, inst, self.options, selected=is_sel,
                 selected_keypoint=sel_kp if is_sel else None,
+                tint=tints.get(-1 if inst.id is None else inst.id), passive=inst.id in passive,
             )
             self._scene.addItem(item)
             self.instance_items.append(item)

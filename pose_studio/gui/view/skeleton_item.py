@@ -129,7 +129,12 @@ class _NameItem(QGraphicsSimpleTextItem):
 
 
 class InstanceItem(QGraphicsItem):
-    """An instance: limbs, keypoints and (optionally) names. Has no painting of its own."""
+    """An instance: limbs, keypoints and (optionally) names. Has no painting of its own.
+
+    ``tint``: one colour for every limb and keypoint (a model run's colour while two runs are
+    shown, A/B); None: the skeleton's colours. ``passive``: drawn only (the second run's
+    predictions: the keys and the mouse act on the shown run), clicks go to the frame.
+    """
 
     def __init__(
         self,
@@ -140,9 +145,13 @@ class InstanceItem(QGraphicsItem):
         *,
         selected: bool = False,
         selected_keypoint: int | None = None,
+        tint: tuple[int, int, int] | None = None,
+        passive: bool = False,
     ) -> None:
         super().__init__()
         self.host = host
+        self.tint = tint
+        self.passive = passive
         self.skeleton = skeleton
         self.instance = inst
         self.instance_id: int = -1 if inst.id is None else int(inst.id)
@@ -187,7 +196,7 @@ class InstanceItem(QGraphicsItem):
                 if a >= k_count or b >= k_count:
                     continue
                 side = sk.edge_side((a, b))
-                color = _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
+                color = _qcolor(self.tint or SIDE_COLORS.get(side, (200, 200, 200)))
                 pen = QPen(color, 2.0 if not self.predicted else 1.5)
                 pen.setCosmetic(True)
                 if self.predicted:
@@ -203,7 +212,10 @@ class InstanceItem(QGraphicsItem):
         low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
-            kp.style(_qcolor(sk.colors[k]), int(vis[k]), self.predicted, k == selected_keypoint,
+            if self.passive:
+                kp.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+                kp.setCursor(Qt.CursorShape.ArrowCursor)
+            kp.style(self._colour(k), int(vis[k]), self.predicted, k == selected_keypoint,
                      bool(low[k]))
             kp.setVisible(opt.keypoints)
             self.keypoints.append(kp)
@@ -221,6 +233,9 @@ class InstanceItem(QGraphicsItem):
             else:
                 self.labels.append(None)  # type: ignore[arg-type]
         self._sync()
+
+    def _colour(self, k: int) -> QColor:
+        return _qcolor(self.tint or self.skeleton.colors[k])
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
@@ -280,7 +295,9 @@ class InstanceItem(QGraphicsItem):
         inst = self.instance
         name = self.skeleton.keypoints[k] if k < self.skeleton.num_keypoints else f"#{k}"
         v = Visibility(int(inst.visibility[k]))
-        parts = [f"<b>{name}</b>", "prediction" if self.predicted else "label", v.name.lower()]
+        what = "prediction" if self.predicted else "label"
+        parts = [f"<b>{name}</b>", f"second run (B) {what}" if self.passive else what,
+                 v.name.lower()]
         if inst.kp_scores is not None:
             parts.append(f"score {float(inst.kp_scores[k]):.2f}")
         x, y = self._xy[k]
@@ -310,7 +327,7 @@ class InstanceItem(QGraphicsItem):
         low = self._low_mask()
         for k, kp in enumerate(self.keypoints):
             kp.style(
-                _qcolor(self.skeleton.colors[k]), int(vis[k]), self.predicted,
+                self._colour(k), int(vis[k]), self.predicted,
                 selected and k == selected_keypoint, bool(low[k]),
             )
         for line, _a, _b in self.limbs:
