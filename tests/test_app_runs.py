@@ -145,8 +145,8 @@ def test_run_rows_and_ab_toggle_and_swap(session: Session) -> None:
     rows = run_rows(s.project, 1)
     assert [r.run_id for r in rows] == [b, a]  # newest first
     assert rows[0].is_a and not rows[1].is_a and rows[0].mode == "batch"
-    assert rows[1].span_text == "30 frames (0–29)" and rows[0].name == "b.onnx"
-    assert rows[0].title == "run 2 · b.onnx (batch)"
+    assert rows[1].span_text == "30 frames (0–29)" and rows[0].name == "b"
+    assert rows[0].title == "run 2 · b (batch)"
     mem = ABMemory()
     s.seen.clear()  # type: ignore[attr-defined]
     msg = mem.toggle(s)
@@ -202,7 +202,7 @@ def test_compare_report_verdict_and_read_only_arrays(session: Session) -> None:
     assert steps[0] == (0, 6) and steps[-1] == (6, 6)
     c = rep.comparison
     assert c.b.scores.ap > c.a.scores.ap
-    assert rep.verdict.startswith("retrained.onnx (run 2) is better than pose.onnx (run 1): AP")
+    assert rep.verdict.startswith("retrained (run 2) is better than pose (run 1): AP")
     assert "20 labeled people, 20 frames" in rep.verdict
     assert [k.name for k in rep.keypoints] == list(COCO17.keypoints)
     assert all(k.delta > 0 for k in rep.keypoints)
@@ -210,7 +210,7 @@ def test_compare_report_verdict_and_read_only_arrays(session: Session) -> None:
     assert not c.a.scores.frame_oks.flags.writeable
     # the other way round, the verdict still speaks of the newer run
     rev = compare_report(p, new, old, [1])
-    assert rev.verdict.startswith("retrained.onnx (run 2) is better")
+    assert rev.verdict.startswith("retrained (run 2) is better")
     with pytest.raises(PoseStudioError, match="cancelled"):
         compare_report(p, old, new, [1], cancelled=lambda: True)
 
@@ -222,3 +222,13 @@ def test_compare_report_without_labels(session: Session) -> None:
     rep = compare_report(s.project, a, b, [1])
     assert rep.verdict.startswith("No labels on these frames")
     assert [ch.key.frame_idx for ch in rep.comparison.changed] == [0, 1, 2, 3, 4]
+
+
+def test_a_runs_model_is_named_by_its_file_and_a_differing_card() -> None:
+    from pose_studio.store.runs import model_label
+
+    card = {"pose": {"name": "posestudio-hrnet-coco17"}}
+    assert model_label("/m/posestudio-hrnet-coco17.onnx", card) == "posestudio-hrnet-coco17"
+    assert model_label("/m/hrnet-int8.onnx", card) == "hrnet-int8 (posestudio-hrnet-coco17)"
+    assert model_label("C:\\models\\rtmpose-t-body\\end2end.onnx", {}) == "rtmpose-t-body"
+    assert model_label("", card) == "posestudio-hrnet-coco17" and model_label("", None) == ""

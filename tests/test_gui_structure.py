@@ -110,10 +110,10 @@ def family_branches(source: str) -> list[int]:
         if isinstance(node, ast.Compare) and names(node) & fam:
             out.append(node.lineno)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in ("startswith", "endswith") and names(node.func.value) & fam:
-                out.append(node.lineno)
-            elif node.func.attr == "get" and any(
-                    isinstance(a, ast.Constant) and a.value == "family" for a in node.args):
+            prefix = node.func.attr in ("startswith", "endswith") and names(node.func.value) & fam
+            card = node.func.attr == "get" and any(
+                isinstance(a, ast.Constant) and a.value == "family" for a in node.args)
+            if prefix or card:
                 out.append(node.lineno)
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
                 and node.slice.value == "family":

@@ -186,9 +186,11 @@ class LiveWrite:
 
 
 def _run_label(project: Project, run_id: int | None) -> str:
+    from pose_studio.store.runs import model_label
+
     for r in project.model_runs():
         if r.id == run_id:
-            return f"run {run_id} ({str(r.model_path).replace(chr(92), '/').rsplit('/', 1)[-1]})"
+            return f"run {run_id} ({model_label(r.model_path, r.params)})"
     return "predictions without a run" if run_id is None else f"run {run_id}"
 
 

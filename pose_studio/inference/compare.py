@@ -101,11 +101,11 @@ def _videos(project: Any, video_ids: Sequence[int] | None) -> tuple[int, ...]:
 def _run_name(project: Any, run: int | None) -> str:
     if run is None:
         return "predictions without a run"
+    from pose_studio.store.runs import model_label
+
     for r in project.model_runs():
         if r.id == run:
-            pose = r.params.get("pose") if isinstance(r.params, dict) else None
-            name = pose.get("name") if isinstance(pose, dict) else None
-            return str(name or r.model_path.replace("\\", "/").rsplit("/", 1)[-1])
+            return model_label(r.model_path, r.params) or f"run {run}"
     return f"run {run}"
 
 

@@ -19,7 +19,8 @@ from PySide6.QtCore import Qt
 from pose_studio.app import predictions as pr
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.skeleton import COCO17
-from pose_studio.gui.controllers.runs import A_RGB, B_RGB
+from pose_studio.gui.controllers.runs import A_RGB, B_RGB, TINT_A, TINT_B
+from pose_studio.gui.widgets.timeline import score_colors
 from pose_studio.inference.catalogue import CatalogueEntry
 from tests.gui.conftest import K, add_label, open_fake, pose_xy, wait_frame
 from tests.support import onnx_models as om
@@ -67,7 +68,7 @@ def test_run_picker_ab_legend_and_keys(qtbot, make_window, fake_video) -> None:
     qtbot.waitUntil(lambda: panel.row_ids() == [new, base], timeout=3000)
     assert panel.follow.isChecked() and _shown(win) == (new, None, False)
     assert tl._predicted.sum() == 10  # the newest run is shown
-    assert "retrained.onnx" in panel.summary.text() and "(newest)" in panel.summary.text()
+    assert "retrained" in panel.summary.text() and "(newest)" in panel.summary.text()
     # choosing the older run: the timeline, the Confidence panel's arrays and the frame follow
     _click_row(qtbot, panel, base)
     qtbot.waitUntil(lambda: _shown(win) == (base, None, True), timeout=3000)
@@ -81,12 +82,21 @@ def test_run_picker_ab_legend_and_keys(qtbot, make_window, fake_video) -> None:
     item.setCheckState(1, Qt.CheckState.Checked)
     qtbot.waitUntil(lambda: _shown(win) == (base, new, True), timeout=3000)
     assert tl._compare is not None and tl._compare.sum() == 10 and len(tl.rows) == 5
-    assert win.runs.legend.isVisible() and "retrained.onnx" in win.runs.legend.text()
+    img = tl.grab().toImage()  # a row per run in its colour, and the confidence strip below
+    x, h = tl._x_of(5), tl.height()
+    rows = [img.pixelColor(x, int((a + b) / 2 * h)).getRgb()[:3]
+            for a, b in zip(tl.rows, tl.rows[1:])]
+    strip = tuple(int(v) for v in score_colors(np.array([tl._min_score[5]]))[0])
+    assert rows[1:] == [A_RGB, B_RGB, strip], rows
+    assert win.runs.legend.isVisible() and "retrained" in win.runs.legend.text()
+    win.view.zoom(3.0)  # zooming and panning scroll the picture, never the legend
+    win.view.horizontalScrollBar().setValue(win.view.horizontalScrollBar().value() + 150)
+    assert win.view.viewport().geometry().contains(win.runs.legend.geometry())
     win.goto(3)
     wait_frame(qtbot, win, 3)
     items = win.view.instance_items
     assert [(it.instance.model_run_id, it.tint, it.passive) for it in items] == [
-        (base, A_RGB, False), (new, B_RGB, True)]
+        (base, TINT_A, False), (new, TINT_B, True)]
     assert "second run (B)" in items[1].tooltip_text(0)
     # B hides B and brings the same one back; Shift+B swaps
     qtbot.keyClick(win.view, Qt.Key.Key_B)
@@ -138,7 +148,7 @@ def test_compare_view_job_progress_cancel_and_click_to_go(qtbot, make_window,
     qtbot.waitUntil(lambda: cmp.report is not None, timeout=10000)
     assert not cmp.cancel_button.isEnabled() and steps[-1] == (6, 6)
     text = cmp.verdict.text()
-    assert text.startswith("retrained.onnx (run 2) is worse than base.onnx (run 1)"), text
+    assert text.startswith("retrained (run 2) is worse than base (run 1)"), text
     assert "10 labeled people, 10 frames" in text
     assert cmp.summary.rowCount() == 2 and cmp.summary.item(1, 1).text() == "1.000"  # B: base
     assert cmp.keypoints.rowCount() == K and cmp.keypoints.item(0, 0).text() == "nose"
@@ -149,7 +159,7 @@ def test_compare_view_job_progress_cancel_and_click_to_go(qtbot, make_window,
     rect = cmp.changed.visualItemRect(cmp.changed.item(4, 1))
     qtbot.mouseClick(cmp.changed.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     wait_frame(qtbot, win, 4)
-    assert {it.tint for it in win.view.instance_items if it.predicted} == {A_RGB, B_RGB}
+    assert {it.tint for it in win.view.instance_items if it.predicted} == {TINT_A, TINT_B}
     # cancel: the job's result never arrives
     cmp.compute_button.click()
     assert cmp.cancel_button.isEnabled()
@@ -223,7 +233,8 @@ def test_model_panel_reads_top_down_and_warns_without_a_detector(qtbot, tmp_path
     assert info.needs_boxes
     panel.set_model_info(info)
     text = panel.warning_label.text()
-    assert panel.warning_label.isVisibleTo(panel) and "without a person detector" in text
+    assert panel.warning_label.isVisibleTo(panel) and "No person detector" in text
+    assert "Get a Model" in panel.warning_label.toolTip()
     assert pr.NO_DETECTOR_WARNING not in text and "top-down" in panel.info_label.text()
     panel.set_model_info(_info(tmp_path / "td.onnx", top_down=True, det=str(tmp_path / "d.onnx")))
     assert not panel.warning_label.isVisibleTo(panel)

@@ -18,6 +18,7 @@ from pose_studio.app.editing import keypoint_name
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core.annotation import Instance, InstanceKind, Visibility
 
+from ..view.skeleton_item import Tint
 from ..widgets.history_panel import HistoryPanel
 from ..widgets.instance_list import InstanceList
 from ..widgets.timeline import Timeline
@@ -47,10 +48,10 @@ class Display(QObject):
         self.timeline = timeline
         self.history = history
         self.actions = actions
-        #: ``overlay(shown predictions) -> (second run's predictions, {id: colour})`` while two
+        #: ``overlay(shown predictions) -> (more predictions, {id: Tint})`` while two
         #: model runs are shown (set by the runs controller); the second run's are drawn only.
-        self.overlay: Callable[[list[Instance]], tuple[list[Instance],
-                                                       dict[int, tuple[int, int, int]]]] | None = None
+        self.overlay: Callable[[list[Instance]],
+                               tuple[list[Instance], dict[int, Tint]]] | None = None
         shell.signals.changed.connect(self.on_changed)
 
     def on_changed(self, topics: frozenset[Topic], frames: Frames) -> None:

@@ -26,12 +26,18 @@ from pose_studio.app.session import Frames, Topic
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.errors import PoseStudioError
 
+from ..view.skeleton_item import Tint
 from ..widgets.compare_panel import ComparePanel
 from ..widgets.runs_panel import A_RGB, B_RGB, RunsPanel, swatch
 from ..widgets.timeline import Timeline
 from .base import Shell
 
 log = logging.getLogger(__name__)
+
+#: A's predictions: bigger dots, solid limbs; B's: smaller dots and dashes drawn on top, so
+#: both show where the runs agree.
+TINT_A = Tint(A_RGB, radius=5.0, dashed=False)
+TINT_B = Tint(B_RGB, radius=2.8, dashed=True)
 
 #: While predictions stream in (a batch run), the run list is re-read at most this often.
 REFRESH_MS = 400
@@ -68,14 +74,15 @@ class RunsController(QObject):
         self.comparing = False
         self._progress = _Progress(self)
         self._progress.step.connect(self._on_progress)
-        self.legend = QLabel(shell.view.viewport())
+        # a child of the view, not of its viewport: the viewport scrolls its children
+        self.legend = QLabel(shell.view)
         self.legend.setObjectName("runs_legend")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setStyleSheet("QLabel { background: rgba(20, 20, 24, 200); color: white; "
                                   "padding: 4px 8px; border-radius: 3px; }")
         self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.legend.hide()
-        shell.view.viewport().installEventFilter(self)
+        shell.view.installEventFilter(self)
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(REFRESH_MS)
@@ -151,16 +158,15 @@ class RunsController(QObject):
         self.legend.raise_()
 
     def _place_legend(self) -> None:
-        vp = self.shell.view.viewport()
-        self.legend.move(8, max(8, vp.height() - self.legend.height() - 8))
+        vp = self.shell.view.viewport().geometry()
+        self.legend.move(vp.left() + 8, max(vp.top() + 8, vp.bottom() - self.legend.height() - 8))
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and self.legend.isVisible():
             self._place_legend()
         return super().eventFilter(obj, event)
 
-    def overlay(self, preds: list[Instance]) -> tuple[list[Instance],
-                                                      dict[int, tuple[int, int, int]]]:
+    def overlay(self, preds: list[Instance]) -> tuple[list[Instance], dict[int, Tint]]:
         """For the frame view while B is shown: what to draw besides ``preds`` (A's
         predictions no label stands for) and the runs' colours. Both runs are drawn in full,
         on labeled people too: how each fits the labels is the point; the extra ones are drawn
@@ -173,8 +179,8 @@ class RunsController(QObject):
         seen = {p.id for p in preds}
         covered = [p for p in s.instances(InstanceKind.PREDICTED) if p.id not in seen]
         b = compare_predictions(s.project, s.video_id, s.frame_idx, shown.compare_run_id)
-        tints = {int(p.id): A_RGB for p in [*preds, *covered] if p.id is not None}
-        tints.update({int(i.id): B_RGB for i in b if i.id is not None})
+        tints = {int(p.id): TINT_A for p in [*preds, *covered] if p.id is not None}
+        tints.update({int(i.id): TINT_B for i in b if i.id is not None})
         return [*covered, *b], tints
 
     # --- choosing ------------------------------------------------------------------------------
@@ -293,7 +299,7 @@ class RunsController(QObject):
         self.shell.status(f"{name} is ready: selected in the Model panel", 8000)
 
 
-__all__ = ["A_RGB", "B_RGB", "RunsController"]
+__all__ = ["A_RGB", "B_RGB", "TINT_A", "TINT_B", "RunsController", "install"]
 
 
 def install(window: Any) -> RunsController:

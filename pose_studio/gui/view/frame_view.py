@@ -33,7 +33,7 @@ from ..tools import MoveInstance, pick_tool
 from ..tools.base import InstanceDropped, KeypointDropped, Tool
 from .heatmap_item import HeatmapItem
 from .options import OverlayOptions
-from .skeleton_item import InstanceItem
+from .skeleton_item import InstanceItem, Tint
 
 ZOOM_STEP = 1.25
 MIN_SCALE = 0.02
@@ -314,13 +314,13 @@ class FrameView(QGraphicsView):
         skeleton: Skeleton | None,
         instances: Sequence[Instance],
         selected: tuple[int | None, int | None] = (None, None),
-        tints: Mapping[int, tuple[int, int, int]] | None = None,
+        tints: Mapping[int, Tint] | None = None,
         passive: Collection[int] = (),
     ) -> None:
         """Show these instances (items of the same kind are reused, so playing a video does not
-        create and destroy scene items every frame). ``tints``: instance id -> one colour for
-        it (a model run's colour while two runs are shown); ``passive``: ids drawn only (the
-        second run's predictions)."""
+        create and destroy scene items every frame). ``tints``: instance id -> how its run is
+        drawn while two runs are shown; ``passive``: ids drawn only (the second run's
+        predictions)."""
         sel_inst, sel_kp = selected
         tints = tints or {}
         shown = [] if skeleton is None else [

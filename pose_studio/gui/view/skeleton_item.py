@@ -10,6 +10,7 @@ on release.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -49,6 +50,17 @@ PRED_RADIUS = 3.5
 PRED_OPACITY = 0.8
 MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
 LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confidence threshold
+
+
+@dataclass(frozen=True)
+class Tint:
+    """How a model run's predictions are drawn while two runs are shown (A/B): one colour,
+    the keypoints' radius and the limbs' pen. The first run gets bigger dots and solid limbs,
+    the second smaller dots and dashes on top, so both show where they agree."""
+
+    rgb: tuple[int, int, int]
+    radius: float = PRED_RADIUS
+    dashed: bool = True
 
 
 def _qcolor(rgb: Sequence[int], alpha: int = 255) -> QColor:
@@ -131,8 +143,8 @@ class _NameItem(QGraphicsSimpleTextItem):
 class InstanceItem(QGraphicsItem):
     """An instance: limbs, keypoints and (optionally) names. Has no painting of its own.
 
-    ``tint``: one colour for every limb and keypoint (a model run's colour while two runs are
-    shown, A/B); None: the skeleton's colours. ``passive``: drawn only (the second run's
+    ``tint``: one colour for every limb and keypoint, and its sizes (a model run's, while two
+    runs are shown, A/B); None: the skeleton's colours. ``passive``: drawn only (the second run's
     predictions: the keys and the mouse act on the shown run), clicks go to the frame.
     """
 
@@ -145,7 +157,7 @@ class InstanceItem(QGraphicsItem):
         *,
         selected: bool = False,
         selected_keypoint: int | None = None,
-        tint: tuple[int, int, int] | None = None,
+        tint: Tint | None = None,
         passive: bool = False,
     ) -> None:
         super().__init__()
@@ -196,10 +208,11 @@ class InstanceItem(QGraphicsItem):
                 if a >= k_count or b >= k_count:
                     continue
                 side = sk.edge_side((a, b))
-                color = _qcolor(self.tint or SIDE_COLORS.get(side, (200, 200, 200)))
-                pen = QPen(color, 2.0 if not self.predicted else 1.5)
+                color = _qcolor(self.tint.rgb if self.tint else
+                                SIDE_COLORS.get(side, (200, 200, 200)))
+                pen = QPen(color, self._limb_width())
                 pen.setCosmetic(True)
-                if self.predicted:
+                if self.predicted and (self.tint is None or self.tint.dashed):
                     pen.setStyle(Qt.PenStyle.DashLine)
                 if self.selected:
                     pen.setWidthF(pen.widthF() + 1.0)
@@ -208,7 +221,7 @@ class InstanceItem(QGraphicsItem):
                 line.setZValue(1)
                 line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
                 self.limbs.append((line, a, b))
-        radius = PRED_RADIUS if self.predicted else USER_RADIUS
+        radius = self.tint.radius if self.tint else PRED_RADIUS if self.predicted else USER_RADIUS
         low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
@@ -235,7 +248,12 @@ class InstanceItem(QGraphicsItem):
         self._sync()
 
     def _colour(self, k: int) -> QColor:
-        return _qcolor(self.tint or self.skeleton.colors[k])
+        return _qcolor(self.tint.rgb if self.tint else self.skeleton.colors[k])
+
+    def _limb_width(self) -> float:
+        if self.tint is not None and not self.tint.dashed:
+            return 2.0
+        return 2.0 if not self.predicted else 1.5
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
@@ -332,7 +350,7 @@ class InstanceItem(QGraphicsItem):
             )
         for line, _a, _b in self.limbs:
             pen = line.pen()
-            pen.setWidthF((2.0 if not self.predicted else 1.5) + (1.0 if selected else 0.0))
+            pen.setWidthF(self._limb_width() + (1.0 if selected else 0.0))
             line.setPen(pen)
         self._sync_box()
 

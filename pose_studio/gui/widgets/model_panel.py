@@ -96,6 +96,16 @@ def bundled_models(folder: Path | None = None) -> tuple[list[Path], list[Path]]:
     return pose, det
 
 
+#: The Model panel's line for a top-down model loaded without a detector (short: the panel is
+#: small), and its tooltip.
+NO_DETECTOR_TEXT = ("No person detector: this top-down model crops the people already on the "
+                    "frame, else the whole frame.")
+NO_DETECTOR_TIP = ("A top-down model needs person boxes. Without a detector it crops the "
+                   "people already on the frame (labels, predictions), else takes the whole "
+                   "frame as one person, so new people are not found. Choose a detector above "
+                   "(Model ▸ Get a Model… has person detectors) and load again.")
+
+
 def describe_model(info: Any) -> tuple[list[str], list[str]]:
     """``(info lines, warnings)`` for a loaded model, from ``top_down``/``needs_boxes``."""
     name = Path(getattr(info, "pose_path", "") or "model").name
@@ -111,10 +121,7 @@ def describe_model(info: Any) -> tuple[list[str], list[str]]:
                                                       " (not used: this model finds people)"))
     warnings = [w for w in getattr(info, "warnings", ()) or () if w != NO_DETECTOR_WARNING]
     if getattr(info, "needs_boxes", False):
-        warnings.insert(0, "Top-down model without a person detector: it crops the people "
-                           "already on the frame (labels, predictions), else takes the whole "
-                           "frame as one person. Choose a detector above (Model ▸ Get a "
-                           "Model… has person detectors) to find new people.")
+        warnings.insert(0, NO_DETECTOR_TEXT)
     return lines, warnings
 
 
@@ -382,6 +389,7 @@ class ModelPanel(QWidget):
         self.info_label.setText("<br>".join(lines))
         self.warning_label.setStyleSheet("color: #b9770e;")
         self.warning_label.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.warning_label.setToolTip(NO_DETECTOR_TIP if NO_DETECTOR_TEXT in warnings else "")
         self.warning_label.setVisible(bool(warnings))
         self.status_message.emit(f"Model {name} ready on {providers}")
         self._update_enabled()

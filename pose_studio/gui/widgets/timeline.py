@@ -164,7 +164,8 @@ class Timeline(QWidget):
             buf[-1] = score_colors(mins[col_bin])
         self._image_buf = np.ascontiguousarray(buf)
         self._image = QImage(
-            self._image_buf.data, w, 3, int(self._image_buf.strides[0]), QImage.Format.Format_RGB888
+            self._image_buf.data, w, buf.shape[0], int(self._image_buf.strides[0]),
+            QImage.Format.Format_RGB888
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:
