@@ -211,6 +211,8 @@ def test_compare_report_verdict_and_read_only_arrays(session: Session) -> None:
     # the other way round, the verdict still speaks of the newer run
     rev = compare_report(p, new, old, [1])
     assert rev.verdict.startswith("retrained (run 2) is better")
+    assert (rep.change_label, rev.change_label) == ("B − A", "A − B")
+    assert rep.change(0.5, 0.7) == pytest.approx(0.2) and rev.change(0.7, 0.5) == pytest.approx(0.2)
     with pytest.raises(PoseStudioError, match="cancelled"):
         compare_report(p, old, new, [1], cancelled=lambda: True)
 

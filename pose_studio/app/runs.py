@@ -160,6 +160,17 @@ class CompareReport:
     comparison: Any  # pose_studio.inference.compare.RunComparison
     keypoints: tuple[KeypointRow, ...]
     verdict: str
+    #: B is the newer run: changes read "B − A" (else "A − B"), as the verdict speaks of the
+    #: newer run against the older one.
+    newer_is_b: bool = True
+
+    def change(self, oks_a: float, oks_b: float) -> float:
+        """Newer minus older (positive: the newer run is better there)."""
+        return oks_b - oks_a if self.newer_is_b else oks_a - oks_b
+
+    @property
+    def change_label(self) -> str:
+        return "B − A" if self.newer_is_b else "A − B"
 
 
 def _freeze(obj: Any) -> None:
@@ -219,7 +230,7 @@ def compare_report(project: Any, run_a: int | None, run_b: int | None,
                  for k, n in enumerate(cmp.keypoint_names))
     newer_is_b = _newer(run_b, run_a)
     return CompareReport(run_a, run_b, tuple(int(v) for v in video_ids), cmp, rows,
-                         verdict(cmp, newer_is_b))
+                         verdict(cmp, newer_is_b), newer_is_b)
 
 
 def _newer(x: int | None, y: int | None) -> bool:

@@ -152,6 +152,10 @@ def test_compare_view_job_progress_cancel_and_click_to_go(qtbot, make_window,
     assert "10 labeled people, 10 frames" in text
     assert cmp.summary.rowCount() == 2 and cmp.summary.item(1, 1).text() == "1.000"  # B: base
     assert cmp.keypoints.rowCount() == K and cmp.keypoints.item(0, 0).text() == "nose"
+    # A (run 2) is the newer run: changes read A − B, negative where it got worse
+    assert cmp.keypoints.horizontalHeaderItem(3).text() == "A − B"
+    assert float(cmp.keypoints.item(0, 3).text()) < 0
+    assert win.runs.compare_dock.height() >= 300  # room for its tables
     frames = cmp.changed_frames()
     assert frames[:10] == [(win.session.video_id, f) for f in range(10)]  # labeled first
     assert frames[10][1] >= 10  # then where the runs disagree (B has none there)

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 TINT_A = Tint(A_RGB, radius=5.0, dashed=False)
 TINT_B = Tint(B_RGB, radius=2.8, dashed=True)
 
+#: The Compare Runs panel's height when a comparison is asked for (it shares the bottom area).
+COMPARE_HEIGHT = 330
+
 #: While predictions stream in (a batch run), the run list is re-read at most this often.
 REFRESH_MS = 400
 
@@ -82,7 +85,7 @@ class RunsController(QObject):
                                   "padding: 4px 8px; border-radius: 3px; }")
         self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.legend.hide()
-        shell.view.installEventFilter(self)
+        shell.view.viewport().installEventFilter(self)  # its size is final when it resizes
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(REFRESH_MS)
@@ -250,6 +253,9 @@ class RunsController(QObject):
         self.compare.set_busy(True)
         self.compare_dock.show()
         self.compare_dock.raise_()
+        if self.compare_dock.height() < COMPARE_HEIGHT:  # its tables need room: make it
+            self.shell.window.resizeDocks([self.compare_dock], [COMPARE_HEIGHT],
+                                          Qt.Orientation.Vertical)
         self.shell.jobs.run("compare", work, self._on_report, self._on_failed)
 
     def cancel_compare(self) -> None:

@@ -106,6 +106,7 @@ class ComparePanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setMaximumWidth(140)
+        self.progress.setVisible(False)
         self.verdict = QLabel("")
         self.verdict.setObjectName("compare_verdict")
         self.verdict.setWordWrap(True)
@@ -118,6 +119,7 @@ class ComparePanel(QWidget):
         self.keypoints.setToolTip("Mean per-keypoint OKS term over your labels")
         self.changed = _table(["Video", "Changed frame", "OKS A", "OKS B", "B − A", "A ≈ B"])
         self.changed.setObjectName("compare_changed")
+        self.changed.horizontalHeader().setStretchLastSection(False)
         self.changed.setToolTip("Labeled frames whose OKS changed most, then unlabeled frames "
                                 "where the runs disagree most. Click to go there.")
         self.changed.cellClicked.connect(self._on_frame_clicked)
@@ -171,14 +173,11 @@ class ComparePanel(QWidget):
         self.cancel_button.setEnabled(busy)
         self.compute_button.setEnabled(not busy)
         self.scope.setEnabled(not busy)
+        self.progress.setVisible(busy)
         if busy:
             self.progress.setFormat("%p%")
             self.progress.setRange(0, 0)
             self.verdict.setText("Comparing…")
-        else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if self.report is not None else 0)
-            self.progress.setFormat("")
 
     def set_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
@@ -213,6 +212,13 @@ class ComparePanel(QWidget):
             for col, v in enumerate((s.ap, s.ap50, s.ap75, mean), start=1):
                 self.summary.setItem(r, col, _item(_num(v)))
             self.summary.setItem(r, 5, _item(str(e.predicted_frames)))
+        label = report.change_label
+        self.keypoints.horizontalHeaderItem(3).setText(label)  # type: ignore[union-attr]
+        self.changed.horizontalHeaderItem(4).setText(label)  # type: ignore[union-attr]
+        tip = (f"{label}: the newer run's OKS minus the older's (green: the newer run is "
+               "better)")
+        self.keypoints.horizontalHeaderItem(3).setToolTip(tip)  # type: ignore[union-attr]
+        self.changed.horizontalHeaderItem(4).setToolTip(tip)  # type: ignore[union-attr]
         self.keypoints.setRowCount(0)
         for row in report.keypoints:
             r = self.keypoints.rowCount()
@@ -220,8 +226,9 @@ class ComparePanel(QWidget):
             self.keypoints.setItem(r, 0, _item(row.name, align_right=False))
             self.keypoints.setItem(r, 1, _item(_num(row.oks_a)))
             self.keypoints.setItem(r, 2, _item(_num(row.oks_b)))
-            d = _item(_delta(row.delta))
-            _tint(d, row.delta)
+            change = report.change(row.oks_a, row.oks_b)
+            d = _item(_delta(change))
+            _tint(d, change)
             self.keypoints.setItem(r, 3, d)
         names = video_names or {}
         multi = len(report.video_ids) > 1
@@ -238,8 +245,9 @@ class ComparePanel(QWidget):
             self.changed.setItem(r, 1, frame)
             self.changed.setItem(r, 2, _item(_num(ch.oks_a)))
             self.changed.setItem(r, 3, _item(_num(ch.oks_b)))
-            d = _item(_delta(ch.delta), "unlabeled frame: no OKS" if math.isnan(ch.delta) else "")
-            _tint(d, ch.delta)
+            change = report.change(ch.oks_a, ch.oks_b)
+            d = _item(_delta(change), "unlabeled frame: no OKS" if math.isnan(change) else "")
+            _tint(d, change)
             self.changed.setItem(r, 4, d)
             self.changed.setItem(r, 5, _item(f"{ch.agreement:.2f}",
                                              "how alike the two runs' predictions are (1: same)"))
