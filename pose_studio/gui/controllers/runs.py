@@ -35,9 +35,9 @@ from .base import Shell
 log = logging.getLogger(__name__)
 
 #: A's predictions: bigger dots, solid limbs; B's: smaller dots and dashes drawn on top, so
-#: both show where the runs agree.
-TINT_A = Tint(A_RGB, radius=5.0, dashed=False)
-TINT_B = Tint(B_RGB, radius=2.8, dashed=True)
+#: both show where the runs agree (a label's point, radius 5, rings them).
+TINT_A = Tint(A_RGB, radius=4.0, dashed=False)
+TINT_B = Tint(B_RGB, radius=2.4, dashed=True)
 
 #: The Compare Runs panel's height when a comparison is asked for (it shares the bottom area).
 COMPARE_HEIGHT = 330

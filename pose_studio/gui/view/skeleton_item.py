@@ -56,7 +56,8 @@ LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confide
 class Tint:
     """How a model run's predictions are drawn while two runs are shown (A/B): one colour,
     the keypoints' radius and the limbs' pen. The first run gets bigger dots and solid limbs,
-    the second smaller dots and dashes on top, so both show where they agree."""
+    the second smaller dots and dashes on top, so both show where they agree; both are drawn
+    above the labels, inside their points."""
 
     rgb: tuple[int, int, int]
     radius: float = PRED_RADIUS
@@ -175,7 +176,12 @@ class InstanceItem(QGraphicsItem):
         self.limbs: list[tuple[QGraphicsLineItem, int, int]] = []
         self.labels: list[QGraphicsSimpleTextItem] = []
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
-        self.setZValue(10 if not self.predicted else 5)
+        # Two runs shown (A/B): their predictions above the labels (smaller than a label's
+        # point, so each shows as a ring around them), B above A.
+        if tint is None:
+            self.setZValue(5 if self.predicted else 10)
+        else:
+            self.setZValue(12 if tint.dashed else 11)
         # The selected instance gets a dashed box around its keypoints: which person the keys
         # act on is visible at a glance, even in a crowd.
         self.sel_box = QGraphicsRectItem(self)

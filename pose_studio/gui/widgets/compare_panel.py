@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -65,6 +65,12 @@ def _tint(item: QTableWidgetItem, d: float) -> None:
     item.setBackground(QBrush(QColor(rgb[0], rgb[1], rgb[2], alpha)))
 
 
+def _swatch_icon(rgb: tuple[int, int, int]) -> QIcon:
+    pix = QPixmap(10, 10)
+    pix.fill(QColor(*rgb))
+    return QIcon(pix)
+
+
 def _table(headers: list[str]) -> QTableWidget:
     t = QTableWidget(0, len(headers))
     t.setHorizontalHeaderLabels(headers)
@@ -107,7 +113,8 @@ class ComparePanel(QWidget):
         self.progress.setFormat("")
         self.progress.setMaximumWidth(140)
         self.progress.setVisible(False)
-        self.verdict = QLabel("")
+        self.verdict = QLabel("Compare scores A and B against your labels (OKS AP, per keypoint) "
+                              "and lists the frames that changed most.")
         self.verdict.setObjectName("compare_verdict")
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -207,7 +214,7 @@ class ComparePanel(QWidget):
             self.summary.insertRow(r)
             name = _item(f"{slot}: run {'none' if e.run_id is None else e.run_id} · {e.name}",
                          align_right=False)
-            name.setForeground(QBrush(QColor(*rgb)))
+            name.setIcon(_swatch_icon(rgb))
             self.summary.setItem(r, 0, name)
             for col, v in enumerate((s.ap, s.ap50, s.ap75, mean), start=1):
                 self.summary.setItem(r, col, _item(_num(v)))
