@@ -234,3 +234,5 @@ def test_a_runs_model_is_named_by_its_file_and_a_differing_card() -> None:
     assert model_label("/m/hrnet-int8.onnx", card) == "hrnet-int8 (posestudio-hrnet-coco17)"
     assert model_label("C:\\models\\rtmpose-t-body\\end2end.onnx", {}) == "rtmpose-t-body"
     assert model_label("", card) == "posestudio-hrnet-coco17" and model_label("", None) == ""
+    sdk = {"pose": {"name": "end2end"}}  # an SDK archive's pipeline names the file
+    assert model_label("/models/rtmpose-t-body/end2end.onnx", sdk) == "rtmpose-t-body"

@@ -11,7 +11,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["InstalledModel", "installed_models", "model_kind"]
+__all__ = ["InstalledModel", "installed_models", "model_kind", "model_name"]
+
+
+def model_name(path: str | Path) -> str:
+    """A model file in a few words, as model runs name it: its stem, or its folder's name for
+    ``end2end.onnx`` and the like (downloaded SDK folders)."""
+    from pose_studio.store.runs import model_label
+
+    return model_label(str(path), None) or Path(path).name
 
 
 def model_kind(path: str | Path) -> str:

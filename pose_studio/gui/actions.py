@@ -155,7 +155,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Fine-tune a model on this project's labels (runs in a separate process)"),
     _a("get_model", "&Get a Model…", "", "&Model",
        "Download a published model (RTMPose, RTMO, RTMW, detectors…) with its license shown"),
-    _a("toggle_ab", "Show Second Run (&B)", "B", "&Model",
+    _a("toggle_ab", "Second Run (&B) On/Off", "B", "&Model",
        "Show or hide a second model run (B) beside the shown one (A), in a second colour"),
     _a("swap_ab", "S&wap Runs A and B", "Shift+B", "&Model",
        "Show B as A and A as B (the keys act on A)"),

@@ -231,6 +231,8 @@ def model_label(model_path: str, params: Any) -> str:
         stem = parts[-2]
     pose = params.get("pose") if isinstance(params, dict) else None
     card = str(pose.get("name") or "") if isinstance(pose, dict) else ""
+    if card.lower() in _GENERIC_STEMS:
+        card = ""
     if not card or card == stem:
         return stem or card
     return f"{stem} ({card})" if stem else card

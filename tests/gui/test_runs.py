@@ -336,6 +336,7 @@ def test_get_a_model_errors_are_one_line(qtbot, make_window, server, tmp_path) -
         msg = dlg.message.text()
         assert words in msg and "\n" not in msg and "Traceback" not in msg, msg
         assert "--mirror" not in msg  # the dialog's words, not the command line's
+    assert "in the Mirror field" in dlg.message.text()
     assert not any(p.is_dir() and not p.name.startswith(".") for p in tmp_path.iterdir())
     assert win.model_panel is None  # no inference here: nothing to select, nothing broke
 

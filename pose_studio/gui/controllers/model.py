@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from pose_studio.app.models import model_name
 from pose_studio.app.predictions import ModelInfo
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core import people, poses
@@ -118,7 +118,7 @@ class ModelController(QObject):
 
     def _on_loaded(self, info: ModelInfo) -> None:
         self._run_id = None  # a new model gets its own model run on first write
-        self.shell.status(f"model loaded: {Path(info.pose_path).name} on "
+        self.shell.status(f"model loaded: {model_name(info.pose_path)} on "
                           f"{', '.join(info.providers) or 'CPU'}", 8000)
         if self.wants_inference():
             self.request()

@@ -72,11 +72,13 @@ class GetModelDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # what a model is for may take two lines
         head = self.table.horizontalHeader()
         for c in range(len(COLUMNS)):
             head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        head.resizeSection(2, 190)  # licenses are long: the full text is in the tooltip
         self.table.itemSelectionChanged.connect(self._update_enabled)
         self.table.cellDoubleClicked.connect(lambda *_: self.download())
         self.folder = QLineEdit(str(folder) if folder is not None else str(default_models_dir()))
@@ -129,12 +131,14 @@ class GetModelDialog(QDialog):
             cells = (e.name, kind + e.purpose, e.license, f"{e.size_mb:g} MB", "")
             for c, text in enumerate(cells):
                 it = QTableWidgetItem(text)
-                it.setToolTip(f"{e.name}: {e.purpose}\n{e.url(self.mirror_url())}")
+                it.setToolTip(f"{e.name}: {e.purpose}\nlicense: {e.license}\n"
+                              f"{e.url(self.mirror_url())}")
                 if c == 3:
                     it.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                         | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, it)
         self._fill_here()
+        self.table.resizeRowsToContents()
 
     def _fill_here(self) -> None:
         try:
@@ -252,7 +256,8 @@ class GetModelDialog(QDialog):
             self.message.setText(f"{self._name}: cancelled; what arrived is kept, Download "
                                  f"resumes it.")
         else:
-            self.message.setText(message.replace("--mirror", "a mirror")
+            self.message.setText(message.replace("with --mirror", "in the Mirror field")
+                                 .replace("--mirror", "the Mirror field")
                                  .replace("run the same command again", "Download again"))
 
     def _on_finished(self) -> None:

@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pose_studio.app.models import installed_models, model_kind
+from pose_studio.app.models import installed_models, model_kind, model_name
 from pose_studio.app.predictions import NO_DETECTOR_WARNING
 
 PROVIDER_LABELS: dict[str, str] = {
@@ -108,7 +108,7 @@ NO_DETECTOR_TIP = ("A top-down model needs person boxes. Without a detector it c
 
 def describe_model(info: Any) -> tuple[list[str], list[str]]:
     """``(info lines, warnings)`` for a loaded model, from ``top_down``/``needs_boxes``."""
-    name = Path(getattr(info, "pose_path", "") or "model").name
+    name = model_name(getattr(info, "pose_path", "") or "model")
     kps = getattr(info, "keypoints", ()) or ()
     providers = ", ".join(p.replace("ExecutionProvider", "")
                           for p in getattr(info, "providers", ()) or ()) or "?"
@@ -364,9 +364,9 @@ class ModelPanel(QWidget):
             return
         self._save()
         self._loaded = False
-        self.info_label.setText(f"Loading {Path(pose).name}…")
+        self.info_label.setText(f"Loading {model_name(pose)}…")
         self.warning_label.setVisible(False)
-        self.status_message.emit(f"Loading model {Path(pose).name}…")
+        self.status_message.emit(f"Loading model {model_name(pose)}…")
         self._update_enabled()
         self.load_requested.emit(pose, self.detector_path(), self.provider())
 
@@ -382,7 +382,7 @@ class ModelPanel(QWidget):
     def set_model_info(self, info: Any) -> None:
         """Show a loaded model (an ``InferenceController`` ``ModelInfo``)."""
         self._loaded = True
-        name = Path(getattr(info, "pose_path", "") or "model").name
+        name = model_name(getattr(info, "pose_path", "") or "model")
         providers = ", ".join(p.replace("ExecutionProvider", "")
                               for p in getattr(info, "providers", ()) or ()) or "?"
         lines, warnings = describe_model(info)
