@@ -130,6 +130,25 @@ def test_an_empty_live_result_drops_only_that_runs_predictions(session: Session)
     assert [i.model_run_id for i in left] == [batch]  # the other run's prediction stays
 
 
+def test_a_run_recorded_by_the_command_line_is_the_same_model(session: Session) -> None:
+    """``infer``/``demo`` record fewer keys (no mode, family or detector): the same file and
+    pose settings still make it the same model."""
+    s = session
+    info = _info()
+    run = s.project.create_model_run(model_path=info.pose_path, model_hash=info.model_hash,
+                                     providers=["CPU"], params={"pose": {"input_size": [192, 256]},
+                                                                "boxes": "ground truth"})
+    s.project.add_predictions(1, [(f, _pred(100.0)) for f in range(10)], run)
+    s.predictions_written(1)
+    done = s.store_predictions(info, [_result(3, _pred(104.0))])
+    assert (done.run_id, done.created) == (run, False)
+    other = _info(digest="h-other")
+    rec = next(r for r in s.project.model_runs() if r.id == run)
+    assert not pr.same_model(rec, other)
+    assert not pr.same_model(rec, pr.ModelInfo(**{**other.__dict__, "model_hash": "h1",
+                                                 "params": {"input_size": (96, 128)}}))
+
+
 def test_a_model_with_another_detector_is_another_run(session: Session) -> None:
     s = session
     batch = _batch(s, _info(), range(0, 5))

@@ -166,9 +166,11 @@ def same_model(record: Any, info: ModelInfo) -> bool:
     elif str(record.model_path) != info.pose_path:
         return False
     params = record.params if isinstance(record.params, dict) else {}
+    # runs recorded elsewhere (``infer``, ``demo``) may lack keys: the file, the detector and
+    # the pose settings they state decide
+    pose = params.get("pose")
     return (params.get("detector") == info.detector_path
-            and params.get("family") == info.family
-            and params.get("pose", {}) == _plain(dict(info.params)))
+            and (not isinstance(pose, dict) or pose == _plain(dict(info.params))))
 
 
 @dataclass(frozen=True)
