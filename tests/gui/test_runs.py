@@ -52,6 +52,11 @@ def _click_row(qtbot: Any, panel: Any, run: int | None) -> None:
         x, rect.center().y()))
 
 
+def _settled(qtbot: Any, win: Any) -> None:
+    """The run list and B's timeline row (read on a background job) have arrived."""
+    qtbot.waitUntil(lambda: not win.runs.busy, timeout=5000)
+
+
 def _shown(win: Any) -> tuple[Any, Any, bool]:
     s = win.session.shown_runs()
     return s.run_id, s.compare_run_id, s.pinned
@@ -72,6 +77,8 @@ def test_run_picker_ab_legend_and_keys(qtbot, make_window, fake_video) -> None:
     # choosing the older run: the timeline, the Confidence panel's arrays and the frame follow
     _click_row(qtbot, panel, base)
     qtbot.waitUntil(lambda: _shown(win) == (base, None, True), timeout=3000)
+    assert tl._predicted.sum() == 50  # at once; the list follows
+    _settled(qtbot, win)
     assert not panel.follow.isChecked()
     assert tl._predicted.sum() == 50 and win.review.review.predicted.sum() == 50
     win.goto(20)
@@ -81,6 +88,7 @@ def test_run_picker_ab_legend_and_keys(qtbot, make_window, fake_video) -> None:
     item = panel.tree.topLevelItem(panel.row_ids().index(new))
     item.setCheckState(1, Qt.CheckState.Checked)
     qtbot.waitUntil(lambda: _shown(win) == (base, new, True), timeout=3000)
+    _settled(qtbot, win)
     assert tl._compare is not None and tl._compare.sum() == 10 and len(tl.rows) == 5
     img = tl.grab().toImage()  # a row per run in its colour, and the confidence strip below
     x, h = tl._x_of(5), tl.height()
@@ -100,14 +108,15 @@ def test_run_picker_ab_legend_and_keys(qtbot, make_window, fake_video) -> None:
     assert "second run (B)" in items[1].tooltip_text(0)
     # B hides B and brings the same one back; Shift+B swaps
     qtbot.keyClick(win.view, Qt.Key.Key_B)
-    assert _shown(win) == (base, None, True) and tl._compare is None
+    assert _shown(win) == (base, None, True) and tl._compare is None  # at once
     assert not win.runs.legend.isVisible()
     assert [it.tint for it in win.view.instance_items] == [None]
     qtbot.keyClick(win.view, Qt.Key.Key_B)
     assert _shown(win) == (base, new, True)
     qtbot.keyClick(win.view, Qt.Key.Key_B, Qt.KeyboardModifier.ShiftModifier)
     assert _shown(win) == (new, base, True) and tl._predicted.sum() == 10
-    assert tl._compare.sum() == 50
+    _settled(qtbot, win)
+    assert tl._compare.sum() == 50 and panel.row_ids() == [new, base]
     # clicking B's row shows it as A (and the old A stays as B)
     _click_row(qtbot, panel, base)
     qtbot.waitUntil(lambda: _shown(win) == (base, new, True), timeout=3000)

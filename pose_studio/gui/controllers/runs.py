@@ -73,6 +73,7 @@ class RunsController(QObject):
         self.memory = ABMemory()
         self.rows: list[RunRow] = []
         self.shown: Any = None
+        self._pending = False
         self._token = 0
         self.comparing = False
         self._progress = _Progress(self)
@@ -118,29 +119,55 @@ class RunsController(QObject):
             self.timer.start()  # a batch writes chunk after chunk: read the list once
 
     def refresh(self) -> None:
-        """Re-read the video's runs: the panel, the legend, the timeline's B row."""
+        """Re-read the video's runs: the panel, the legend, the timeline's B row. The run list
+        and B's row are read on a background job (a long video's runs take a while to count);
+        the frame, A's timeline and the Confidence panel have followed already."""
         self.timer.stop()
         s = self.session
         had = (self.shown.run_id, self.shown.compare_run_id) if self.shown is not None else None
         self.shown = s.shown_runs()
-        if self.shown is None:
-            self.rows = []
-            self.panel.set_rows([], pinned=False, has_video=False)
-        else:
-            assert s.project is not None and s.video_id is not None
-            self.rows = run_rows(s.project, s.video_id)
-            self.panel.set_rows(self.rows, pinned=self.shown.pinned)
-        a, b = self.row_a(), self.row_b()
-        if b is not None and s.project is not None and s.video_id is not None:
-            arrays = s.project.run_frame_arrays(s.video_id, b.run_id)
-            self.timeline.set_compare(arrays.predicted, (A_RGB, B_RGB))
-        else:
-            self.timeline.set_compare(None)
-        self._show_legend(a, b)
-        self.compare.set_runs(a.title if a else None, b.title if b else None)
         now = (self.shown.run_id, self.shown.compare_run_id) if self.shown is not None else None
         if had is not None and now != had:
             self.compare.set_stale()
+        if self.shown is None or s.project is None or s.video_id is None:
+            self.shell.jobs.cancel("runs")
+            self._show_rows(None, [], None)
+            return
+        if self.shown.compare_run_id is None:
+            self.timeline.set_compare(None)  # at once; the list follows
+            self.legend.hide()
+        project, vid, b = s.project, int(s.video_id), self.shown.compare_run_id
+
+        def work(cancelled: Callable[[], bool]) -> Any:
+            rows = run_rows(project, vid)
+            row_b = None
+            if b is not None and not cancelled():
+                row_b = project.run_frame_arrays(vid, b).predicted.copy()
+                row_b.setflags(write=False)
+            return vid, rows, row_b
+
+        self._pending = True
+        self.shell.jobs.run("runs", work, lambda out: self._show_rows(*out),
+                            lambda _msg: setattr(self, "_pending", False))
+
+    @property
+    def busy(self) -> bool:
+        """The run list or B's timeline row is still being read (or is due)."""
+        return self._pending or self.timer.isActive()
+
+    def _show_rows(self, vid: int | None, rows: list[RunRow], row_b: Any) -> None:
+        self._pending = False
+        s = self.session
+        if vid != s.video_id:
+            return  # another video since
+        self.rows = rows
+        shown = self.shown
+        self.panel.set_rows(rows, pinned=bool(shown is not None and shown.pinned),
+                            has_video=vid is not None)
+        a, b = self.row_a(), self.row_b()
+        self.timeline.set_compare(row_b if b is not None else None, (A_RGB, B_RGB))
+        self._show_legend(a, b)
+        self.compare.set_runs(a.title if a else None, b.title if b else None)
 
     def row_a(self) -> RunRow | None:
         return next((r for r in self.rows if r.is_a), None)
@@ -200,7 +227,7 @@ class RunsController(QObject):
         if run == "newest":
             self.shell.status("following the newest model run", 4000)
         else:
-            row = self.row_a()
+            row = next((r for r in self.rows if r.run_id == run), None)
             self.shell.status(f"showing {row.title if row else run} (kept until you choose "
                               "another, or tick Follow the newest run)", 6000)
 
