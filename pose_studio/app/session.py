@@ -438,21 +438,44 @@ class Session:
         return new
 
     def store_predictions(self, info: ModelInfo, results: Sequence[Result],
-                          run_id: int | None = None) -> tuple[int, int, int]:
+                          own_run: int | None = None) -> predictions.LiveWrite:
         """Store live model results for the current video (one route:
-        :mod:`pose_studio.app.predictions`); records the run when ``run_id`` is None.
-
-        Returns:
-            ``(run_id, frames written, people dropped by the rules)``.
-        """
+        :func:`pose_studio.app.predictions.write_live`: into the shown run when the same model
+        made it, else into the model's own live run, ``own_run`` or a new one)."""
         project = self.require()
         if self.video_id is None:
             raise PoseStudioError("no video is shown")
-        if run_id is None:
-            run_id = predictions.record_run(project, info, mode="live")
-        n, dropped = predictions.write_results(project, self.video_id, results, run_id)
-        self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
-        return run_id, n, dropped
+        done = predictions.write_live(project, self.video_id, info, results, own_run)
+        if done.note:  # what the video shows changed: every frame may look different
+            self.predictions_written(self.video_id)
+        else:
+            self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
+        return done
+
+    # --- model runs side by side ---------------------------------------------------------------
+    def shown_runs(self) -> Any:
+        """The current video's shown run (A), second run (B) and whether A was chosen
+        (``store.runs.ShownRuns``); None without a video."""
+        if self.project is None or self.video_id is None:
+            return None
+        return self.project.shown_runs(self.video_id)
+
+    def set_shown_runs(self, run: int | str | None, compare: int | str | None = "keep") -> Any:
+        """Show ``run`` as A on the current video (``"newest"``: follow the newest run) and
+        ``compare`` as B (None: none; ``"keep"``). The arrays, the frame and the review follow
+        at once. Not a history step (it is what is shown, not an edit)."""
+        project = self.require()
+        if self.video_id is None:
+            raise PoseStudioError("no video is shown")
+        done = project.set_shown_runs(self.video_id, run, compare)
+        self._invalidate()
+        self.reload_arrays(emit=False)
+        topics = [Topic.RUNS, Topic.INSTANCES, Topic.ARRAYS]
+        if self.selected_instance_id is not None and self.selected() is None:
+            self._clear_selection()  # the selected prediction belongs to the run hidden now
+            topics.append(Topic.SELECTION)
+        self._emit(*topics, frames=((self.video_id, self.frame_idx),))
+        return done
 
     def predictions_written(self, video_id: int | None,
                             frames: Iterable[int] | None = None) -> None:

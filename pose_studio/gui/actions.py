@@ -218,6 +218,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Move the selected keypoint to the model's strongest peak; again: the next peak"),
     _a("train", "&Train From Labels…", "Ctrl+T", "&Model",
        "Fine-tune a model on this project's labels (runs in a separate process)"),
+    _a("get_model", "&Get a Model…", "", "&Model",
+       "Download a published model (RTMPose, RTMO, RTMW, detectors…) with its license shown"),
+    _a("toggle_ab", "Second Run (&B) On/Off", "B", "&Model",
+       "Show or hide a second model run (B) beside the shown one (A), in a second colour"),
+    _a("swap_ab", "S&wap Runs A and B", "Shift+B", "&Model",
+       "Show B as A and A as B (the keys act on A)"),
+    _a("compare_runs", "&Compare Runs A and B…", "", "&Model",
+       "Did the newer model get better, and where: OKS AP against your labels, per keypoint, "
+       "the frames that changed most"),
     # Help
     _a("shortcuts", "&Keyboard Shortcuts", ("F1", "?"), "&Help", "List every shortcut"),
     _a("about", "&About Pose Studio", "", "&Help", "Version and credits"),

@@ -48,6 +48,7 @@ from .controllers.model import ModelController
 from .controllers.opening import OpeningController
 from .controllers.playback import PlaybackController
 from .controllers.review import ReviewController
+from .controllers.runs import install as install_runs
 from .controllers.sources import SourceController
 from .dialogs import files
 from .session_qt import SessionSignals
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
                                self.history_panel, self.actions_by_id)
         self._build_menus()
         self._wire()
+        self.runs = install_runs(self)  # Runs, Compare Runs, A/B, Get a Model…
         self._restore_layout()
         self.view.show_message(NO_PROJECT)
         self.display.update_title()
@@ -304,7 +306,8 @@ class MainWindow(QMainWindow):
                 self.recent_menu = menus[spec.menu].addMenu("Open &Recent")
                 self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
             if spec.id in ("save_as", "export_dataset", "close_project", "redo", "cycle_visibility",
-                           "zoom_out", "show_heatmap", "goto_frame", "prev_low", "speed_down"):
+                           "zoom_out", "show_heatmap", "goto_frame", "prev_low", "speed_down",
+                           "train"):
                 menus[spec.menu].addSeparator()
         menus["&View"].addSeparator()
         self.panels_menu: QMenu = menus["&View"].addMenu("&Panels")

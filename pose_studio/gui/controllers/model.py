@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from pose_studio.app.models import model_name
 from pose_studio.app.predictions import ModelInfo
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core import people, poses
@@ -118,7 +118,7 @@ class ModelController(QObject):
 
     def _on_loaded(self, info: ModelInfo) -> None:
         self._run_id = None  # a new model gets its own model run on first write
-        self.shell.status(f"model loaded: {Path(info.pose_path).name} on "
+        self.shell.status(f"model loaded: {model_name(info.pose_path)} on "
                           f"{', '.join(info.providers) or 'CPU'}", 8000)
         if self.wants_inference():
             self.request()
@@ -190,13 +190,17 @@ class ModelController(QObject):
         if s.project is None or s.video_id is None or s.read_only or info is None:
             return
         try:
-            self._run_id, _n, dropped = s.store_predictions(info, [result], self._run_id)
+            done = s.store_predictions(info, [result], self._run_id)
         except PoseStudioError as exc:
             self.shell.error("Model", str(exc))
             return
-        kept = len(result.instances) - dropped
-        why = f" ({dropped} too weak to keep)" if dropped else ""
-        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}", 6000)
+        if done.created or self._run_id is None:
+            self._run_id = done.run_id  # this model's own live run (when it made no shown run)
+        kept = len(result.instances) - done.dropped
+        why = f" ({done.dropped} too weak to keep)" if done.dropped else ""
+        where = f"; {done.note}" if done.note else f" (run {done.run_id}, shown as {done.slot})"
+        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}{where}",
+                          8000)
 
     def peaks(self, inst: Instance, k: int) -> list[tuple[float, float, float]]:
         """Heatmap peaks of keypoint ``k`` for the predicted person nearest ``inst``."""

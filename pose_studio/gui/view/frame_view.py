@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -33,7 +33,7 @@ from ..tools import MoveInstance, pick_tool
 from ..tools.base import InstanceDropped, KeypointDropped, Tool
 from .heatmap_item import HeatmapItem
 from .options import OverlayOptions
-from .skeleton_item import InstanceItem
+from .skeleton_item import InstanceItem, Tint
 
 ZOOM_STEP = 1.25
 MIN_SCALE = 0.02
@@ -325,17 +325,23 @@ class FrameView(QGraphicsView):
         skeleton: Skeleton | None,
         instances: Sequence[Instance],
         selected: tuple[int | None, int | None] = (None, None),
+        tints: Mapping[int, Tint] | None = None,
+        passive: Collection[int] = (),
     ) -> None:
         """Show these instances (items of the same kind are reused, so playing a video does not
-        create and destroy scene items every frame)."""
+        create and destroy scene items every frame). ``tints``: instance id -> how its run is
+        drawn while two runs are shown; ``passive``: ids drawn only (the second run's
+        predictions)."""
         sel_inst, sel_kp = selected
+        tints = tints or {}
         shown = [] if skeleton is None else [
             i for i in instances if self.options.predictions or not i.is_prediction
         ]
         key = (skeleton, dataclasses.astuple(self.options))
-        reuse = key == self._items_key and [it.predicted for it in self.instance_items] == [
-            i.is_prediction for i in shown
-        ]
+        reuse = key == self._items_key and [
+            (it.predicted, it.tint, it.passive) for it in self.instance_items
+        ] == [(i.is_prediction, tints.get(-1 if i.id is None else i.id), i.id in passive)
+              for i in shown]
         self.skeleton = skeleton
         self._selected = selected
         if reuse:
@@ -354,6 +360,7 @@ class FrameView(QGraphicsView):
             item = InstanceItem(
                 self, skeleton, inst, self.options, selected=is_sel,
                 selected_keypoint=sel_kp if is_sel else None,
+                tint=tints.get(-1 if inst.id is None else inst.id), passive=inst.id in passive,
             )
             self._scene.addItem(item)
             self.instance_items.append(item)

@@ -324,8 +324,7 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
     size = getattr(pose, "input_size", None)
     top_down = bool(getattr(pose, "top_down", True))
     if top_down and det is None:
-        warnings.append("no detector: frames are cropped to the people already on them, else "
-                        "taken whole as one person")
+        warnings.append(preds.NO_DETECTOR_WARNING)
     params_fn = getattr(pose, "params", None)
     params = params_fn() if callable(params_fn) else {}
     return ModelInfo(

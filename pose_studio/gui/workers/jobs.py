@@ -102,13 +102,17 @@ class Jobs(QObject):
         self.closed = False
 
     def run(self, purpose: str, fn: Callable[[Callable[[], bool]], Any],
-            on_done: Callable[[Any], None]) -> None:
-        """Run ``fn(cancelled)`` off the GUI thread and hand its result to ``on_done``."""
+            on_done: Callable[[Any], None],
+            on_failed: Callable[[str], None] | None = None) -> None:
+        """Run ``fn(cancelled)`` off the GUI thread and hand its result to ``on_done`` (a
+        failure's reason to ``on_failed`` too, when given)."""
         if self.closed:
             return
         self.cancel(purpose)
         job = BackgroundJob(fn, self, name=f"pose-studio-{purpose}")
         job.done.connect(on_done)
+        if on_failed is not None:
+            job.failed.connect(on_failed)
         if self._on_failed is not None:
             cb = self._on_failed
             job.failed.connect(lambda msg, p=purpose: cb(p, msg))
