@@ -200,7 +200,9 @@ def test_live_predict_after_a_batch_stays_in_the_batch_run(qtbot, make_window, f
     open_fake(qtbot, win, fake_video)
     win.model_panel.set_pose_path(model)
     win.model_panel.request_load()
-    qtbot.waitUntil(lambda: win.inference.model_info is not None, timeout=15000)
+    # the tiny model, not whatever the window may have loaded before it
+    qtbot.waitUntil(lambda: win.inference.model_info is not None
+                    and win.inference.model_info.pose_path == str(model), timeout=15000)
     info = win.inference.model_info
     s = win.session
     batch = pr.record_run(s.project, info, mode="batch", frames=[0, 30])
