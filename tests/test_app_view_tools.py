@@ -156,11 +156,10 @@ def test_trails_follow_tracks_and_nearest_people_without_a_query_per_frame(
     here = [i for f_, i in instances_between(p, 1, 130, 131)]
     out = trails.trails(1, 130, here, 5, 300)
     a, b, c = out
-    assert a.offsets.tolist() == [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]
-    assert np.allclose(a.xy[:, 0, 0], [100 + g * 0.5 - 10 for g in (125, 126, 127, 128, 129,
-                                                                        131, 132, 133, 134, 135)])
+    assert a.offsets.tolist() == [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5]
+    assert np.allclose(a.xy[:, 0, 0], [100 + g * 0.5 - 10 for g in range(125, 136)])
     assert np.allclose(b.xy[:, 0, 1], 120 - 30)  # its own track, never the other one
-    assert c.offsets.tolist() == [-5, -3, -2, 1, 3, 4]  # frames 126, 129, 132, 135 lack it
+    assert c.offsets.tolist() == [-5, -3, -2, 0, 1, 3, 4]  # frames 126, 129, 132, 135 lack it
     assert len(calls) == 2  # chunks 0 and 1 (frames 125..135 straddle 128)
     for f in range(131, 140):
         trails.trails(1, f, here, 5, 300)
@@ -168,4 +167,4 @@ def test_trails_follow_tracks_and_nearest_people_without_a_query_per_frame(
     trails.invalidate([(1, 131)])
     trails.trails(1, 130, here, 5, 300)
     assert len(calls) == 3 and calls[-1][1] == CHUNK
-    assert trails.trails(1, 0, here[:1], 3, 300)[0].offsets.tolist() == [1, 2, 3]
+    assert trails.trails(1, 0, here[:1], 3, 300)[0].offsets.tolist() == [0, 1, 2, 3]

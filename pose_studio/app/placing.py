@@ -67,6 +67,15 @@ class PlaceState:
         if self.part is not None and self.part >= k_count:
             self.part = 0 if k_count else None
 
+    def restart(self, s: Session) -> None:
+        """The mode was turned on: the first unlabeled part of the selection comes up."""
+        self.picked = False
+        self.instance_id = None
+        sel = s.selected()
+        k_count = s.skeleton.num_keypoints if s.skeleton is not None else 0
+        self.instance_id = None if sel is None else sel.id
+        self.part = next_unlabeled(sel, None, k_count) if sel is not None else 0
+
     def pick(self, k: int | None) -> None:
         self.part = k
         self.picked = k is not None

@@ -40,8 +40,8 @@ class Trail:
     """One person's keypoints on other frames.
 
     Attributes:
-        offsets: ``(m,)`` frame offsets from the current frame (negative: before), ascending,
-            never 0.
+        offsets: ``(m,)`` frame offsets from the current frame (negative: before), ascending;
+            0 is the instance itself (the trails pass through it).
         xy: ``(m, K, 2)`` positions.
         labeled: ``(m, K)`` which keypoints are labeled there.
         instance_id: The instance on the current frame it belongs to.
@@ -136,6 +136,7 @@ class Trails:
                         prev = found
             if not steps:
                 continue
+            steps.append((0, a))
             steps.sort(key=lambda t: t[0])
             k = a.num_keypoints
             same = [(d, i) for d, i in steps if i.num_keypoints == k]

@@ -12,6 +12,8 @@ class OverlayOptions:
     Attributes:
         low_score: Predicted keypoints scoring under this are ringed in red (the Confidence
             panel's "Low below"); None draws no rings.
+        point_radius: A label's keypoint radius in screen pixels (predictions: 0.7 of it).
+        line_width: A label's limb width in screen pixels (predictions: 0.75 of it).
     """
 
     skeleton: bool = True
@@ -20,6 +22,8 @@ class OverlayOptions:
     predictions: bool = True
     heatmap: bool = False
     low_score: float | None = None
+    point_radius: float = 5.0
+    line_width: float = 2.0
 
 
 __all__ = ["OverlayOptions"]

@@ -44,8 +44,10 @@ class ItemHost(Protocol):
     def item_hover(self, item: InstanceItem, k: int) -> None: ...
 
 
-USER_RADIUS = 5.0
+USER_RADIUS = 5.0  # the defaults of OverlayOptions.point_radius (a label) and 0.7 of it
 PRED_RADIUS = 3.5
+PRED_SCALE = 0.7  # a prediction's keypoints and limbs are drawn smaller than a label's
+PRED_LINE_SCALE = 0.75
 PRED_OPACITY = 0.8
 MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
 LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confidence threshold
@@ -188,7 +190,7 @@ class InstanceItem(QGraphicsItem):
                     continue
                 side = sk.edge_side((a, b))
                 color = _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
-                pen = QPen(color, 2.0 if not self.predicted else 1.5)
+                pen = QPen(color, self._line_width())
                 pen.setCosmetic(True)
                 if self.predicted:
                     pen.setStyle(Qt.PenStyle.DashLine)
@@ -199,7 +201,7 @@ class InstanceItem(QGraphicsItem):
                 line.setZValue(1)
                 line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
                 self.limbs.append((line, a, b))
-        radius = PRED_RADIUS if self.predicted else USER_RADIUS
+        radius = self.options.point_radius * (PRED_SCALE if self.predicted else 1.0)
         low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
@@ -221,6 +223,9 @@ class InstanceItem(QGraphicsItem):
             else:
                 self.labels.append(None)  # type: ignore[arg-type]
         self._sync()
+
+    def _line_width(self) -> float:
+        return self.options.line_width * (PRED_LINE_SCALE if self.predicted else 1.0)
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
@@ -315,7 +320,7 @@ class InstanceItem(QGraphicsItem):
             )
         for line, _a, _b in self.limbs:
             pen = line.pen()
-            pen.setWidthF((2.0 if not self.predicted else 1.5) + (1.0 if selected else 0.0))
+            pen.setWidthF(self._line_width() + (1.0 if selected else 0.0))
             line.setPen(pen)
         self._sync_box()
 
