@@ -168,3 +168,25 @@ def test_trails_follow_tracks_and_nearest_people_without_a_query_per_frame(
     trails.trails(1, 130, here, 5, 300)
     assert len(calls) == 3 and calls[-1][1] == CHUNK
     assert trails.trails(1, 0, here[:1], 3, 300)[0].offsets.tolist() == [0, 1, 2, 3]
+
+
+def test_live_predictions_follow_an_edited_skeleton_by_name(session: Session) -> None:
+    from types import SimpleNamespace
+
+    from pose_studio.app.predictions import ModelInfo, write_results
+    from pose_studio.core.errors import PoseStudioError
+
+    d = SkeletonDraft(COCO17)
+    d.remove(d.key_of("left_ear"))
+    d.add("neck", after=d.key_of("nose"))  # 17 keypoints again, other names
+    session.change_skeleton(d.change())
+    info = ModelInfo("m.onnx", None, "heatmap", COCO17.keypoints, COCO17, (64, 48), ("CPU",))
+    pred = _pose(100, pred=True)
+    session.store_predictions(info, [SimpleNamespace(frame_idx=0, instances=[pred])])
+    (got,) = session.visible_predictions()
+    sk = session.skeleton
+    assert sk is not None and got.visibility[sk.index("neck")] == 0
+    for name in ("nose", "right_ear", "left_ankle"):
+        assert tuple(got.xy[sk.index(name)]) == tuple(pred.xy[COCO17.index(name)])
+    with pytest.raises(PoseStudioError, match="share no name"):
+        write_results(session.require(), 1, [], None, keypoints=("a", "b"))

@@ -472,7 +472,8 @@ class Session:
             raise PoseStudioError("no video is shown")
         if run_id is None:
             run_id = predictions.record_run(project, info, mode="live")
-        n, dropped = predictions.write_results(project, self.video_id, results, run_id)
+        n, dropped = predictions.write_results(project, self.video_id, results, run_id,
+                                               info.keypoints)
         self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
         return run_id, n, dropped
 

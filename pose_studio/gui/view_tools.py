@@ -52,6 +52,18 @@ def _rebind(window: Any, action_id: str, fn: Callable[[], Any]) -> None:
     act.triggered.connect(lambda _c=False: window.guard(fn))
 
 
+def _separate(window: Any, action_ids: tuple[str, ...]) -> None:
+    """A separator above each of these actions in its menu."""
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        if menu is None:
+            continue
+        for aid in action_ids:
+            act = window.actions_by_id[aid]
+            if act in menu.actions():
+                menu.insertSeparator(act)
+
+
 def _connect_toggle(window: Any, action_id: str, fn: Callable[[bool], Any],
                     checked: bool) -> None:
     act = window.actions_by_id[action_id]
@@ -168,4 +180,5 @@ def install(window: Any) -> ViewTools:
 
     _rebind(window, "preferences", preferences)
     _rebind(window, "edit_skeleton", edit_skeleton)
+    _separate(window, ("place_mode", "edit_skeleton", "show_trails"))
     return ViewTools(keymap, trails, place, display, panel, spin, bar)

@@ -10,7 +10,7 @@ unlabeled ones marked; a hint on the picture names the part the next click place
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel
 
@@ -59,7 +59,9 @@ class PlaceController(QObject):
             self.action.setChecked(self.on)
         if self.on:
             self.state.restart(self.s)
-            self.dock.show()
+            if not self.dock.isVisible():
+                self.dock.show()
+                self.shell.window.resizeDocks([self.dock], [420], Qt.Orientation.Vertical)
             self.dock.raise_()
             self.shell.view.setFocus()
             self.shell.status("click-to-place: click where the highlighted part is "
@@ -100,8 +102,11 @@ class PlaceController(QObject):
         if Topic.PROJECT in topics and self.s.project is None and self.on:
             self.set_on(False)
             return
-        if topics & {Topic.SELECTION, Topic.INSTANCES, Topic.FRAME, Topic.SKELETON,
-                     Topic.PROJECT, Topic.VIDEO}:
+        if Topic.SKELETON in topics:  # part numbers name other keypoints now
+            self.state.restart(self.s)
+            self.refresh()
+        elif topics & {Topic.SELECTION, Topic.INSTANCES, Topic.FRAME, Topic.PROJECT,
+                       Topic.VIDEO}:
             self.state.follow(self.s)
             self.refresh()
 

@@ -74,7 +74,11 @@ class PreferencesDialog(QDialog):
                       f"({default_user()}).", w)
         note.setWordWrap(True)
         form.addRow(note)
-        return w
+        outer = QWidget(self)
+        lay = QVBoxLayout(outer)
+        lay.addWidget(w)
+        lay.addStretch(1)
+        return outer
 
     def user_name(self) -> str | None:
         return self.name_edit.text().strip() or None

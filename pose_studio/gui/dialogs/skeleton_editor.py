@@ -137,7 +137,8 @@ class SkeletonEditor(QDialog):
     def _labeled_text(self, source: int) -> str:
         if source == NEW:
             return "new: unlabeled"
-        return f"{int(self.users[source])} labels, {int(self.preds[source])} predicted"
+        u, p = int(self.users[source]), int(self.preds[source])
+        return f"{u} label{'' if u == 1 else 's'}, {p} predicted"
 
     def _fill(self) -> None:
         d = self.draft
@@ -313,8 +314,8 @@ class SkeletonEditor(QDialog):
             n_pred = int(np.sum(self.preds[gone]))
             names = ", ".join(change.before.keypoints[i] for i in gone)
             if (n_user or n_pred) and not self.confirm(
-                    f"Remove {names}? {n_user} labeled and {n_pred} predicted points lose it "
-                    "on every frame. Edit ▸ Undo (Ctrl+Z) brings them back."):
+                    f"Remove {names} from every instance? {n_user} labeled and {n_pred} "
+                    "predicted points go with it. Edit ▸ Undo (Ctrl+Z) brings them back."):
                 return False
         try:
             self.session.change_skeleton(change)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QLineF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -87,6 +87,13 @@ class TrailItem(QGraphicsItem):
                 far = d0 if abs(d0) > abs(d1) else d1  # the segment fades with its far end
                 both = np.flatnonzero(lab[i, :n_k] & lab[i + 1, :n_k])
                 for k in both.tolist():
-                    painter.setPen(self._pen(k, far))
+                    pen = self._pen(k, far)
+                    painter.setPen(pen)
                     a, b = t.xy[i, k], t.xy[i + 1, k]
                     painter.drawLine(QLineF(float(a[0]), float(a[1]), float(b[0]), float(b[1])))
+                    # a dot on each frame's position shows the speed along the trail
+                    end = a if far == d0 else b
+                    pen.setStyle(Qt.PenStyle.SolidLine)
+                    pen.setWidthF(self._width * 2.5)
+                    painter.setPen(pen)
+                    painter.drawPoint(QPointF(float(end[0]), float(end[1])))

@@ -44,6 +44,7 @@ class PlacePanel(QWidget):
         self.list = QListWidget(self)
         self.list.setObjectName("place_parts")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setMinimumHeight(self.list.fontMetrics().height() * 10)
         self.only_todo = QCheckBox("Only unlabeled parts", self)
         self.auto = QCheckBox("Auto-advance to the next unlabeled part", self)
         self.auto.setChecked(True)
