@@ -7,9 +7,9 @@ notifications say which). Drawing a trail is then array work: no query per frame
 per paint.
 
 Who is the same person on another frame: an instance with a track is followed by its track; an
-untracked one is followed frame by frame to the nearest person (mean distance of the keypoints
-both have labeled) within half its size, so a single person, or people who stay apart, get
-trails without tracking.
+untracked one is followed frame by frame to the nearest untracked person (centre of the labeled
+keypoints) within half its size, so a single person, or people who stay apart, get trails
+without tracking.
 """
 
 from __future__ import annotations
@@ -55,20 +55,64 @@ class Trail:
     predicted: bool
 
 
-def _centre_and_reach(inst: Instance) -> tuple[np.ndarray, float] | None:
-    lab = inst.labeled
-    if not lab.any():
-        return None
-    pts = inst.xy[lab]
-    size = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
-    return pts.mean(axis=0), max(_MIN_REACH_PX, _REACH * size)
+@dataclass(frozen=True, eq=False)
+class _People:
+    """The people on one frame as arrays (built once per frame when its chunk is read)."""
+
+    xy: np.ndarray  # (c, K, 2)
+    labeled: np.ndarray  # (c, K) bool
+    track: np.ndarray  # (c,) int64, -1: untracked
+    centre: np.ndarray  # (c, 2) mean of the labeled keypoints (NaN: none)
+    reach: np.ndarray  # (c,) how far the person may move to the next frame
+
+    @classmethod
+    def of(cls, insts: Sequence[Instance]) -> _People:
+        if not insts:
+            return _NOBODY
+        insts = [i for i in insts if i.num_keypoints == insts[0].num_keypoints]
+        xy = np.stack([i.xy for i in insts])
+        lab = np.stack([i.labeled for i in insts])
+        centre, reach = _centre_reach(xy, lab)
+        return cls(xy, lab, np.array([-1 if i.track_id is None else i.track_id for i in insts],
+                                     np.int64), centre, reach)
 
 
-def _distance(a: Instance, b: Instance) -> float:
-    both = a.labeled & b.labeled
-    if not both.any() or a.num_keypoints != b.num_keypoints:
-        return float("inf")
-    return float(np.linalg.norm(a.xy[both] - b.xy[both], axis=1).mean())
+def _centre_reach(xy: np.ndarray, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per person (``xy (c, K, 2)``): the labeled keypoints' mean, and half the person's size
+    (at least a few pixels): how far it may move between frames and still be followed."""
+    n = lab.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(lab[..., None], xy, 0.0).sum(1) / n[:, None]
+    big = np.where(lab[..., None], xy, -np.inf).max(1)
+    small = np.where(lab[..., None], xy, np.inf).min(1)
+    size = np.where(n > 1, (big - small).max(1), 0.0)
+    return centre, np.maximum(_MIN_REACH_PX, _REACH * size)
+
+
+_NOBODY = _People(np.zeros((0, 0, 2)), np.zeros((0, 0), bool), np.zeros(0, np.int64),
+                  np.zeros((0, 2)), np.zeros(0))
+
+
+def _follow(track: np.ndarray, centre: np.ndarray, reach: np.ndarray, there: _People
+            ) -> np.ndarray:
+    """For each person being followed (``track`` -1: untracked, ``centre`` (a, 2), ``reach``),
+    which person on the next frame continues them (-1: nobody): the same track, else the
+    nearest untracked person (by the centre of their labeled keypoints) within reach."""
+    out = np.full(len(track), -1, np.int64)
+    if not there.track.size:
+        return out
+    same = track[:, None] == there.track[None, :]  # (a, c)
+    tracked = track >= 0
+    hit = same.any(1) & tracked
+    out[hit] = same[hit].argmax(1)
+    d = np.hypot(centre[:, None, 0] - there.centre[None, :, 0],
+                 centre[:, None, 1] - there.centre[None, :, 1])
+    d[:, there.track >= 0] = np.inf  # someone else's track is someone else
+    d[~np.isfinite(d)] = np.inf
+    best = d.argmin(1)
+    near = ~tracked & (d[np.arange(len(track)), best] < reach)
+    out[near] = best[near]
+    return out
 
 
 class Trails:
@@ -82,7 +126,7 @@ class Trails:
     def __init__(self, read: Reader) -> None:
         self._read = read
         self._video: int | None = None
-        self._chunks: dict[int, dict[int, list[Instance]]] = {}
+        self._chunks: dict[int, dict[int, _People]] = {}
         self.reads = 0  # queries made (tests check that showing frames does not add any)
 
     # --- the cache -------------------------------------------------------------------------------
@@ -100,8 +144,7 @@ class Trails:
             if v == self._video:
                 self._chunks.pop(f // CHUNK, None)
 
-    def people_on(self, video_id: int, frame: int) -> list[Instance]:
-        """The people on ``frame`` (labels, then the predictions no label stands for)."""
+    def _people(self, video_id: int, frame: int) -> _People:
         if video_id != self._video:
             self._video = video_id
             self._chunks.clear()
@@ -112,55 +155,45 @@ class Trails:
             by_frame: dict[int, list[Instance]] = {}
             for f, inst in self._read(video_id, c * CHUNK, (c + 1) * CHUNK):
                 by_frame.setdefault(f, []).append(inst)
-            chunk = {f: people_rule.people(insts) for f, insts in by_frame.items()}
+            chunk = {f: _People.of(people_rule.people(insts)) for f, insts in by_frame.items()}
             self._chunks[c] = chunk
-        return chunk.get(frame, [])
+        return chunk.get(frame, _NOBODY)
 
     # --- trails ----------------------------------------------------------------------------------
     def trails(self, video_id: int, frame: int, anchors: Sequence[Instance], length: int,
                frame_count: int) -> list[Trail]:
-        """The trails of ``anchors`` (instances on ``frame``) over ``length`` frames each way."""
+        """The trails of ``anchors`` (instances on ``frame``) over ``length`` frames each way
+        (all anchors are followed together: one array step per frame)."""
         length = max(0, min(MAX_LENGTH, int(length)))
+        anchors = [a for a in anchors if a.labeled.any()]
+        if not anchors or length == 0:
+            return []
+        k = anchors[0].num_keypoints
+        anchors = [a for a in anchors if a.num_keypoints == k]
+        xy0 = np.stack([a.xy for a in anchors])
+        c0, r0 = _centre_reach(xy0, np.stack([a.labeled for a in anchors]))
+        track = np.array([-1 if a.track_id is None else a.track_id for a in anchors], np.int64)
+        steps: list[list[tuple[int, np.ndarray, np.ndarray]]] = [
+            [(0, a.xy, a.labeled)] for a in anchors]
+        for direction in (-1, 1):
+            centre, reach = c0.copy(), r0.copy()
+            for d in range(1, length + 1):
+                g = frame + direction * d
+                if not 0 <= g < frame_count:
+                    break
+                there = self._people(video_id, g)
+                if there.xy.shape[1:] != (k, 2):
+                    continue
+                found = _follow(track, centre, reach, there)
+                for i in np.flatnonzero(found >= 0).tolist():
+                    j = int(found[i])
+                    steps[i].append((direction * d, there.xy[j], there.labeled[j]))
+                    centre[i], reach[i] = there.centre[j], there.reach[j]
         out = []
-        for a in anchors:
-            steps: list[tuple[int, Instance]] = []
-            for direction in (-1, 1):
-                prev = a
-                for d in range(1, length + 1):
-                    g = frame + direction * d
-                    if not 0 <= g < frame_count:
-                        break
-                    found = self._follow(a, prev, self.people_on(video_id, g))
-                    if found is not None:
-                        steps.append((direction * d, found))
-                        prev = found
-            if not steps:
+        for a, st in zip(anchors, steps):
+            if len(st) == 1:
                 continue
-            steps.append((0, a))
-            steps.sort(key=lambda t: t[0])
-            k = a.num_keypoints
-            same = [(d, i) for d, i in steps if i.num_keypoints == k]
-            if not same:
-                continue
-            out.append(Trail(np.array([d for d, _ in same], np.int64),
-                             np.stack([i.xy for _, i in same]),
-                             np.stack([i.labeled for _, i in same]),
-                             a.id, a.is_prediction))
+            st.sort(key=lambda t: t[0])
+            out.append(Trail(np.array([t[0] for t in st], np.int64), np.stack([t[1] for t in st]),
+                             np.stack([t[2] for t in st]), a.id, a.is_prediction))
         return out
-
-    @staticmethod
-    def _follow(anchor: Instance, prev: Instance, candidates: Sequence[Instance]
-                ) -> Instance | None:
-        if anchor.track_id is not None:
-            return next((c for c in candidates if c.track_id == anchor.track_id), None)
-        cr = _centre_and_reach(prev)
-        if cr is None:
-            return None
-        best, best_d = None, cr[1]
-        for c in candidates:
-            if c.track_id is not None and c.track_id != anchor.track_id:
-                continue  # someone else's track
-            d = _distance(prev, c)
-            if d < best_d:
-                best, best_d = c, d
-        return best

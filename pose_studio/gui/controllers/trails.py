@@ -93,5 +93,6 @@ class TrailsController(QObject):
         anchors = [sel] if sel is not None else [
             p for p in s.people() if view.options.predictions or not p.is_prediction]
         shown = self.trails.trails(s.video_id, s.frame_idx, anchors, self.length, s.frame_count)
+        self.item.fast = view.fast  # playing: no antialiasing
         self.item.set_trails(shown, sk.colors, self.length, self.line_width)
         self.item.setVisible(not view.approximate)
