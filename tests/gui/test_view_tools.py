@@ -130,6 +130,11 @@ def test_click_to_place_from_nothing(qtbot, win):
     assert tools.place.state.part == 10
     win.actions_by_id["undo"].trigger()
     assert win.session.instances()[0].visibility[3] == 0
+    assert tools.place.state.part == 10  # the user's pick stays
+    tools.place.pick(None)  # no pick: after an undo the first unlabeled part comes up
+    win.actions_by_id["undo"].trigger()  # left_eye taken back
+    assert tools.place.state.part == 1
+    win.actions_by_id["redo"].trigger()
     win.actions_by_id["clear_selection"].trigger()  # Escape leaves the mode, keeps the selection
     assert not win.view.place_mode and not win.actions_by_id["place_mode"].isChecked()
     assert win.session.selected_instance_id == inst.id

@@ -41,6 +41,7 @@ class PlaceController(QObject):
         self.action = action
         self.state = placing.PlaceState()
         self.on = False
+        self._placing = False
         view = shell.view
         self.hint = QLabel(view.viewport())
         self.hint.setObjectName("place_hint")
@@ -91,7 +92,11 @@ class PlaceController(QObject):
             self.state.follow(self.s)
         k = self.state.part if self.state.part is not None else 0
         target = self.s.selected_instance_id
-        self.editing.run(placing.place(self.s, target, k, x, y, occluded))
+        self._placing = True
+        try:
+            self.editing.run(placing.place(self.s, target, k, x, y, occluded))
+        finally:
+            self._placing = False
         inst = self.s.selected()
         if inst is not None and k < inst.num_keypoints and inst.visibility[k] > 0 \
                 and tuple(inst.xy[k]) == (x, y):
@@ -103,6 +108,11 @@ class PlaceController(QObject):
             self.set_on(False)
             return
         if Topic.SKELETON in topics:  # part numbers name other keypoints now
+            self.state.restart(self.s)
+            self.refresh()
+        elif Topic.INSTANCES in topics and Topic.ARRAYS in topics and not self._placing \
+                and not self.state.picked:
+            # a write that is not a click (an undo, most often): the first unlabeled part again
             self.state.restart(self.s)
             self.refresh()
         elif topics & {Topic.SELECTION, Topic.INSTANCES, Topic.FRAME, Topic.PROJECT,
