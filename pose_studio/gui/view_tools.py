@@ -103,7 +103,14 @@ def install(window: Any) -> ViewTools:
             window.view.set_lut(lut)
 
     display.changed.connect(display_changed)
-    window.add_panel("display", "Display", display, Qt.DockWidgetArea.RightDockWidgetArea)
+    display_dock = window.add_panel("display", "Display", display,
+                                    Qt.DockWidgetArea.RightDockWidgetArea)
+    # A tab beside the Model panel (or History): another row in the right column would make
+    # the window's minimum height larger than a laptop screen's.
+    beside = window.docks.get("model") or window.docks.get("history")
+    if beside is not None:
+        window.tabifyDockWidget(beside, display_dock)
+        beside.raise_()
     window.view.options.point_radius = display.radius.value()
     window.view.options.line_width = display.width_spin.value()
 
@@ -114,7 +121,7 @@ def install(window: Any) -> ViewTools:
     _rebind(window, "trail_length", trails.cycle_length)
     _rebind(window, "reset_picture", display.reset_picture)
     bar = QToolBar("View", window)
-    bar.setObjectName("toolbar_view")
+    bar.setObjectName("view_tools_bar")  # not a main-window toolbar: no saved place
     bar.addAction(actions["show_trails"])
     spin = QSpinBox(bar)
     spin.setObjectName("trail_length")
@@ -128,8 +135,17 @@ def install(window: Any) -> ViewTools:
     trails.listeners.append(lambda n: spin.setValue(n) if spin.value() != n else None)
     bar.addSeparator()
     bar.addAction(actions["place_mode"])
-    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-    window.panels_menu.addAction(bar.toggleViewAction())
+    bar.addSeparator()
+    picture = bar.addAction("Display")
+    picture.setToolTip("Show the Display panel: brightness, contrast, gamma of the picture; "
+                       "point size")
+    picture.triggered.connect(lambda: (display_dock.show(), display_dock.raise_()))
+    # At the right end of the menu bar: a toolbar row of its own would add its height to the
+    # window's minimum (laptop screens, the screenshot command's sizes).
+    bar.setMovable(False)
+    bar.setFloatable(False)
+    bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; spacing: 2px; }")
+    window.menuBar().setCornerWidget(bar, Qt.Corner.TopRightCorner)
 
     # --- click to place ----------------------------------------------------------------------------
     panel = PlacePanel(window)

@@ -98,6 +98,11 @@ def test_picture_adjustments_change_only_what_is_shown(qtbot, win):
     after = win.view.pixmap_item.pixmap().toImage()
     assert after != before and after.size() == before.size()
     assert np.array_equal(win.session.shown.pixels, pixels)  # the model sees the frame as is
+    gamma = panel.gamma.slider  # a focused slider takes the arrow and page keys
+    gamma.setFocus()
+    before_gamma = gamma.value()
+    qtbot.keyClick(gamma, Qt.Key.Key_PageUp)
+    assert gamma.value() > before_gamma and win.session.frame_idx == 0
     win.actions_by_id["reset_picture"].trigger()
     assert win.view.lut is None and win.view.pixmap_item.pixmap().toImage() == before
     panel.radius.setValue(9.0)
