@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -45,8 +46,9 @@ class PlacePanel(QWidget):
         self.list.setObjectName("place_parts")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setMinimumHeight(self.list.fontMetrics().height() * 10)
-        self.only_todo = QCheckBox("Only unlabeled parts", self)
-        self.auto = QCheckBox("Auto-advance to the next unlabeled part", self)
+        self.only_todo = QCheckBox("Only unlabeled", self)
+        self.auto = QCheckBox("Auto-advance", self)
+        self.auto.setToolTip("After a click, go on with the next unlabeled part")
         self.auto.setChecked(True)
         self.hint = QLabel("Click places the highlighted part (Shift+click: occluded). "
                            ". and , pick the next or previous part; Ctrl+Z takes the last "
@@ -58,6 +60,9 @@ class PlacePanel(QWidget):
         lay.addWidget(self.only_todo)
         lay.addWidget(self.auto)
         lay.addWidget(self.hint)
+        for label in (self.header, self.hint):  # wrap instead of widening the dock
+            label.setMinimumWidth(150)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._names: list[str] = []
         self._labeled: list[bool] = []
         self._part: int | None = None
