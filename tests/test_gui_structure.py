@@ -26,7 +26,7 @@ MUTATORS = frozenset({
     "add_instance", "update_instance", "delete_instance", "restore_instance", "add_predictions",
     "delete_predictions", "add_video", "relink_video", "set_video_index", "set_fingerprints",
     "create_model_run", "save_as", "import_transaction", "apply_edit", "remove_video",
-    "create_track", "accept_video_file", "set_shown_runs",
+    "create_track", "accept_video_file", "set_shown_runs", "apply_change", "change_skeleton",
 })
 
 

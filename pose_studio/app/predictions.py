@@ -34,6 +34,8 @@ import numpy as np
 
 from pose_studio.core import people
 from pose_studio.core.annotation import Instance
+from pose_studio.core.errors import PoseStudioError
+from pose_studio.inference.keypoint_map import fill_instance, names_mapping
 from pose_studio.store.project import Project
 
 __all__ = [
@@ -127,20 +129,39 @@ class Result(Protocol):
 
 
 def write_results(project: Project, video_id: int, results: Iterable[Result],
-                  run_id: int | None) -> tuple[int, int]:
+                  run_id: int | None, keypoints: Sequence[str] = ()) -> tuple[int, int]:
     """Store the results of some frames (replacing those frames' predictions), in one
     transaction for the stored people and one for frames left empty.
 
+    ``keypoints``: the model's keypoint names; when the project's skeleton names others (the
+    user edited it), each keypoint is stored under its own name and the project keypoints the
+    model lacks are left unlabeled; only a model whose names share none with the project's
+    (generic ``kp0``, ``kp1``...) and has as many keypoints is stored by position.
+
     Returns:
         ``(frames written, people dropped by the rules)``.
+
+    Raises:
+        PoseStudioError: the model's keypoints share no name with the project's.
     """
+    sk: Any = getattr(project, "skeleton", None)  # (stores without a skeleton: by position)
+    idx = names_mapping(keypoints, sk) if keypoints and sk is not None else None
+    if idx is not None and not (idx >= 0).any():
+        if len(keypoints) == sk.num_keypoints:
+            idx = None  # no shared names (a model with generic kp0, kp1...): by position
+        else:
+            raise PoseStudioError(
+                f"the model's keypoints ({', '.join(list(keypoints)[:4])}, ...) share no name "
+                f"with the project skeleton's ({', '.join(sk.keypoints[:4])}, ...): nothing "
+                "was stored")
     items: list[tuple[int, Instance]] = []
     empty: list[int] = []
     n_frames = dropped = 0
     for r in results:
         n_frames += 1
-        kept = [i.replace(model_run_id=run_id) for i in r.instances if keep(i)]
-        dropped += len(r.instances) - len(kept)
+        insts = r.instances if idx is None else [fill_instance(i, idx) for i in r.instances]
+        kept = [i.replace(model_run_id=run_id) for i in insts if keep(i)]
+        dropped += len(insts) - len(kept)
         if kept:
             items.extend((int(r.frame_idx), i) for i in kept)
         else:
@@ -214,7 +235,7 @@ def write_live(project: Project, video_id: int, info: ModelInfo, results: Sequen
         else:
             target = record_run(project, info, mode="live")
             created = True
-    n, dropped = write_results(project, video_id, results, target)
+    n, dropped = write_results(project, video_id, results, target, info.keypoints)
     after = project.shown_runs(video_id)
     note = ""
     if after.run_id == target:

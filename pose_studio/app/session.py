@@ -28,6 +28,7 @@ from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.edits import Edit
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import Skeleton
+from pose_studio.core.skeleton_edit import SkeletonChange
 from pose_studio.store.journal import Applied
 from pose_studio.store.project import Project
 from pose_studio.store.records import VideoRecord
@@ -53,6 +54,7 @@ class Topic(str, Enum):
     HISTORY = "history"      # the undo history changed
     RUNS = "runs"            # predictions were written (by a model run)
     TRACKS = "tracks"        # track rows changed, or instances joined or left a track
+    SKELETON = "skeleton"    # the project's skeleton changed (every instance was rewritten)
 
 
 Listener = Callable[[frozenset[Topic], tuple[tuple[int, int], ...]], None]
@@ -370,6 +372,9 @@ class Session:
             self._emit(Topic.HISTORY)
         if done is None:
             return None
+        if done.entry.kind == "skeleton":
+            self._skeleton_changed()
+            return done
         if done.entry.kind == "import":
             self._invalidate()
             self.reload_arrays(emit=False)
@@ -385,6 +390,28 @@ class Session:
             topics.append(Topic.TRACKS)
         self._emit(*topics, frames=touched)
         return done
+
+    def change_skeleton(self, change: SkeletonChange) -> None:
+        """Change the project's skeleton, every instance following (one history step, one
+        transaction; ``store/skeleton_change.py``)."""
+        from pose_studio.store import skeleton_change
+
+        project = self.require()
+        self._merge_seq = None
+        done = skeleton_change.apply_change(project, change, user=self.user)
+        self.history.record(done.entry)
+        self._emit(Topic.HISTORY)
+        self._skeleton_changed()
+
+    def _skeleton_changed(self) -> None:
+        """Every instance was rewritten: re-read what is shown; a selected keypoint may be
+        another one now, so only the instance stays selected."""
+        self._invalidate()
+        self.reload_arrays(emit=False)
+        self.selected_keypoint = None
+        if self.selected_instance_id is not None and self.selected() is None:
+            self._clear_selection()
+        self._emit(Topic.SKELETON, Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION)
 
     def _remember_fingerprint(self, edit: Edit) -> None:
         """Store the picture's signature the first time the shown frame gets a user edit, so a

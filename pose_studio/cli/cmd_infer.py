@@ -113,12 +113,26 @@ def run(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         with Project.open(args.project) as project:
-            mapping = None
-            if project.skeleton.num_keypoints != pose.num_keypoints:
-                from pose_studio.inference.keypoint_map import keypoint_mapping, missing_keypoints
+            mapping = fill = None
+            if project.skeleton.keypoints != pose.skeleton.keypoints:
+                from pose_studio.inference.keypoint_map import (
+                    keypoint_mapping,
+                    missing_keypoints,
+                    names_mapping,
+                )
 
                 mapping = keypoint_mapping(pose.skeleton, project.skeleton)
-                if mapping is None:
+                fill = None if mapping is not None else \
+                    names_mapping(pose.skeleton.keypoints, project.skeleton)
+                if fill is not None and (fill >= 0).any():
+                    # an edited project skeleton: by name, its keypoints the model lacks unlabeled
+                    missing = missing_keypoints(pose.skeleton, project.skeleton)
+                    print(f"storing the keypoints of {pose.skeleton.name} by name; "
+                          f"{', '.join(missing)} (not in the model) left unlabeled",
+                          file=sys.stderr)
+                elif mapping is None and pose.num_keypoints == project.skeleton.num_keypoints:
+                    fill = None  # no name in common, as many keypoints: by position
+                elif mapping is None:
                     missing = missing_keypoints(pose.skeleton, project.skeleton)
                     raise CliError(
                         f"{args.model} predicts {pose.num_keypoints} keypoints "
@@ -126,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
                         f"{project.skeleton.name!r} with {project.skeleton.num_keypoints}, "
                         f"and {len(missing)} of them have no namesake in the model "
                         f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
-                print(f"storing the {len(mapping)} keypoints of {pose.skeleton.name} that "
-                      f"{project.skeleton.name} has (matched by name)", file=sys.stderr)
+                if mapping is not None:
+                    print(f"storing the {len(mapping)} keypoints of {pose.skeleton.name} that "
+                          f"{project.skeleton.name} has (matched by name)", file=sys.stderr)
             videos = _videos(project, args.video)
             verify_sources(project, [v.id for v in videos], action="infer")
             for v in videos:
@@ -150,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
                                 from pose_studio.inference.keypoint_map import remap_result
 
                                 r = remap_result(r, mapping)
+                            elif fill is not None:
+                                from pose_studio.inference.keypoint_map import fill_result
+
+                                r = fill_result(r, fill)
                             n_inst += len(r.instances)
                             bar.update(1)
                             yield r

@@ -413,7 +413,8 @@ def _region(r: Region, im: ImageOut, sk: Skeleton, wholebody: bool,
     bbox = list(r.bbox) if r.bbox is not None else [0.0, 0.0, 0.0, 0.0]
     body = 17 if wholebody else sk.num_keypoints
     raw = kept.get("keypoints")
-    kps: list[Any] = raw if isinstance(raw, list) else [0] * (3 * body)
+    # a region kept from a file of another keypoint count (the skeleton was edited since): none
+    kps: list[Any] = raw if isinstance(raw, list) and len(raw) == 3 * body else [0] * (3 * body)
     ann: dict[str, Any] = {
         "id": ann_ids.take(kept.get("id")),
         "image_id": im.image_id,

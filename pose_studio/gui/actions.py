@@ -105,7 +105,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Select the next keypoint of the instance (unlabeled ones too)"),
     _a("prev_keypoint", "Select Previous Keypoint", ",", "&Edit",
        "Select the previous keypoint of the instance"),
-    _a("clear_selection", "Clear Selection", "Escape", "&Edit", "Deselect (arrows step frames again)"),
+    _a("clear_selection", "Clear Selection", "Escape", "&Edit",
+       "Deselect (arrows step frames again); leaves click-to-place"),
+    _a("place_mode", "&Click-to-Place Labeling", "K", "&Edit",
+       "Label from nothing: each click places the next body part (. and , pick another; "
+       "Shift+click: occluded; Esc leaves)", checkable=True, checked=False),
+    _a("place_auto_advance", "Auto-Advance to the Next Body Part", "", "&Edit",
+       "After a click, click-to-place goes on with the next unlabeled part",
+       checkable=True, checked=True),
+    _a("edit_skeleton", "Edit S&keleton…", "", "&Edit",
+       "Add, rename, reorder and remove keypoints, edges, flip pairs and colours (every "
+       "instance follows; one undo step)"),
+    _a("preferences", "&Preferences…", "Ctrl+,", "&Edit", "Your name and the keyboard shortcuts"),
     # Label (issue 15's tools: app/pose_tools, carry, bulk; gui/controllers/labeling.py)
     _a("swap_keypoint", "Swap Keypoint with Its Partner", "X", "&Label",
        "Swap the selected keypoint with its left/right partner (e.g. the ankles)"),
@@ -171,6 +182,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("color_by_track", "Colour by &Track", "Ctrl+6", "&View",
        "Draw each tracked instance's limbs in its track's colour", checkable=True,
        checked=True),
+    _a("show_trails", "Show Pose &Trails", "T", "&View",
+       "Draw where the people shown were over the last and next frames (the selected one "
+       "only, when one is selected)", checkable=True, checked=False),
+    _a("trail_length", "Pose Trail Length", "Shift+T", "&View",
+       "Longer trails: 2 → 5 → 10 → 20 → 30 → 60 frames each way, then 2 again"),
+    _a("reset_picture", "Reset &Picture", "", "&View",
+       "Brightness, contrast and gamma back to the frame as decoded (Display panel)"),
     # Navigate
     _a("play", "&Play / Pause", "Space", "&Navigate", "Play or pause (drops frames to keep time)"),
     _a("next_frame", "Next Frame", "Right", "&Navigate",

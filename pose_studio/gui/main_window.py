@@ -55,6 +55,7 @@ from .session_qt import SessionSignals
 from .settings import Settings
 from .view.frame_view import FrameView
 from .view.options import OverlayOptions
+from .view_tools import install as install_view_tools
 from .widgets.banner import Banner
 from .widgets.history_panel import HistoryPanel
 from .widgets.instance_list import InstanceList
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         self.runs = install_runs(self)  # Runs, Compare Runs, A/B, Get a Model…
+        self.view_tools = install_view_tools(self)  # trails, display, place, prefs, skeleton
         self._restore_layout()
         self.view.show_message(NO_PROJECT)
         self.display.update_title()
@@ -491,9 +493,9 @@ class MainWindow(QMainWindow):
             self.model_panel.request_load()
 
     def act_shortcuts(self) -> None:
-        from .dialogs.shortcuts import ShortcutsDialog
+        from .dialogs.shortcuts import ShortcutsDialog, entries_from_actions
 
-        ShortcutsDialog(None, self).exec()
+        ShortcutsDialog(entries_from_actions(self.view_tools.keymap.table()), self).exec()
 
     def act_about(self) -> None:
         from pose_studio import __version__

@@ -9,7 +9,7 @@ it), which is what several annotators on one project will need.
 
 The journal is a stack: ``done`` steps, then the ``undone`` ones (the redo list, newest undo
 first in redo order). A new edit drops the redo list, as in every editor. Imports are steps too
-(``journal_import.py``).
+(``journal_import.py``), and so are changes of the project's skeleton (``skeleton_change.py``).
 
 Who: the ``user`` argument, else ``$POSE_STUDIO_USER``, else the OS login.
 """
@@ -21,7 +21,7 @@ import time
 from sqlalchemy import Connection
 
 from pose_studio.core.edits import Edit, apply
-from pose_studio.store import journal_import
+from pose_studio.store import journal_import, skeleton_change
 from pose_studio.store.edit_codec import decode_edit, encode_edit
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import (
@@ -120,8 +120,12 @@ def _step(host: JournalHost, *, undoing: bool, user: str | None) -> Applied | No
         seq, kind, label = int(row[0]), str(row[1]), str(row[2])
         store = ConnStore(host, conn)
         done: Edit | None = None
+        skeleton = None
         if kind == "import":
             journal_import.step(host, conn, store, seq, label, undoing=undoing)
+        elif kind == skeleton_change.KIND:
+            skeleton = skeleton_change.step(conn, seq, row[3], undoing=undoing,
+                                            where=f"step {seq} of the history of {host.path}")
         else:
             edit = decode_edit(row[3], f"step {seq} of the history of {host.path}")
             todo = edit.inverse() if undoing else edit
@@ -136,6 +140,8 @@ def _step(host: JournalHost, *, undoing: bool, user: str | None) -> Applied | No
                 "UPDATE edit_journal SET undone = 0, undone_by = NULL, undone_at = NULL "
                 "WHERE seq = ?", (seq,))
         entry = read_entry(conn, seq)
+    if skeleton is not None:  # committed: the open project works with it from now on
+        skeleton_change.adopt(host, skeleton)
     return Applied(entry, store.frames(), done)
 
 

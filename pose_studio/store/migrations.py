@@ -26,6 +26,8 @@ History:
        upgraded files (their history starts at the upgrade).
     8: ``suggestions``: frames worth looking at and their done marks (``store/suggestions.py``);
        empty for upgraded files.
+    9: ``edit_journal.kind`` may be ``skeleton``: a change of the project's skeleton (every
+       instance following) is one step of the history (``store/skeleton_change.py``).
 """
 
 from __future__ import annotations
@@ -181,9 +183,32 @@ def _add_suggestions(conn: Connection) -> None:
     )
 
 
+def _allow_skeleton_steps(conn: Connection) -> None:
+    """The journal's ``kind`` may be ``skeleton`` too. SQLite cannot change a CHECK constraint,
+    so the table is rebuilt (same columns, rows and seq counter)."""
+    counter = conn.exec_driver_sql(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'edit_journal'").scalar()
+    conn.exec_driver_sql(
+        "CREATE TABLE edit_journal_v8 (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "kind VARCHAR NOT NULL, label TEXT NOT NULL, made_by TEXT NOT NULL, "
+        "made_at FLOAT NOT NULL, undone INTEGER NOT NULL, undone_by TEXT, undone_at FLOAT, "
+        "video_id INTEGER, first_frame INTEGER, last_frame INTEGER, n_frames INTEGER NOT NULL, "
+        "n_instances INTEGER NOT NULL, merge_key TEXT, payload BLOB NOT NULL, stash BLOB, "
+        "CONSTRAINT journal_kind CHECK (kind IN ('edit', 'import', 'skeleton')), "
+        "CONSTRAINT journal_undone CHECK (undone IN (0, 1)))"
+    )
+    conn.exec_driver_sql("INSERT INTO edit_journal_v8 SELECT * FROM edit_journal")
+    conn.exec_driver_sql("DROP TABLE edit_journal")
+    conn.exec_driver_sql("ALTER TABLE edit_journal_v8 RENAME TO edit_journal")
+    if counter is not None:  # a step number is never handed out twice
+        conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = 'edit_journal'")
+        conn.exec_driver_sql(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('edit_journal', ?)", (counter,))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
-    _add_edit_journal, _add_suggestions,
+    _add_edit_journal, _add_suggestions, _allow_skeleton_steps,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -54,7 +54,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -314,15 +314,17 @@ class RegionRow(Base):
 class JournalRow(Base):
     """One step of the edit history, written in the same transaction as the edit it records.
 
-    ``kind``: ``edit`` (``payload`` is the packed edit, ``store.edit_codec``) or ``import`` (the
-    ids an import added, ``store.journal``; ``stash`` holds the removed rows while it is undone).
+    ``kind``: ``edit`` (``payload`` is the packed edit, ``store.edit_codec``), ``import`` (the
+    ids an import added, ``store.journal``; ``stash`` holds the removed rows while it is undone)
+    or ``skeleton`` (a change of the project's skeleton and the removed keypoints' values,
+    ``store.skeleton_change``).
     Undone steps (the redo list) always come after the done ones; a new edit drops them. No
     foreign keys: the history outlives the videos and instances it names.
     """
 
     __tablename__ = "edit_journal"
     __table_args__ = (
-        CheckConstraint("kind IN ('edit', 'import')", name="journal_kind"),
+        CheckConstraint("kind IN ('edit', 'import', 'skeleton')", name="journal_kind"),
         CheckConstraint("undone IN (0, 1)", name="journal_undone"),
         {"sqlite_autoincrement": True},
     )

@@ -21,6 +21,7 @@ from pose_studio.app.session import Frames, Topic
 from pose_studio.core import people, poses
 from pose_studio.core.annotation import Instance
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.inference.keypoint_map import fill_instance, names_mapping
 
 from .base import Shell
 
@@ -202,12 +203,25 @@ class ModelController(QObject):
         self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}{where}",
                           8000)
 
+    def _by_name(self) -> np.ndarray | None:
+        """For each project keypoint, the model's (-1: it has none); None: the same layout.
+        A skeleton the user edited names its keypoints otherwise than the model."""
+        info, sk = self.info, self.session.skeleton
+        if info is None or sk is None or not info.keypoints:
+            return None
+        return names_mapping(info.keypoints, sk)
+
     def peaks(self, inst: Instance, k: int) -> list[tuple[float, float, float]]:
         """Heatmap peaks of keypoint ``k`` for the predicted person nearest ``inst``."""
         res = self.result_for_frame()
         if res is None:
             return []
-        cands = [(pred, m.keypoint_map(k), np.asarray(m.map_to_image))
+        idx = self._by_name()
+        mk = k if idx is None else int(idx[k])
+        if mk < 0:
+            return []  # the model has no such keypoint
+        cands = [(pred if idx is None else fill_instance(pred, idx), m.keypoint_map(mk),
+                  np.asarray(m.map_to_image))
                  for pred, m in zip(res.instances, res.maps) if m is not None]
         return poses.peaks_for(inst, k, cands)
 
@@ -226,6 +240,9 @@ class ModelController(QObject):
 
     def show_heatmap(self, result: Any) -> None:
         k = self.session.selected_keypoint
+        idx = self._by_name()
+        if k is not None and idx is not None:
+            k = int(idx[k]) if int(idx[k]) >= 0 else None  # the model's own channel, else all
         maps = [(m.keypoint_map(k), np.asarray(m.map_to_image))
                 for m in getattr(result, "maps", ()) or () if m is not None]
         self.shell.view.set_heatmaps(maps)

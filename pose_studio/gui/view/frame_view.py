@@ -31,6 +31,7 @@ from pose_studio.core.skeleton import Skeleton
 
 from ..tools import MoveInstance, pick_tool
 from ..tools.base import InstanceDropped, KeypointDropped, Tool
+from . import adjust
 from .heatmap_item import HeatmapItem
 from .options import OverlayOptions
 from .skeleton_item import InstanceItem, Tint
@@ -68,6 +69,7 @@ class FrameView(QGraphicsView):
         instance_moved(int, float, float): instance id, dx, dy (Shift/Alt-drag released).
         visibility_requested(int, int): right-click on a keypoint.
         instance_double_clicked(int): double-click (accept a prediction).
+        place_requested(float, float, bool): a click in click-to-place mode (x, y, occluded).
         selection_requested(int, int): instance id (-1: none), keypoint (-1: none).
         zoom_changed(float): view scale.
     """
@@ -79,6 +81,7 @@ class FrameView(QGraphicsView):
     selection_requested = Signal(int, int)
     zoom_changed = Signal(float)
     hovered = Signal(str)  # plain "name · prediction · visible · score 0.91" of the keypoint
+    place_requested = Signal(float, float, bool)  # click-to-place: x, y, occluded (Shift)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,6 +123,8 @@ class FrameView(QGraphicsView):
         self._auto_fit = True
         self._tool: Tool | None = None
         self.move_mode = False  # a plain drag moves the whole instance (Edit menu toggle)
+        self.place_mode = False  # click-to-place labeling (a click places a keypoint)
+        self.lut: np.ndarray | None = None  # brightness/contrast/gamma of the picture shown
         self._selected: tuple[int | None, int | None] = (None, None)
         self._last_scene_pos: QPointF | None = None
         self.fast = False  # FastTransformation while playing
@@ -138,8 +143,9 @@ class FrameView(QGraphicsView):
 
     # --- frame -----------------------------------------------------------------------------------
     def set_frame(self, frame: np.ndarray, frame_idx: int) -> None:
-        """Show ``frame`` (read-only array from the decoder) as frame ``frame_idx``."""
-        img = frame_to_qimage(frame)
+        """Show ``frame`` (read-only array from the decoder) as frame ``frame_idx``, through
+        the brightness/contrast/gamma table when one is set (the array itself is kept as is)."""
+        img = frame_to_qimage(adjust.apply(frame, self.lut))
         pix = QPixmap.fromImage(img)
         del img
         self.pixmap_item.setPixmap(pix)
@@ -158,6 +164,21 @@ class FrameView(QGraphicsView):
             self._auto_fit = True
         if self._auto_fit:
             self.fit()
+
+    def set_lut(self, lut: np.ndarray | None) -> None:
+        """Show the picture through ``lut`` (:mod:`.adjust`; None: as decoded)."""
+        self.lut = lut
+        if self.frame is not None and self.frame_idx is not None:
+            auto, self._auto_fit = self._auto_fit, False
+            self.set_frame(self.frame, self.frame_idx)
+            self._auto_fit = auto
+
+    def set_place_mode(self, on: bool) -> None:
+        """Click-to-place: a left click anywhere on the picture asks to place a keypoint
+        (``place_requested``) instead of selecting or panning (the middle button still pans)."""
+        self.place_mode = bool(on)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else
+                                  Qt.CursorShape.OpenHandCursor)
 
     def set_approximate(self, text: str | None) -> None:
         """Mark the shown picture as a preview (``text``) or as the exact frame (None).
@@ -266,6 +287,13 @@ class FrameView(QGraphicsView):
                 Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, event.modifiers(),
             )
             super().mousePressEvent(fake)
+            return
+        if self.place_mode and event.button() == Qt.MouseButton.LeftButton:
+            p = self.mapToScene(event.position().toPoint())
+            if self.image_rect().contains(p) and not self.approximate:
+                occluded = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                self.place_requested.emit(p.x(), p.y(), occluded)
+            event.accept()
             return
         item = self.itemAt(event.position().toPoint())
         if event.button() == Qt.MouseButton.LeftButton and (

@@ -14,6 +14,8 @@ class OverlayOptions:
             panel's "Low below"); None draws no rings.
         color_by_track: Limbs of a tracked instance take its track's colour (the keypoints
             keep their left/right colours).
+        point_radius: A label's keypoint radius in screen pixels (predictions: 0.7 of it).
+        line_width: A label's limb width in screen pixels (predictions: 0.75 of it).
     """
 
     skeleton: bool = True
@@ -23,6 +25,8 @@ class OverlayOptions:
     heatmap: bool = False
     low_score: float | None = None
     color_by_track: bool = True
+    point_radius: float = 5.0
+    line_width: float = 2.0
 
 
 __all__ = ["OverlayOptions"]

@@ -46,8 +46,10 @@ class ItemHost(Protocol):
     def item_hover(self, item: InstanceItem, k: int) -> None: ...
 
 
-USER_RADIUS = 5.0
+USER_RADIUS = 5.0  # the defaults of OverlayOptions.point_radius (a label) and 0.7 of it
 PRED_RADIUS = 3.5
+PRED_SCALE = 0.7  # a prediction's keypoints and limbs are drawn smaller than a label's
+PRED_LINE_SCALE = 0.75
 PRED_OPACITY = 0.8
 MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
 LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confidence threshold
@@ -226,7 +228,8 @@ class InstanceItem(QGraphicsItem):
                 line.setZValue(1)
                 line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
                 self.limbs.append((line, a, b))
-        radius = self.tint.radius if self.tint else PRED_RADIUS if self.predicted else USER_RADIUS
+        radius = self.tint.radius if self.tint else \
+            self.options.point_radius * (PRED_SCALE if self.predicted else 1.0)
         low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
@@ -266,9 +269,9 @@ class InstanceItem(QGraphicsItem):
         return _qcolor(self.tint.rgb if self.tint else self.skeleton.colors[k])
 
     def _limb_width(self) -> float:
-        if self.tint is not None and not self.tint.dashed:
-            return 2.0
-        return 2.0 if not self.predicted else 1.5
+        if self.tint is not None and not self.tint.dashed:  # run A of an A/B pair: solid, full
+            return self.options.line_width
+        return self.options.line_width * (PRED_LINE_SCALE if self.predicted else 1.0)
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""

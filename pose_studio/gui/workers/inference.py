@@ -265,7 +265,8 @@ class _InferenceWorker(QObject):
             t0 = time.monotonic()
             last_emit = 0.0
             for chunk in _chunks(results, job.chunk, s.cancel):
-                n, _dropped = preds.write_results(project, job.video_id, chunk, run_id)
+                n, _dropped = preds.write_results(project, job.video_id, chunk, run_id,
+                                                  info.keypoints)
                 done += n
                 self.written.emit(job.video_id)
                 now = time.monotonic()
