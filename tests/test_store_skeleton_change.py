@@ -195,13 +195,13 @@ def test_payload_is_checked(project: Project) -> None:
             sc.decode(bad)
 
 
-def test_a_version_7_file_takes_skeleton_steps(project: Project) -> None:
+def test_a_version_8_file_takes_skeleton_steps(project: Project) -> None:
     """The upgrade rebuilds the journal with its rows and its seq counter."""
     project.apply_edit(Edit.add(1, 7, _inst(5), "b"))
     project.undo()
     path = project.path
     project.close()
-    con = sqlite3.connect(path)  # back to the version-7 journal table (kind edit or import)
+    con = sqlite3.connect(path)  # back to the version-8 journal table (kind edit or import)
     con.executescript(
         "DELETE FROM edit_journal WHERE undone = 1;"
         "CREATE TABLE j7 AS SELECT * FROM edit_journal; DROP TABLE edit_journal;"
@@ -214,7 +214,7 @@ def test_a_version_7_file_takes_skeleton_steps(project: Project) -> None:
         "CONSTRAINT journal_undone CHECK (undone IN (0, 1)));"
         "INSERT INTO edit_journal SELECT * FROM j7; DROP TABLE j7;"
         "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'edit_journal';"
-        "UPDATE schema_version SET version = 7;")
+        "UPDATE schema_version SET version = 8;")
     with pytest.raises(sqlite3.IntegrityError):
         con.execute("INSERT INTO edit_journal (kind, label, made_by, made_at, undone, n_frames, "
                     "n_instances, payload) VALUES ('skeleton', '', '', 0, 0, 0, 0, x'')")

@@ -183,10 +183,10 @@ def test_shortcuts_are_remapped_with_clashes_refused(qtbot, win, captured_boxes,
     from pose_studio.gui.dialogs.shortcuts import ShortcutsDialog, entries_from_actions
 
     def edit(dlg: PreferencesDialog) -> int:
-        assert not dlg.set_keys("accept", ["Ctrl+E"])  # Export COCO's
-        assert "Export COCO" in captured_boxes[-1][2]
+        assert not dlg.set_keys("accept", ["Ctrl+E"])  # Export…'s
+        assert "Export" in captured_boxes[-1][2] and "File" in captured_boxes[-1][2]
         assert dlg.set_keys("show_trails", ["Y", "Ctrl+Alt+T"])
-        assert dlg.set_keys("export_coco", [])  # free Ctrl+E ...
+        assert dlg.set_keys("export_dataset", [])  # free Ctrl+E ...
         assert dlg.set_keys("accept", ["A", "Ctrl+E"])  # ... then it can be taken
         dlg.name_edit.setText("  Ada  ")
         return QDialog.DialogCode.Accepted
@@ -195,7 +195,7 @@ def test_shortcuts_are_remapped_with_clashes_refused(qtbot, win, captured_boxes,
     win.actions_by_id["preferences"].trigger()
     acts = win.actions_by_id
     assert [s.toString() for s in acts["show_trails"].shortcuts()] == ["Y", "Ctrl+Alt+T"]
-    assert acts["export_coco"].shortcuts() == []
+    assert acts["export_dataset"].shortcuts() == []
     assert QKeySequence("Ctrl+E") in acts["accept"].shortcuts()
     assert win.session.user == "Ada" and win.settings.user_name() == "Ada"
     rows = {r[1]: r[2] for r in entries_from_actions(win.view_tools.keymap.table())}
