@@ -2,6 +2,11 @@
 the frames up to G (forward or backward) with optical flow, filling with the model's
 predictions where they exist (confidence-weighted, see ``pose_studio.core.fusion``).
 
+With ``--model M`` (a top-down heatmap or SimCC model with the project's keypoints;
+``bundled`` for the bundled one) the model is also re-run on every frame on a crop around
+where the flow puts each person, and each keypoint is taken from the heatmap peak that agrees
+with the flow (``pose_studio.labeling.model_step``).
+
 Written as user instances with provenance ``propagated`` (``predicted`` on the points where
 the model weighed most) in ONE transaction; frames where a track already has a label are left
 alone. Points the flow stopped following are listed with the frame and the reason. Ctrl-C stops
@@ -30,6 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--track", help="only this track's label (id or name)")
     p.add_argument("--no-fill", action="store_true",
                    help="optical flow only: ignore the model's predictions")
+    p.add_argument("--model", help="re-run this top-down pose model (.onnx, or 'bundled') on "
+                   "a crop around each propagated person and pick its heatmap peaks by the "
+                   "flow")
     p.add_argument("--fb-max", type=float, default=1.0,
                    help="forward-backward error (px) over which a point stops (default 1.0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -46,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fb_max <= 0:
         raise CliError("--fb-max must be positive")
+    if args.model and args.no_fill:
+        raise CliError("--model fills with the model: drop --no-fill or --model")
     cancel = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -80,10 +90,17 @@ def run(args: argparse.Namespace) -> int:
                 for f, i in items:
                     if i.is_prediction:
                         preds.setdefault(f, []).append(i)
+            model = _redetect_model(args.model, project.skeleton) if args.model else None
             n = abs(args.dst - args.src)
             with FrameSource(project, v) as frames, \
                     ProgressBar(n, f"video {v.id}", enabled=not args.quiet) as bar:
+                redetect = None
+                if model is not None:
+                    from pose_studio.inference.redetect import CropRedetector
+
+                    redetect = CropRedetector(model, frames)
                 res = propagate(frames, start, args.src, args.dst, predictions=preds,
+                                redetect=redetect, flip_perm=project.skeleton.flip_permutation(),
                                 sigmas=project.skeleton.sigma_array(),
                                 params=FlowParams(fb_max=args.fb_max),
                                 progress=lambda d, t: bar.set(d), cancel=cancel.is_set)
@@ -105,3 +122,25 @@ def run(args: argparse.Namespace) -> int:
         print("cancelled: kept the frames done", file=sys.stderr)
         return 130
     return 0
+
+
+def _redetect_model(spec: str, skeleton: Any) -> Any:
+    """The ``--model`` to re-run: top-down, with the project's keypoints in its order."""
+    from pose_studio.cli.common import CliError
+    from pose_studio.inference import PoseModel, load_model
+
+    path = spec
+    if spec == "bundled":
+        from pose_studio.train.api import bundled_model
+
+        path = str(bundled_model())
+    model = load_model(path, expect="pose", threads=1)
+    assert isinstance(model, PoseModel)
+    if not model.top_down:
+        raise CliError(f"{spec} is a one-stage model ({model.family}): --model needs a "
+                       "top-down model (it is run on a crop around each person)")
+    if tuple(model.keypoint_names) != tuple(skeleton.keypoints):
+        raise CliError(f"{spec} predicts the keypoints of {model.skeleton.name} "
+                       f"({model.num_keypoints}), not the project's skeleton "
+                       f"{skeleton.name!r} ({skeleton.num_keypoints}) in its order")
+    return model

@@ -60,14 +60,13 @@ class FusionParams:
     model_slope: float = 0.12
     min_confidence: float = 0.05
     flow_sigma: float = 0.25
-    flow_motion: float = 0.1
+    flow_motion: float = 0.6
     flow_fb: float = 1.0
     interp_motion: float = 0.1
     motion_sigma: float = 0.3
     motion_accel: float = 2.0
     gate: float = 2.0
     partner_weight: float = 0.5
-    model_keypoint_scale: tuple[float, ...] = ()  # per keypoint factor on the model's sigma
     offset_rate: float = 0.2
     offset_max: float = 0.1
 
@@ -100,9 +99,6 @@ def model_sigma(conf: np.ndarray, scale: float, params: FusionParams) -> np.ndar
     c = np.asarray(conf, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = scale * (params.model_floor + params.model_slope * (1 - c) / c)
-    if params.model_keypoint_scale:
-        f = np.asarray(params.model_keypoint_scale, np.float64)
-        s = s * f.reshape((-1,) + (1,) * (s.ndim - 1)) if s.ndim and len(f) == len(s) else s
     return np.where(np.isfinite(c) & (c >= params.min_confidence), s, np.inf)
 
 

@@ -287,7 +287,8 @@ def propagate(
             est = [flow_est[i], motion_est[i]] + ([model[i]] if model[i] is not None else [])
             fxy, fsg, w = fuse(est, fu)  # type: ignore[arg-type]
             ok = np.isfinite(fsg)
-            new_vel = np.where(ok[:, None], fxy - xy[i], np.nan)
+            # a point the model has just filled in had no place before: no velocity yet
+            new_vel = np.where((ok & np.isfinite(sg[i]))[:, None], fxy - xy[i], np.nan)
             acc[i] = np.where(ok[:, None] & np.isfinite(vel[i]), new_vel - vel[i], np.nan)
             vel[i] = new_vel
             xy[i] = np.where(ok[:, None], fxy, xy[i])
