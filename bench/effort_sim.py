@@ -303,6 +303,12 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
        the label before and after, cubic interpolation through the labels around, the model;
        ``pose_studio.labeling.fill``); again only what is off is fixed.
 
+    The model's word on each frame (``pose_studio.labeling.model_step``): its heatmap peaks
+    picked by the flow (``use_peaks``), re-run on a crop around the propagated pose
+    (``redetect``), and its offset on each person learned from the points the annotator
+    dragged (``learn_offsets_from_fixes``: the tool compares the drags with the model's
+    points it showed, nothing else).
+
     Runs of frames accepted unchanged cost 2 actions each (mark the range, accept it). After
     a fix the window recomputes the proposals ahead by itself (listed as "(auto)", not
     counted; ``manual_propagate`` counts a key for it instead).

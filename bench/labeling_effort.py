@@ -16,8 +16,12 @@ counted against the truth (MOT's IDSW).
 
 Effort: a scripted annotator (``effort_sim.py``: what it may see and what it pays) brings
 every frame within OKS 0.95 of the truth with (a) frame by frame, (b) keyframes + linear
-interpolation, (c) Pose Studio (tracked predictions, propagate and fill with confidence, fix
-only what is off, accept ranges).
+interpolation, (c) Pose Studio (tracked predictions, propagate and fill with confidence, the
+model re-run around each propagated person with its heatmap peaks picked by the flow and its
+offset learned from the drags, fix only what is off, accept ranges).
+
+``CALIBRATION`` holds clips with other seeds, to tune parameters on without looking at the
+benchmark's clips.
 
 Usage: python bench/labeling_effort.py [--quick] [--cache DIR]
 The last line is ``effort: (c) X.XX actions/frame, (a) Y.YY, (b) Z.ZZ; ratio c/a R.RR;
