@@ -18,10 +18,11 @@ Items = list[tuple[int, Instance]]
 
 
 def video_items(project: Project, video_id: int, frames: tuple[int, int] | None = None,
-                source: Any = "all") -> Items:
-    """``(frame, instance)`` of one video (optionally a half-open frame range)."""
+                source: Any = "all", run: Any = "shown") -> Items:
+    """``(frame, instance)`` of one video (optionally a half-open frame range); predictions
+    of the video's shown model run (``run``: another run id, or ``"all"``)."""
     out: Items = []
-    for _, f, inst in project.iter_instances(source, video_id):
+    for _, f, inst in project.iter_instances(source, video_id, run):
         if frames is None or frames[0] <= f < frames[1]:
             out.append((f, inst))
     return out
