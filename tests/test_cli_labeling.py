@@ -237,3 +237,43 @@ def test_smoothed_predictions_become_a_new_run(project: Path) -> None:
         kept = {i.id: i for _, i in after}
         assert all(kept[i.id].same_values(i) for _, i in old)  # the model's run untouched
         assert sum(i.model_run_id == new_run for _, i in after) == len(old)
+
+
+@pytest.fixture(scope="module")
+def people_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
+    """PNG frames of two rendered people walking apart, and one person's true keypoints."""
+    from pose_studio.synth.crossing import render_crossing_clip
+
+    clip = render_crossing_clip(5, 6, (320, 180), 2, occlude=False)
+    d = tmp_path_factory.mktemp("people")
+    for f, img in enumerate(clip.frames):
+        cv2.imwrite(str(d / f"frame{f:03d}.png"), img)
+    return d, [gt.keypoints[0].copy() for gt in clip.gts]
+
+
+def test_propagate_with_the_model_rerun_around_the_person(
+        tmp_path: Path, people_dir: tuple[Path, list[np.ndarray]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    d, truth = people_dir
+    proj = tmp_path / "m.posestudio"
+    assert _run(capsys, "new", str(proj))[0] == 0
+    assert _run(capsys, "add-video", str(proj), str(d))[0] == 0
+    with Project.open(proj) as p:
+        vid = p.videos()[0].id
+        p.add_instance(vid, 0, Instance(xy=truth[0], visibility=np.full(K, 2)))
+    rc, out, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                        "--model", "bundled", "--quiet")
+    assert rc == 0, err
+    assert "5 added" in out
+    with Project.open(proj) as p:
+        got = {f: i for f, i in video_items(p, vid, None, "user")}
+    assert sorted(got) == list(range(6))
+    assert any((got[f].provenance == Provenance.PREDICTED).any() for f in range(1, 6))
+    err5 = np.linalg.norm(got[5].xy - truth[5], axis=1)
+    assert float(np.median(err5)) < 3.0  # people ~55 px tall
+    rc, _, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                      "--model", "bundled", "--no-fill")
+    assert rc == 1 and "--no-fill" in err and err.count("\n") == 1
+    rc, _, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                      "--model", str(tmp_path / "none.onnx"))
+    assert rc == 1 and err.startswith("error:") and err.count("\n") == 1

@@ -134,6 +134,9 @@ class PropagationRequest:
     sigmas: np.ndarray
     keypoint_names: tuple[str, ...]
     flow: Any = None  # labeling.flow.FlowParams (None: its defaults)
+    #: The skeleton's left/right permutation: a partner's heatmap peak counts as a (weaker)
+    #: candidate for a keypoint, so the flow can settle a side confusion.
+    flip_perm: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -232,7 +235,8 @@ def propagation_request_for(project: Any, video: Any, from_frame: int, direction
     sig.setflags(write=False)
     return PropagationRequest(
         int(video.id), str(video.path), project.video_index(int(video.id)), from_frame, stop,
-        tuple(here), tuple(history), preds, sig, tuple(sk.keypoints), flow)
+        tuple(here), tuple(history), preds, sig, tuple(sk.keypoints), flow,
+        sk.flip_permutation())
 
 
 def propagation_request(s: Session, direction: int, *,
@@ -258,9 +262,14 @@ def propagation_request(s: Session, direction: int, *,
 def run_propagation(req: PropagationRequest, *,
                     progress: Callable[[int, int], None] | None = None,
                     cancel: Callable[[], bool] | None = None,
-                    open_reader: Callable[[str, bytes | None], Any] | None = None) -> Any:
+                    open_reader: Callable[[str, bytes | None], Any] | None = None,
+                    redetect_model: Any = None) -> Any:
     """Run the propagation (any thread: it opens and closes its own reader). Returns the
-    ``labeling.flow.PropagationResult`` (cancelled: the frames done so far)."""
+    ``labeling.flow.PropagationResult`` (cancelled: the frames done so far).
+
+    ``redetect_model``: a loaded top-down pose model with the project's keypoints, re-run on a
+    crop around where the flow puts each person on every frame (``inference.redetect``); its
+    heatmap peak that agrees with the flow is taken. Owned by the calling thread's caller."""
     from pose_studio.labeling.flow import propagate
 
     if open_reader is None:
@@ -271,8 +280,14 @@ def run_propagation(req: PropagationRequest, *,
 
     reader = open_reader(req.video_path, req.index)
     try:
+        redetect = None
+        if redetect_model is not None:
+            from pose_studio.inference.redetect import CropRedetector
+
+            redetect = CropRedetector(redetect_model, reader.get)
         return propagate(reader.get, list(req.start), req.from_frame, req.to_frame,
                          predictions=req.predictions, sigmas=req.sigmas,
+                         flip_perm=req.flip_perm, redetect=redetect,
                          history=[list(h) for h in req.history], params=req.flow,
                          progress=progress, cancel=cancel)
     finally:

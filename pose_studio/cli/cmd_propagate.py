@@ -2,6 +2,11 @@
 the frames up to G (forward or backward) with optical flow, filling with the model's
 predictions where they exist (confidence-weighted, see ``pose_studio.core.fusion``).
 
+With ``--model M`` (a top-down heatmap or SimCC model with the project's keypoints;
+``bundled`` for the bundled one) the model is also re-run on every frame on a crop around
+where the flow puts each person, and each keypoint is taken from the heatmap peak that agrees
+with the flow (``pose_studio.labeling.model_step``).
+
 Written as user instances with provenance ``propagated`` (``predicted`` on the points where
 the model weighed most) as ONE step of the edit history (``pose_studio.app.carry``, the
 window's verb; ``pose-studio undo`` takes it back); frames where a track already has a label
@@ -31,6 +36,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--track", help="only this track's label (id or name)")
     p.add_argument("--no-fill", action="store_true",
                    help="optical flow only: ignore the model's predictions")
+    p.add_argument("--model", help="re-run this top-down pose model (.onnx, or 'bundled') on "
+                   "a crop around each propagated person and pick its heatmap peaks by the "
+                   "flow")
     p.add_argument("--fb-max", type=float, default=1.0,
                    help="forward-backward error (px) over which a point stops (default 1.0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fb_max <= 0:
         raise CliError("--fb-max must be positive")
+    if args.model and args.no_fill:
+        raise CliError("--model fills with the model: drop --no-fill or --model")
     cancel = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -76,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
                     flow=FlowParams(fb_max=args.fb_max))
             except PoseStudioError as exc:
                 raise CliError(f"{exc} (video {v.id})") from exc
+            model = _redetect_model(args.model, project.skeleton) if args.model else None
             with ProgressBar(req.n_frames, f"video {v.id}", enabled=not args.quiet) as bar:
                 res = run_propagation(req, progress=lambda d, t: bar.set(d),
-                                      cancel=cancel.is_set)
+                                      cancel=cancel.is_set, redetect_model=model)
             plan = propagation_plan(project, req, res)
             if plan.edit is not None:
                 project.apply_edit(plan.edit)
@@ -98,3 +109,25 @@ def run(args: argparse.Namespace) -> int:
         print("cancelled: kept the frames done", file=sys.stderr)
         return 130
     return 0
+
+
+def _redetect_model(spec: str, skeleton: Any) -> Any:
+    """The ``--model`` to re-run: top-down, with the project's keypoints in its order."""
+    from pose_studio.cli.common import CliError
+    from pose_studio.inference import PoseModel, load_model
+
+    path = spec
+    if spec == "bundled":
+        from pose_studio.train.api import bundled_model
+
+        path = str(bundled_model())
+    model = load_model(path, expect="pose", threads=1)
+    assert isinstance(model, PoseModel)
+    if not model.top_down:
+        raise CliError(f"{spec} is a one-stage model ({model.family}): --model needs a "
+                       "top-down model (it is run on a crop around each person)")
+    if tuple(model.keypoint_names) != tuple(skeleton.keypoints):
+        raise CliError(f"{spec} predicts the keypoints of {model.skeleton.name} "
+                       f"({model.num_keypoints}), not the project's skeleton "
+                       f"{skeleton.name!r} ({skeleton.num_keypoints}) in its order")
+    return model
