@@ -1,35 +1,29 @@
-"""File handling shared by the format modules: bounded reads, atomic output, image encoding.
+"""File handling shared by the format modules: bounded reads, image encoding.
 
-Readers refuse what they cannot use with one :class:`FormatError` line; writers build their
-whole output under a temporary name beside the target and rename it into place at the end, so
-a failure (or a full disk) never leaves half a dataset where the user asked for one. Files and
-folders are created with the user's normal permissions (umask), not ``mkstemp``'s 0600.
+Readers refuse what they cannot use with one :class:`FormatError` line. Writers build their
+whole output with :mod:`pose_studio.core.output` (``atomic_file``, ``atomic_dir``): under a
+temporary name beside the target, renamed into place at the end, so a failure (or a full disk)
+never leaves half a dataset where the user asked for one; never over an existing output without
+``force`` nor over a source; with the user's normal permissions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
-import secrets
-import shutil
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.imagesize import IMAGE_SUFFIXES
-from pose_studio.core.output import describe_os_error, temp_path_for
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "FormatError",
     "MissingExtraError",
-    "atomic_dir",
-    "atomic_file",
     "read_head",
     "read_text",
     "require",
+    "write_bytes",
 ]
 
 #: Text formats (YAML, CSV, JSON) larger than this are refused before parsing.
@@ -80,97 +74,6 @@ def read_text(path: Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormatError(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None
-
-
-# --- atomic output -------------------------------------------------------------------------------
-def _tmp_name(target: Path, tag: str) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial.{tag}")
-
-
-def _check_target(target: Path, force: bool, protected: Iterable[Path], folder: bool) -> None:
-    if not target.parent.is_dir():
-        raise FormatError(f"cannot write {target}: folder {target.parent} does not exist")
-    real = target.resolve()
-    for p in protected:
-        with contextlib.suppress(OSError, ValueError):
-            rp = Path(p).resolve()
-            if rp == real or (folder and real in rp.parents):
-                raise FormatError(f"{target} is (or holds) a source of the dataset; "
-                                  "choose another output path")
-    if not (target.exists() or target.is_symlink()):
-        return
-    if not force:
-        raise FormatError(f"{target} exists; use --force to replace it")
-    if target.is_dir() and not folder:
-        raise FormatError(f"{target} is a folder; give a file name")
-
-
-@contextlib.contextmanager
-def atomic_file(target: Path, *, force: bool = False,
-                protected: Iterable[Path] = ()) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target``.
-
-    ``protected``: paths that must never be overwritten (the dataset's own sources).
-    """
-    target = Path(target)
-    _check_target(target, force, protected, folder=False)
-    try:
-        tmp = temp_path_for(target)  # the user's normal permissions
-    except OSError as exc:
-        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
-    try:
-        yield tmp
-        _check_target(target, force, protected, folder=False)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _looks_replaceable(folder: Path, markers: tuple[str, ...]) -> bool:
-    """A folder --force may replace: empty, or an earlier output of the same format."""
-    try:
-        return not any(folder.iterdir()) or any((folder / m).exists() for m in markers)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def atomic_dir(target: Path, *, force: bool = False, markers: tuple[str, ...] = (),
-               protected: Iterable[Path] = ()) -> Iterator[Path]:
-    """Yield a temporary folder beside ``target``; on success it becomes ``target``.
-
-    With ``force`` an existing folder is replaced only when it is empty or holds one of
-    ``markers`` (an earlier export), never an unrelated folder such as the user's home.
-    """
-    target = Path(target)
-    protected = list(protected)
-    _check_target(target, force, protected, folder=True)
-    if target.is_dir() and not _looks_replaceable(target, markers):
-        raise FormatError(f"{target} is a folder that does not look like an earlier export "
-                          f"(no {' or '.join(markers) or 'known files'}); not replacing it")
-    tmp = _tmp_name(target, "tmp")
-    old: Path | None = None
-    try:
-        os.mkdir(tmp, 0o777)
-        yield tmp
-        _check_target(target, force, protected, folder=True)
-        if target.exists() or target.is_symlink():
-            old = _tmp_name(target, "old")
-            os.replace(target, old)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise FormatError(f"cannot write {target}: {describe_os_error(exc)}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    old.unlink()
 
 
 def write_bytes(path: Path, data: bytes) -> None:
