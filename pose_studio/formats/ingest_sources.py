@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pose_studio.core.errors import PoseStudioError
-from pose_studio.formats.dataset import Dataset, Source
+from pose_studio.formats.dataset import Dataset, Problems, Source
 from pose_studio.formats.ingest_frames import (
     ImageRef,
     basename,
@@ -34,17 +34,6 @@ from pose_studio.formats.ingest_frames import (
 )
 
 __all__ = ["NEW", "NewSource", "Placement", "Problems", "place_sources"]
-
-
-class Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.count = 0
-
-    def add(self, msg: str) -> None:
-        self.count += 1
-        if len(self.items) < 10:
-            self.items.append(msg)
 
 
 @dataclass
