@@ -7,7 +7,6 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pose_studio.core.output import (
 from pose_studio.core.skeleton import COCO17
 from pose_studio.store import Project
 from pose_studio.video import open_video
+from tests.support.tmpfs import mounted_tmpfs
 from tests.support.videos import make_indexed_video
 
 
@@ -253,16 +253,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs (needs root and the right to mount; skipped otherwise)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if not shutil.which("mount") or os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root and the mount command")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode})")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    with mounted_tmpfs(mnt, "2m") as disk:
+        yield disk
 
 
 def _fill(disk: Path, leave: int) -> None:
