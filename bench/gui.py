@@ -94,7 +94,7 @@ def pick_model(tmp: Path) -> Path:
     for m in bundled:
         if "det" not in m.stem.lower() and "yolox" not in m.stem.lower():
             return m
-    from tests.support.onnx_models import make_heavy_heatmap_model
+    from tests.support.onnx_heavy import make_heavy_heatmap_model
 
     # ~1 GMAC per 256x192 crop: the cost of a real small top-down model.
     return make_heavy_heatmap_model(tmp / "bench_heavy_heatmap.onnx", k=17)

@@ -17,9 +17,7 @@ Ctrl-C stops early and keeps the frames done.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from typing import Any
 
 
@@ -48,7 +46,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pose_studio.app.carry import propagation_plan, propagation_request_for, run_propagation
     from pose_studio.app.proposal_edits import edit_counts
-    from pose_studio.cli.common import CliError, ProgressBar
+    from pose_studio.cli.common import CliError, ProgressBar, ctrl_c_cancels
     from pose_studio.cli.labeling_common import one_video, track_filter
     from pose_studio.core.errors import PoseStudioError
     from pose_studio.labeling.flow import FlowParams
@@ -58,53 +56,40 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--fb-max must be positive")
     if args.model and args.no_fill:
         raise CliError("--model fills with the model: drop --no-fill or --model")
-    cancel = threading.Event()
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\ncancelling: keeping the frames done ...", file=sys.stderr, flush=True)
-
-    in_main = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
-    try:
-        with Project.open(args.project) as project:
-            v = one_video(project, args.video)
-            for name, f in (("--from", args.src), ("--to", args.dst)):
-                if not 0 <= f < v.frame_count:
-                    raise CliError(f"{name} {f} is outside video {v.id} (0..{v.frame_count - 1})")
-            if args.src == args.dst:
-                raise CliError("--from and --to are the same frame")
-            if v.missing:
-                raise CliError(f"video {v.id} ({v.stored_path}) is missing: relink it first")
-            tid = track_filter(project, args.track)
-            try:
-                req = propagation_request_for(
-                    project, v, args.src, 1 if args.dst > args.src else -1, to_frame=args.dst,
-                    track_id=tid, fill=not args.no_fill, stop_at_labels=False,
-                    flow=FlowParams(fb_max=args.fb_max))
-            except PoseStudioError as exc:
-                raise CliError(f"{exc} (video {v.id})") from exc
-            model = _redetect_model(args.model, project.skeleton) if args.model else None
-            with ProgressBar(req.n_frames, f"video {v.id}", enabled=not args.quiet) as bar:
-                res = run_propagation(req, progress=lambda d, t: bar.set(d),
-                                      cancel=cancel.is_set, redetect_model=model)
-            plan = propagation_plan(project, req, res)
-            if plan.edit is not None:
-                project.apply_edit(plan.edit)
-            print(f"video {v.id}: frames {args.src} -> {args.dst}: {edit_counts(plan.edit)}"
-                  + ("" if plan.edit is None else
-                     f" ('pose-studio undo {args.project}' takes it back)"))
-            names = project.skeleton.keypoints
-            for s in res.stops:
-                who = req.start[s.instance]
-                label = f"track {who.track_id}" if who.track_id is not None else \
-                    f"label {s.instance + 1}"
-                print(f"  {label} {names[s.keypoint]} stopped at frame {s.frame}: {s.reason}")
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+    with ctrl_c_cancels("keeping the frames done") as cancel, \
+            Project.open(args.project) as project:
+        v = one_video(project, args.video)
+        for name, f in (("--from", args.src), ("--to", args.dst)):
+            if not 0 <= f < v.frame_count:
+                raise CliError(f"{name} {f} is outside video {v.id} (0..{v.frame_count - 1})")
+        if args.src == args.dst:
+            raise CliError("--from and --to are the same frame")
+        if v.missing:
+            raise CliError(f"video {v.id} ({v.stored_path}) is missing: relink it first")
+        tid = track_filter(project, args.track)
+        try:
+            req = propagation_request_for(
+                project, v, args.src, 1 if args.dst > args.src else -1, to_frame=args.dst,
+                track_id=tid, fill=not args.no_fill, stop_at_labels=False,
+                flow=FlowParams(fb_max=args.fb_max))
+        except PoseStudioError as exc:
+            raise CliError(f"{exc} (video {v.id})") from exc
+        model = _redetect_model(args.model, project.skeleton) if args.model else None
+        with ProgressBar(req.n_frames, f"video {v.id}", enabled=not args.quiet) as bar:
+            res = run_propagation(req, progress=lambda d, t: bar.set(d),
+                                  cancel=cancel.is_set, redetect_model=model)
+        plan = propagation_plan(project, req, res)
+        if plan.edit is not None:
+            project.apply_edit(plan.edit)
+        print(f"video {v.id}: frames {args.src} -> {args.dst}: {edit_counts(plan.edit)}"
+              + ("" if plan.edit is None else
+                 f" ('pose-studio undo {args.project}' takes it back)"))
+        names = project.skeleton.keypoints
+        for s in res.stops:
+            who = req.start[s.instance]
+            label = f"track {who.track_id}" if who.track_id is not None else \
+                f"label {s.instance + 1}"
+            print(f"  {label} {names[s.keypoint]} stopped at frame {s.frame}: {s.reason}")
     if cancel.is_set():
         print("cancelled: kept the frames done", file=sys.stderr)
         return 130

@@ -29,6 +29,7 @@ from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.formats.coco_layouts import Layout, map_layout
 from pose_studio.formats.dataset import (
+    MAX_PROBLEMS,
     Annotation,
     Dataset,
     DatasetError,
@@ -50,7 +51,7 @@ class IngestError(PoseStudioError):
 
     def __init__(self, path: str | Path | None, problems: Iterable[str], total: int = 0):
         self.path = str(path) if path is not None else "dataset"
-        self.problems = list(problems)[:10]
+        self.problems = list(problems)[:MAX_PROBLEMS]
         self.total = max(total, len(self.problems))
         more = self.total - len(self.problems)
         text = "; ".join(self.problems) + (f"; and {more} more problem(s)" if more > 0 else "")
