@@ -4,7 +4,9 @@ computed by ``coco_keypoint_ap`` (the per-image reference implementation) on the
 
     python bench/compare.py [--frames 10000] [--people 2] [--labeled 0.3] [--repeat 3]
 
-Target: under 2 s for two runs on 10,000 frames.
+Target: under 2 s for two runs on 10,000 frames. Also what the window does on the GUI thread
+when the user switches runs in the Runs panel (show A and B, re-read the timeline's arrays, B's
+row and the run list): it should feel immediate.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pose_studio.app.runs import run_rows
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.oks import coco_keypoint_ap
 from pose_studio.core.skeleton import COCO17
@@ -85,6 +88,23 @@ def main() -> int:
             t0 = time.perf_counter()
             ref = coco_keypoint_ap(gt, dt, COCO17.sigma_array())
             t_ref = time.perf_counter() - t0
+        gui, job = [], []
+        with Project.open(path) as proj:
+            vid = proj.videos()[0].id
+            for i in range(args.repeat * 2):
+                a, b = (ra, rb) if i % 2 else (rb, ra)
+                t0 = time.perf_counter()
+                proj.set_shown_runs(vid, a, compare=b)  # Session.set_shown_runs
+                proj.frame_arrays(vid)                  # the timeline and Confidence arrays
+                proj.instances(vid, 0, run=b)           # B on the frame shown
+                t1 = time.perf_counter()
+                proj.run_frame_arrays(vid, b)           # B's timeline row   (background job)
+                run_rows(proj, vid)                     # the Runs panel     (background job)
+                gui.append(t1 - t0)
+                job.append(time.perf_counter() - t1)
+    print(f"switching A and B in the window: GUI thread (store, arrays, B on the frame) median "
+          f"{float(np.median(gui)) * 1e3:.0f} ms; background (B's row, run list) median "
+          f"{float(np.median(job)) * 1e3:.0f} ms")
     print(f"compare_runs (both runs read, scored, frames ranked): best {min(times):.3f} s, "
           f"median {float(np.median(times)):.3f} s of {args.repeat} (target < 2 s)")
     print(f"AP run A {c.a.scores.ap:.4f} (reference coco_keypoint_ap {ref['AP']:.4f}, "

@@ -38,11 +38,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pose_studio.core.annotation import Instance, InstanceKind
-from pose_studio.core.fusion import FusionParams
+from pose_studio.core.candidates import KeypointCandidates
+from pose_studio.core.fusion import FusionParams, learn_offsets, person_scale
 from pose_studio.core.interpolate import interpolate_track
 from pose_studio.core.skeleton import COCO17
 from pose_studio.labeling.fill import fill_track
 from pose_studio.labeling.flow import FlowParams, propagate
+from pose_studio.labeling.model_step import Redetect
 
 TARGET = 0.95
 MIN_AREA = 200.0
@@ -65,6 +67,7 @@ class Clip:
     people: list[list[Person]]  # per frame, the people to label
     preds: list[list[Instance]]  # per frame, the model's predictions (tracked)
     truth_of_pred: list[list[int]]  # per frame, true person of each prediction (scoring only)
+    cands: list[list[KeypointCandidates | None]] | None = None  # per prediction, heatmap peaks
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -288,7 +291,9 @@ def keyframes_linear(clip: Clip, step: int = 10) -> Annotator:
 
 # --- (c) Pose Studio -----------------------------------------------------------------------------
 def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams | None = None,
-                *, step: int = 1, manual_propagate: bool = False) -> Annotator:
+                *, step: int = 1, manual_propagate: bool = False, use_peaks: bool = True,
+                redetect: Redetect | None = None, learn_offsets_from_fixes: bool = True
+                ) -> Annotator:
     """Pose Studio's way, in two passes over the video.
 
     1. Every ``step``-th frame (and the last): the proposal is the previous pass-1 frame's
@@ -297,6 +302,12 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
     2. The frames in between: the proposal fills each gap from both sides at once (flow from
        the label before and after, cubic interpolation through the labels around, the model;
        ``pose_studio.labeling.fill``); again only what is off is fixed.
+
+    The model's word on each frame (``pose_studio.labeling.model_step``): its heatmap peaks
+    picked by the flow (``use_peaks``), re-run on a crop around the propagated pose
+    (``redetect``), and its offset on each person learned from the points the annotator
+    dragged (``learn_offsets_from_fixes``: the tool compares the drags with the model's
+    points it showed, nothing else).
 
     Runs of frames accepted unchanged cost 2 actions each (mark the range, accept it). After
     a fix the window recomputes the proposals ahead by itself (listed as "(auto)", not
@@ -308,13 +319,19 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
     labels: list[dict[int, Instance]] = [{} for _ in range(n)]
     sig: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
     preds = {f: clip.preds[f] for f in range(n)}
+    cands = {f: clip.cands[f] for f in range(n)} if clip.cands is not None and use_peaks \
+        else None
+    flip = COCO17.flip_permutation()
+    offsets: dict[int, np.ndarray] = {}  # per label, the model's offset learned from the drags
     run_open = False
 
     def frame(i: int) -> np.ndarray:
         return clip.frames[i]
 
-    def review(f: int, shown: list[Instance | None], sigmas: list[np.ndarray]) -> None:
-        """The annotator on frame ``f`` with the proposals ``shown``."""
+    def review(f: int, shown: list[Instance | None], sigmas: list[np.ndarray],
+               origin: list[int], model_xy: list[np.ndarray | None]) -> None:
+        """The annotator on frame ``f`` with the proposals ``shown`` (each continuing the
+        label ``origin[i]``, the model's points under it ``model_xy[i]``)."""
         nonlocal run_open
         people = clip.people[f]
         m = match(shown, people)
@@ -332,6 +349,11 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
             fixed |= ann.total > before
             moved = np.any(labels[f][p.pid].xy != s.xy, axis=1)
             sig[f][p.pid] = np.where(moved, fu.user_sigma, sigmas[i])
+            if learn_offsets_from_fixes and model_xy[i] is not None:
+                # the tool learns the model's offset on this person from the points dragged
+                offsets[origin[i]] = learn_offsets(
+                    offsets.get(origin[i]), model_xy[i], labels[f][p.pid].xy,  # type: ignore[arg-type]
+                    moved, person_scale(labels[f][p.pid]), fu)
         for p in people:
             if p.pid in labels[f]:
                 continue
@@ -373,10 +395,13 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
             got = interpolate_track(keys, [prev - 1, prev - 2]) if len(keys) > 1 else {}
             history.append([labels[g].get(pid) if g >= 0 and pid in labels[g] else got.get(g)
                             for g in (prev - 1, prev - 2)])
-        res = propagate(frame, src, prev, f, predictions=preds, sigmas=SIGMAS, params=flow,
+        res = propagate(frame, src, prev, f, predictions=preds, candidates=cands,
+                        flip_perm=flip, redetect=redetect, sigmas=SIGMAS, params=flow,
                         fusion=fu, start_sigmas=[sig[prev][pid] for pid in pids],
-                        history=history)
-        review(f, list(res.frames[f]), list(res.sigmas[f]))
+                        history=history, model_offsets=[offsets.get(pid) for pid in pids])
+        got_model = res.model.get(f)
+        review(f, list(res.frames[f]), list(res.sigmas[f]), pids,
+               [got_model[i] if got_model is not None else None for i in range(len(pids))])
     close_range()
     # pass 2: the frames in between, filled from both sides
     for f in range(n):
@@ -385,6 +410,8 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
         ann.goto(f)
         shown: list[Instance | None] = []
         sigmas: list[np.ndarray] = []
+        origin: list[int] = []
+        model_xy: list[np.ndarray | None] = []
         for p in clip.people[f]:
             keys = {g: labels[g][p.pid] for g in first
                     if abs(g - f) <= 2 * step and p.pid in labels[g]}
@@ -392,12 +419,16 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
                 continue
             tid = _track_of(clip, min(keys), keys[min(keys)])
             keys = {g: i.replace(track_id=tid) for g, i in keys.items()}
-            got = fill_track(frame, keys, [f], predictions=preds, sigmas=SIGMAS, flow=flow,
-                             fusion=fu, key_sigmas={g: sig[g][p.pid] for g in keys})
-            if f in got:
-                shown.append(got[f].instance)
-                sigmas.append(got[f].sigma)
-        review(f, shown, sigmas)
+            filled = fill_track(frame, keys, [f], predictions=preds, candidates=cands,
+                                flip_perm=flip, redetect=redetect, sigmas=SIGMAS, flow=flow,
+                                fusion=fu, key_sigmas={g: sig[g][p.pid] for g in keys},
+                                model_offset=offsets.get(p.pid))
+            if f in filled:
+                shown.append(filled[f].instance)
+                sigmas.append(filled[f].sigma)
+                origin.append(p.pid)
+                model_xy.append(filled[f].model)
+        review(f, shown, sigmas, origin, model_xy)
     close_range()
     _check_done(clip, labels)
     return ann

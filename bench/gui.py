@@ -13,6 +13,9 @@ Measures, each against a baseline taken in the same run:
 3. **Keypoint drag repaint**: one drag step (move a keypoint, update its limbs, synchronous
    viewport repaint) on a frame-sized FrameView with a COCO-17 instance, vs a repaint with no
    change.
+5. **Pose trails and picture adjustments while playing**: the GUI thread's work per frame shown
+   (frame, pixels, repaint) with trails off (baseline), on, and with a gamma table; queries
+   per frame; real playback at 4x with trails off and on.
 4. **Drag to commit**: in the whole window on the generated video, the mouse release that ends
    a keypoint drag (store commit, history step, views refreshed) plus the repaint after it, vs a
    repaint alone. Driven only by mouse events and the "add instance" key, so the same code runs
@@ -91,7 +94,7 @@ def pick_model(tmp: Path) -> Path:
     for m in bundled:
         if "det" not in m.stem.lower() and "yolox" not in m.stem.lower():
             return m
-    from tests.support.onnx_models import make_heavy_heatmap_model
+    from tests.support.onnx_heavy import make_heavy_heatmap_model
 
     # ~1 GMAC per 256x192 crop: the cost of a real small top-down model.
     return make_heavy_heatmap_model(tmp / "bench_heavy_heatmap.onnx", k=17)
@@ -347,12 +350,132 @@ def bench_review_plot(app: QApplication, n: int = 200_000) -> None:
     plot.close()
 
 
+def bench_trails(app: QApplication, tmp: Path, video: Path, people: int = 3) -> None:
+    """Pose trails and the picture adjustments while playing: the GUI thread's work per frame
+    shown, and frames shown by real playback, with each off (baseline) and on."""
+    print("\n== playback with pose trails and picture adjustments (whole window) ==")
+    import shutil
+
+    from PySide6.QtCore import QSettings
+
+    from pose_studio.app.session import Topic
+    from pose_studio.core.annotation import Instance, InstanceKind
+    from pose_studio.gui.main_window import MainWindow
+    from pose_studio.gui.settings import Settings
+    from pose_studio.gui.view.adjust import Adjust, table
+
+    qs = QSettings(str(tmp / "trails.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(Settings(qs), inference_factory=lambda parent: None)
+    (tmp / "trails").mkdir(exist_ok=True)
+    video = Path(shutil.copy(video, tmp / "trails" / video.name))
+    win.resize(1200, 800)
+    win.show()
+    s, view, vp = win.session, win.view, win.view.viewport()
+    try:
+        win.open_paths([str(video)])
+        if not wait_until(app, lambda: view.frame_idx == 0 and not view.approximate, 60):
+            print("the video did not open: skipped")
+            return
+        n = s.frame_count
+        rng = np.random.default_rng(0)
+        base = rng.uniform(-40, 40, (17, 2))
+        items = []
+        for f in range(n):
+            for p in range(people):
+                xy = base + np.array([120 + 150 * p + 0.7 * f, 200 + 10 * np.sin(f / 9 + p)])
+                items.append((f, Instance(xy=xy, visibility=np.full(17, 2, np.uint8),
+                                          kind=InstanceKind.PREDICTED,
+                                          kp_scores=np.full(17, 0.8), score=0.8)))
+        proj = s.require()
+        run = proj.create_model_run(model_path="bench.onnx", model_hash="x", providers=["CPU"],
+                                    params={})
+        proj.add_predictions(s.video_id, items, run)
+        s.predictions_written(s.video_id)
+        frame = np.ascontiguousarray(s.shown.pixels)  # the pixels do not change the cost
+        frame.setflags(write=False)
+        tr = win.view_tools.trails
+
+        cpu: dict[str, list[float]] = {}
+
+        def per_frame(frames: range, name: str = "") -> list[float]:
+            out = []
+            for f in frames:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                s.goto(f)  # what playback does per frame: the frame, its pixels, a repaint
+                s.show_pixels(f, frame)
+                vp.repaint()
+                out.append((time.perf_counter() - t0) * 1000)
+                cpu.setdefault(name, []).append((time.thread_time() - c0) * 1000)
+            return out
+
+        cases = [("trails off (baseline)", False, 10, None), ("trails on, 10 frames", True, 10, None),
+                 ("trails on, 30 frames", True, 30, None),
+                 ("trails 10 + gamma 1.8 (LUT)", True, 10, Adjust(gamma=1.8, brightness=10))]
+        # Interleaved rounds (the machine is shared: a load that comes and goes hits every
+        # case alike); each round steps through 60 frames as playback does (view.fast: no
+        # smoothing, no antialiasing).
+        view.fast = True
+        times: dict[str, list[float]] = {c[0]: [] for c in cases}
+        reads = tr.trails.reads
+        for r in range(4):
+            start = 20 + 60 * r
+            for name, on, length, adj in cases:
+                tr.set_length(length)
+                tr.set_on(on)
+                view.set_lut(table(adj) if adj is not None else None)
+                times[name].extend(per_frame(range(start, min(n, start + 60)), name))
+        view.fast = False
+        base_p50 = pct(times[cases[0][0]], 50)
+        base_cpu = pct(cpu[cases[0][0]], 50)
+        for name, *_ in cases:
+            t, c = times[name], cpu[name]
+            print(f"{name:<30} per frame p50 {pct(t, 50):6.2f} ms  p99 {pct(t, 99):6.2f} ms  "
+                  f"(x{pct(t, 50) / base_p50:.2f}); GUI-thread CPU p50 {pct(c, 50):6.2f} ms "
+                  f"(+{pct(c, 50) - base_cpu:.2f})")
+        print(f"trail queries: {tr.trails.reads - reads} for {4 * len(cases) * 60} frames shown "
+              f"(one per {128} frames read)")
+        big = np.zeros((1080, 1920, 3), np.uint8)
+        lut = table(Adjust(gamma=1.8))
+        from pose_studio.gui.view.adjust import apply
+
+        t = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            apply(big, lut)
+            t.append((time.perf_counter() - t0) * 1000)
+        print(f"LUT on a 1080p frame: p50 {pct(t, 50):.2f} ms")
+        # real playback: at 1x (the video's rate: trails must not drop frames) and at 4x
+        # (faster than the decoder: the ceiling), trails off then on
+        for speed in (1.0, 4.0):
+            for on in (False, True):
+                tr.set_length(10)
+                tr.set_on(on)
+                view.set_lut(None)
+                win.goto(0)
+                wait_until(app, lambda: view.frame_idx == 0 and not view.approximate, 10)
+                shown: list[int] = []
+                unsub = s.subscribe(lambda t, f, shown=shown: shown.append(s.frame_idx)
+                                    if Topic.FRAME in t else None)
+                win.playback.set_speed(speed)
+                t0 = time.perf_counter()
+                win.playback.toggle()
+                wait_until(app, lambda: not win.playback.playing, 60)
+                dt = time.perf_counter() - t0
+                unsub()
+                print(f"play at {speed:g}x ({s.fps * speed:.0f} fps asked), trails "
+                      f"{'on, 10 frames' if on else 'off          '}: {len(shown) / dt:6.1f} "
+                      f"frames/s shown, {n - len(shown)} of {n} frames dropped")
+    finally:
+        win.shutdown()
+        win.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds per latency phase")
-    ap.add_argument("--only", default="playback,drag,drag_commit,review_plot,latency",
+    ap.add_argument("--only", default="playback,drag,drag_commit,review_plot,trails,latency",
                     help="comma-separated sections to run (default: all)")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -380,6 +503,8 @@ def main() -> int:
             bench_drag_commit(app, tmp, video)
         if "review_plot" in only:
             bench_review_plot(app)
+        if "trails" in only:
+            bench_trails(app, tmp, video)
         if "latency" in only:
             bench_latency(app, tmp, video, index, meta, args.seconds)
     return 0

@@ -239,7 +239,7 @@ def main() -> int:
 
 
 def _run(args: argparse.Namespace, tmp: Path) -> int:
-    from tests.support.onnx_models import heavy_model_gmacs, make_heavy_simcc_model
+    from tests.support.onnx_heavy import heavy_model_gmacs, make_heavy_simcc_model
     from tests.support.videos import make_indexed_video
 
     model = make_heavy_simcc_model(tmp / "rtmpose_like.onnx")

@@ -16,8 +16,12 @@ counted against the truth (MOT's IDSW).
 
 Effort: a scripted annotator (``effort_sim.py``: what it may see and what it pays) brings
 every frame within OKS 0.95 of the truth with (a) frame by frame, (b) keyframes + linear
-interpolation, (c) Pose Studio (tracked predictions, propagate and fill with confidence, fix
-only what is off, accept ranges).
+interpolation, (c) Pose Studio (tracked predictions, propagate and fill with confidence, the
+model re-run around each propagated person with its heatmap peaks picked by the flow and its
+offset learned from the drags, fix only what is off, accept ranges).
+
+``CALIBRATION`` holds clips with other seeds, to tune parameters on without looking at the
+benchmark's clips.
 
 Usage: python bench/labeling_effort.py [--quick] [--cache DIR]
 The last line is ``effort: (c) X.XX actions/frame, (a) Y.YY, (b) Z.ZZ; ratio c/a R.RR;
@@ -27,6 +31,7 @@ id switches N (iou baseline M)``.
 from __future__ import annotations
 
 import argparse
+import functools
 import pickle
 import sys
 import time
@@ -47,6 +52,8 @@ from pose_studio.core.skeleton import COCO17  # noqa: E402
 from pose_studio.core.tracking import count_id_switches, iou_tracker  # noqa: E402
 from pose_studio.labeling.tracker import track_frames  # noqa: E402
 
+CACHE_VERSION = 2  # 2: with the heatmaps' peaks
+
 
 @dataclass(frozen=True)
 class ClipSpec:
@@ -63,6 +70,12 @@ FULL = (
     ClipSpec("cross2-occluding", 13, 2, True, 300, (480, 270)),
     ClipSpec("cross2-apart", 12, 2, False, 300, (480, 270)),
 )
+#: Other seeds, for tuning the fusion's parameters without looking at the benchmark's clips.
+CALIBRATION = (
+    ClipSpec("calib2-occluding", 41, 2, True, 200, (480, 270)),
+    ClipSpec("calib2-apart", 42, 2, False, 200, (480, 270)),
+    ClipSpec("calib3-occluding", 43, 3, True, 200, (480, 270)),
+)
 QUICK = (
     ClipSpec("quick-occluding", 21, 2, True, 40, (320, 180)),
     ClipSpec("quick-apart", 22, 2, False, 40, (320, 180)),
@@ -77,7 +90,7 @@ def build_clip(spec: ClipSpec, model: Any) -> tuple[sim.Clip, float]:
     c = render_crossing_clip(spec.seed, spec.frames, spec.size, spec.people,
                              occlude=spec.occlude)
     rng = np.random.default_rng(spec.seed)
-    people, preds, truth = [], [], []
+    people, preds, cands, truth = [], [], [], []
     for frame, gt in zip(c.frames, c.gts):
         keep = [p for p in range(len(gt.boxes))
                 if gt.areas[p] >= sim.MIN_AREA and (gt.visibility[p] > 0).any()]
@@ -88,26 +101,34 @@ def build_clip(spec: ClipSpec, model: Any) -> tuple[sim.Clip, float]:
         b[:, :2] -= b[:, 2:] * rng.uniform(0, 0.05, (len(b), 2))
         b[:, 2:] *= 1 + rng.uniform(0, 0.1, (len(b), 2))
         b[:, 2:] += b[:, :2]
-        out = model.predict_crops(frame, b, keep_maps=False) if len(b) else []
+        out = model.predict_crops(frame, b, keep_maps=True) if len(b) else []
         preds.append([p.to_instance(model.keypoint_threshold) for p in out])
+        # the heatmaps' peaks, kept with the predictions (the maps themselves are dropped)
+        cands.append([p.maps.candidates() if p.maps is not None else None for p in out])
         truth.append(list(keep))
-    return sim.Clip(spec.name, c.frames, people, preds, truth), c.min_gap_bodies
+    return sim.Clip(spec.name, c.frames, people, preds, truth, cands), c.min_gap_bodies
 
 
-def load_clips(specs: tuple[ClipSpec, ...], cache: Path | None) -> list[tuple[sim.Clip, float]]:
+def bundled_pose_model() -> Any:
     from pose_studio.inference import PoseModel, load_model
     from pose_studio.train.api import bundled_model
 
+    model = load_model(bundled_model(), expect="pose", threads=1)
+    assert isinstance(model, PoseModel)
+    return model
+
+
+def load_clips(specs: tuple[ClipSpec, ...], cache: Path | None) -> list[tuple[sim.Clip, float]]:
     model = None
     out = []
     for spec in specs:
-        path = cache / f"{spec.name}-{spec.seed}-{spec.frames}-{spec.size[0]}x{spec.size[1]}.pkl" if cache else None
+        path = cache / (f"{spec.name}-{spec.seed}-{spec.frames}-{spec.size[0]}x{spec.size[1]}"
+                        f"-v{CACHE_VERSION}.pkl") if cache else None
         if path is not None and path.is_file():
             out.append(pickle.loads(path.read_bytes()))
             continue
         if model is None:
-            model = load_model(bundled_model(), expect="pose", threads=1)
-            assert isinstance(model, PoseModel)
+            model = bundled_pose_model()
         item = build_clip(spec, model)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +153,9 @@ def run(specs: tuple[ClipSpec, ...], cache: Path | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     clips = load_clips(specs, cache)
     print(f"clips rendered and predicted in {time.perf_counter() - t0:.1f} s", flush=True)
+    from pose_studio.inference.redetect import CropRedetector
+
+    model = bundled_pose_model()  # (c) re-runs it around the propagated poses
     totals = {"a": Counter(), "b": Counter(), "c": Counter()}  # type: ignore[var-annotated]
     frames = 0
     sw_ours = sw_base = 0
@@ -141,8 +165,9 @@ def run(specs: tuple[ClipSpec, ...], cache: Path | None) -> dict[str, Any]:
         sw_ours += ids
         sw_base += base
         row = {"clip": clip.name, "frames": len(clip), "gap": gap, "ids": ids, "iou_ids": base}
+        redetect = CropRedetector(model, clip.frames.__getitem__)
         for key, fn in (("a", sim.frame_by_frame), ("b", sim.keyframes_linear),
-                        ("c", sim.pose_studio)):
+                        ("c", functools.partial(sim.pose_studio, redetect=redetect))):
             t = time.perf_counter()
             ann = fn(clip)
             totals[key].update(ann.actions)

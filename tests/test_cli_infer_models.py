@@ -83,3 +83,35 @@ def test_a_second_run_is_kept_beside_the_first(tmp_path: Path, project: tuple[Pa
     assert cli.main(["infer", str(path), "--model", str(b), "--provider", "cpu",
                      "--quiet"]) == 0
     assert "kept beside run 1, which stays shown" in capsys.readouterr().out
+
+
+def test_an_edited_project_skeleton_takes_predictions_by_name(
+        tmp_path: Path, project: tuple[Path, int], capsys: pytest.CaptureFixture[str]) -> None:
+    """neck added and left_ear removed: still 17 keypoints, but nothing lands by position."""
+    from pose_studio.app.skeleton_draft import SkeletonDraft
+    from pose_studio.store import skeleton_change
+
+    path, vid = project
+    with Project.open(path) as p:
+        d = SkeletonDraft(p.skeleton)
+        d.add("neck", after=d.key_of("nose"))
+        d.remove(d.key_of("left_ear"))
+        skeleton_change.apply_change(p, d.change())
+    peaks = [(1.0 + i % 10, 1.0 + i // 2) for i in range(17)]  # a peak of its own each
+    model = om.make_heatmap_model(tmp_path / "m.onnx", input_hw=(64, 48), planted=peaks)
+    assert cli.main(["infer", str(path), "--model", str(model), "--provider", "cpu",
+                     "--quiet"]) == 0
+    assert "left_ear" not in capsys.readouterr().err.split("storing")[-1].split(";")[0]
+    from pose_studio.inference import PoseModel, load_model
+
+    m = load_model(model, provider="cpu")
+    assert isinstance(m, PoseModel)
+    full = m.predict_crops(np.zeros((H, W, 3), np.uint8), [[0.0, 0.0, float(W), float(H)]])[0]
+    with Project.open(path, read_only=True) as p:
+        sk = p.skeleton
+        (inst,) = p.instances(vid, 1, "predicted")
+        assert inst.visibility[sk.index("neck")] == 0
+        seen = [n for n in sk.keypoints if inst.visibility[sk.index(n)] > 0]
+        assert len(seen) >= 6 and "neck" not in seen
+        for name in seen:  # each keypoint under its own name, none by position
+            assert np.allclose(inst.xy[sk.index(name)], full.xy[COCO17.index(name)])

@@ -1,5 +1,5 @@
-"""CLI: ``track``, ``interpolate``, ``propagate``, ``suggest``; and the one-transaction writes
-behind them (``pose_studio.labeling.project_io``)."""
+"""CLI: ``track``, ``interpolate``, ``propagate``, ``suggest``: each writes ONE step of the edit
+history (the window's verbs, ``pose_studio.app``), so ``pose-studio undo`` takes it back."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from pose_studio.app.proposal_edits import proposal_edit, stored_by_id
 from pose_studio.cli.main import main
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance
+from pose_studio.core.edits import StaleEditError
 from pose_studio.core.proposals import Proposal
-from pose_studio.core.skeleton import COCO17
-from pose_studio.labeling.project_io import video_items, write_proposal, write_tracks
+from pose_studio.labeling.project_io import video_items
 from pose_studio.store import Project
-from pose_studio.store.errors import ProjectError
 
 K = 17
 N_FRAMES = 24
@@ -89,6 +89,19 @@ def test_track_writes_track_ids_only(project: Path, capsys: pytest.CaptureFixtur
             old = before[iid]
             assert inst.track_id is not None
             assert inst.same_values(old.replace(track_id=inst.track_id))  # nothing else changed
+        assert [h.label for h in p.history()] == [f"track {2 * N_FRAMES} predictions"]
+    rc, out, err = _run(capsys, "track", str(project))  # again: the old tracks are dropped
+    assert rc == 0, err
+    with Project.open(project) as p:
+        assert len(p.tracks()) == 2
+    assert _run(capsys, "undo", str(project))[0] == 0
+    with Project.open(project) as p:
+        assert len(p.tracks()) == 2 and {i.track_id for _, i in video_items(p, vid)} == \
+            {i.track_id for i in after.values()}
+    assert _run(capsys, "undo", str(project))[0] == 0  # the first tracking, rows and all
+    with Project.open(project) as p:
+        assert p.tracks() == []
+        assert all(i.same_values(before[i.id]) for _, i in video_items(p, vid))
     rc, _, err = _run(capsys, "track", str(project), "--frames", "5:3")
     assert rc == 1 and err.startswith("error:") and err.count("\n") == 1
 
@@ -112,8 +125,19 @@ def test_interpolate_fills_between_keyframes_exactly(project: Path,
             assert (got[f].provenance == Provenance.INTERPOLATED).all()
             assert got[f].track_id == tid
     # again: updates its own output, never a label, adds nothing
-    rc, out, _ = _run(capsys, "interpolate", str(project), "--frames", "0:24")
-    assert rc == 0 and "0 added, 16 replaced" in out
+    rc, out, _ = _run(capsys, "interpolate", str(project), "--frames", "0:24", "--method",
+                      "cubic")
+    assert rc == 0 and "already hold exactly these poses" in out
+    with Project.open(project) as p:
+        p.update_instance(got[7].replace(xy=got[7].xy + 2.0))
+    rc, out, _ = _run(capsys, "interpolate", str(project), "--frames", "0:24", "--method",
+                      "cubic")
+    assert rc == 0 and "0 added, 1 replaced" in out
+    assert _run(capsys, "undo", str(project))[0] == 0
+    with Project.open(project) as p:
+        np.testing.assert_allclose(p.instance(got[7].id).xy, got[7].xy + 2.0)  # type: ignore[arg-type]
+    rc, _, err = _run(capsys, "undo", str(project))  # frame 7 was changed outside the history
+    assert rc == 1 and "was changed since" in err
     rc, _, err = _run(capsys, "interpolate", str(project), "--frames", "0:24", "--track", "nope")
     assert rc == 1 and "no track 'nope'" in err
 
@@ -137,6 +161,7 @@ def test_propagate_follows_the_frames_and_keeps_labels(project: Path,
         errs = [np.linalg.norm(got[f].xy - figure(f), axis=1) for f in range(11, 17)]
         assert float(np.median(errs)) < 0.5
         assert (got[16].provenance == Provenance.PROPAGATED).all()
+        assert [h.label for h in p.history()] == ["propagate 1 label frames 4→16"]
     rc, out, err = _run(capsys, "propagate", str(project), "--from", "16", "--to", "4",
                         "--quiet")  # backward from a propagated frame: it is not a label
     assert rc == 1 and "no label" in err
@@ -166,25 +191,30 @@ def test_suggest_lists_ranked_frames(project: Path, capsys: pytest.CaptureFixtur
     assert rc == 1 and "unknown suggestion kind" in err
 
 
-def test_writes_are_one_transaction(project: Path) -> None:
+def test_a_proposal_is_one_edit_and_stale_ones_write_nothing(project: Path) -> None:
     with Project.open(project) as p:
         vid = p.videos()[0].id
         a = p.add_instance(vid, 1, Instance(xy=figure(1), visibility=np.full(K, 2)))
         b = p.add_instance(vid, 2, Instance(xy=figure(2), visibility=np.full(K, 2)))
         prop = Proposal(add=((3, Instance(xy=figure(3), visibility=np.full(K, 2))),),
-                        replace=(a.replace(xy=figure(1) + 1),),
-                        delete=(b.replace(id=9999),))  # no such instance: all is rolled back
-        with pytest.raises(ProjectError, match="no instance 9999"):
-            write_proposal(p, vid, prop)
-        assert [f for f, _ in video_items(p, vid)] == [1, 2]
+                        replace=(a.replace(xy=figure(1) + 1),), delete=(b,))
+        stored = stored_by_id(video_items(p, vid))
+        edit = proposal_edit(vid, prop, stored, "tool")
+        assert edit is not None
+        p.delete_instance(b.id)  # type: ignore[arg-type]  # changed behind the edit's back
+        with pytest.raises(StaleEditError, match="is gone"):
+            p.apply_edit(edit)
+        assert [f for f, _ in video_items(p, vid)] == [1]
         np.testing.assert_allclose(p.instance(a.id).xy, figure(1))  # type: ignore[arg-type]
-        done = write_proposal(p, vid, Proposal(add=prop.add, replace=prop.replace, delete=(b,)))
-        assert done.add[0][1].id is not None
+        b = p.add_instance(vid, 2, Instance(xy=figure(2), visibility=np.full(K, 2)))
+        edit = proposal_edit(vid, Proposal(prop.add, prop.replace, (b,)),
+                             stored_by_id(video_items(p, vid)), "tool")
+        p.apply_edit(edit)  # type: ignore[arg-type]
         assert [f for f, _ in video_items(p, vid)] == [1, 3]
         assert p.frame_arrays(vid).labeled.nonzero()[0].tolist() == [1, 3]  # summaries kept
-        ids = write_tracks(p, {a.id: 0, done.add[0][1].id: 0})  # type: ignore[dict-item]
-        assert len(ids) == 1 and p.instance(a.id).track_id == ids[0]  # type: ignore[arg-type]
-        assert p.skeleton.name == COCO17.name
+        p.undo()
+        assert [f for f, _ in video_items(p, vid)] == [1, 2]
+        np.testing.assert_allclose(p.instance(a.id).xy, figure(1))  # type: ignore[arg-type]
 
 
 def test_smoothed_predictions_become_a_new_run(project: Path) -> None:
@@ -207,3 +237,43 @@ def test_smoothed_predictions_become_a_new_run(project: Path) -> None:
         kept = {i.id: i for _, i in after}
         assert all(kept[i.id].same_values(i) for _, i in old)  # the model's run untouched
         assert sum(i.model_run_id == new_run for _, i in after) == len(old)
+
+
+@pytest.fixture(scope="module")
+def people_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
+    """PNG frames of two rendered people walking apart, and one person's true keypoints."""
+    from pose_studio.synth.crossing import render_crossing_clip
+
+    clip = render_crossing_clip(5, 6, (320, 180), 2, occlude=False)
+    d = tmp_path_factory.mktemp("people")
+    for f, img in enumerate(clip.frames):
+        cv2.imwrite(str(d / f"frame{f:03d}.png"), img)
+    return d, [gt.keypoints[0].copy() for gt in clip.gts]
+
+
+def test_propagate_with_the_model_rerun_around_the_person(
+        tmp_path: Path, people_dir: tuple[Path, list[np.ndarray]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    d, truth = people_dir
+    proj = tmp_path / "m.posestudio"
+    assert _run(capsys, "new", str(proj))[0] == 0
+    assert _run(capsys, "add-video", str(proj), str(d))[0] == 0
+    with Project.open(proj) as p:
+        vid = p.videos()[0].id
+        p.add_instance(vid, 0, Instance(xy=truth[0], visibility=np.full(K, 2)))
+    rc, out, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                        "--model", "bundled", "--quiet")
+    assert rc == 0, err
+    assert "5 added" in out
+    with Project.open(proj) as p:
+        got = {f: i for f, i in video_items(p, vid, None, "user")}
+    assert sorted(got) == list(range(6))
+    assert any((got[f].provenance == Provenance.PREDICTED).any() for f in range(1, 6))
+    err5 = np.linalg.norm(got[5].xy - truth[5], axis=1)
+    assert float(np.median(err5)) < 3.0  # people ~55 px tall
+    rc, _, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                      "--model", "bundled", "--no-fill")
+    assert rc == 1 and "--no-fill" in err and err.count("\n") == 1
+    rc, _, err = _run(capsys, "propagate", str(proj), "--from", "0", "--to", "5",
+                      "--model", str(tmp_path / "none.onnx"))
+    assert rc == 1 and err.startswith("error:") and err.count("\n") == 1

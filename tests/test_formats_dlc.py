@@ -13,6 +13,7 @@ import pytest
 
 from pose_studio.core.annotation import InstanceKind
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.output import OutputError
 from pose_studio.formats import dlc, dlc_table
 from pose_studio.formats.dataset import Dataset
 from pose_studio.formats.fileio import FormatError
@@ -233,11 +234,11 @@ def test_force_never_replaces_an_unrelated_folder(tmp_path: Path) -> None:
     home.mkdir()
     (home / "thesis.tex").write_text("precious")
     ds = make_dataset(video=False, predictions=False, tracks=False)
-    with pytest.raises(FormatError, match="not replacing"):
+    with pytest.raises(OutputError, match="not replacing"):
         _write(ds, home, force=True, frames=frames_for(ds))
     assert (home / "thesis.tex").read_text() == "precious"
     _write(ds, tmp_path / "proj", frames=frames_for(ds))
-    with pytest.raises(FormatError, match="--force"):
+    with pytest.raises(OutputError, match="--force"):
         _write(ds, tmp_path / "proj", frames=frames_for(ds))
     _write(ds, tmp_path / "proj", force=True, frames=frames_for(ds))  # an earlier export: fine
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "proj"]

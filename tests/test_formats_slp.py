@@ -13,6 +13,7 @@ import pytest
 
 from pose_studio.core.annotation import InstanceKind
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.output import OutputError
 from pose_studio.formats import slp
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, Source
 from pose_studio.formats.fileio import FormatError, MissingExtraError
@@ -208,7 +209,7 @@ def test_write_is_atomic_and_refuses_to_overwrite(tmp_path: Path) -> None:
         _write(make_dataset(), target, frames=broken)
     assert not list(tmp_path.iterdir())  # no partial file, no temp file
     _write(make_dataset(), tmp_path / "y.slp")
-    with pytest.raises(FormatError, match="--force"):
+    with pytest.raises(OutputError, match="--force"):
         _write(make_dataset(), tmp_path / "y.slp")
     _write(make_dataset(), tmp_path / "y.slp", force=True)
     assert (tmp_path / "y.slp").stat().st_mode & 0o777 != 0o600
@@ -218,7 +219,7 @@ def test_never_overwrites_a_source(tmp_path: Path) -> None:
     video = tmp_path / "clip.slp"
     video.write_bytes(b"pretend video")
     ds = Dataset(ANIMAL, [Source("v", "video", str(video))], [])
-    with pytest.raises(FormatError, match="source"):
+    with pytest.raises(OutputError, match="source"):
         _write(ds, video, force=True)
     assert video.read_bytes() == b"pretend video"
 

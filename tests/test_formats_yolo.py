@@ -15,8 +15,8 @@ from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import COCO17
 from pose_studio.formats import yolo
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
-from pose_studio.formats.fileio import image_size
 from pose_studio.formats.registry import ReadOptions, WriteOptions, detect, get_format
+from pose_studio.video.image_header import image_size
 from tests.support.datasets import (
     ANIMAL,
     assert_points_equal,

@@ -4,7 +4,8 @@
   store (the batch lane writes only through ``pose_studio.app.predictions``);
 * only ``gui/session_qt.py`` emits the session's signal;
 * no file under ``pose_studio/gui`` is over 600 lines, and the window composes (at most 600);
-* no model family is named in the GUI (it reads ``ModelInfo.top_down``);
+* no model family is named in the GUI, nor compared, nor read from a card (it reads
+  ``ModelInfo.top_down`` / ``needs_boxes``);
 * every module the window may import later is preloaded at start (a reinstall into the same
   environment cannot pull it away while the window is open).
 """
@@ -25,7 +26,7 @@ MUTATORS = frozenset({
     "add_instance", "update_instance", "delete_instance", "restore_instance", "add_predictions",
     "delete_predictions", "add_video", "relink_video", "set_video_index", "set_fingerprints",
     "create_model_run", "save_as", "import_transaction", "apply_edit", "remove_video",
-    "create_track", "accept_video_file",
+    "create_track", "accept_video_file", "set_shown_runs", "apply_change", "change_skeleton",
 })
 
 
@@ -93,6 +94,45 @@ def test_no_model_family_is_named_in_the_gui() -> None:
     families = ('"yolo_pose"', '"rtmo"', "'yolo_pose'", "'rtmo'")
     hits = [f"{p.relative_to(ROOT)}" for p in GUI.rglob("*.py")
             if any(f in p.read_text(encoding="utf-8") for f in families)]
+    assert hits == []
+
+
+def family_branches(source: str) -> list[int]:
+    """Lines where code decides by a model family: compares it, tests its prefix, or reads it
+    from a card (``data["family"]``, ``data.get("family")``)."""
+    def names(node: ast.AST) -> set[str]:
+        return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)} | \
+            {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+    fam = {"family", "fam"}
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and names(node) & fam:
+            out.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            prefix = node.func.attr in ("startswith", "endswith") and names(node.func.value) & fam
+            card = node.func.attr == "get" and any(
+                isinstance(a, ast.Constant) and a.value == "family" for a in node.args)
+            if prefix or card:
+                out.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and node.slice.value == "family":
+            out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_the_family_checker_finds_branches() -> None:
+    src = ("a = info.family == 'x'\nb = fam.startswith('detector')\nc = d.get('family', '')\n"
+           "e = d['family']\nf = getattr(m, 'family', '?')\ng = info.top_down\n")
+    assert family_branches(src) == [1, 2, 3, 4]
+
+
+def test_the_gui_never_branches_on_a_model_family() -> None:
+    """The Model panel tells pose models from detectors by ``app.models.model_kind`` and
+    describes a loaded model by ``ModelInfo.top_down``/``needs_boxes``: a new family needs no
+    GUI edit."""
+    hits = [f"{p.relative_to(ROOT)}:{line}" for p in sorted(GUI.rglob("*.py"))
+            for line in family_branches(p.read_text(encoding="utf-8"))]
     assert hits == []
 
 

@@ -17,6 +17,7 @@ from pose_studio.inference import DetectorModel, ModelError, PoseModel, load_mod
 from pose_studio.inference.keypoint_map import keypoint_mapping, remap_result
 from tests.support import onnx_models as om
 from tests.support import onnx_wild as ow
+from tests.support.onnx_graph import Graph
 
 
 def pose(path: Path) -> PoseModel:
@@ -144,7 +145,7 @@ def test_nanodet_heads_decode_distance_bins(tmp_path: Path) -> None:
 
 def test_a_refused_file_names_what_it_found_not_simcc(tmp_path: Path) -> None:
     """Two rank-3 outputs that are neither NanoDet levels nor SimCC vectors."""
-    g = ow._G()
+    g = Graph()
     a = ow._planted(g, np.zeros((1, 100, 7)))
     b = ow._planted(g, np.zeros((1, 30, 9)))
     p = ow._save(g, tmp_path / "odd.onnx", "input", [1, 3, 64, 64], "float32",

@@ -4,7 +4,6 @@ its resumption, a wrong archive, a server error, a changed file, a mirror."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import threading
@@ -21,61 +20,9 @@ from pose_studio.inference.catalogue import CatalogueEntry, find_entry, load_cat
 from pose_studio.inference.download import RECORD, get_model
 from pose_studio.inference.errors import DownloadCancelled, DownloadError, ModelError
 from tests.support import onnx_models as om
+from tests.support.http_server import LocalServer
 
-
-class _Server:
-    """Serves ``files[path] = bytes``; ``mode[path]`` = "ok" | "truncate" | "error" |
-    "no-range"; honours ``Range: bytes=N-`` with 206 unless "no-range"."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.mode: dict[str, str] = {}
-        self.ranges: list[str | None] = []
-        srv = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                path = self.path.lstrip("/")
-                mode = srv.mode.get(path, "ok")
-                rng = self.headers.get("Range")
-                srv.ranges.append(rng)
-                if mode == "error" or path not in srv.files:
-                    self.send_error(500 if mode == "error" else 404)
-                    return
-                data = srv.files[path]
-                start = 0
-                if rng and mode != "no-range":
-                    start = int(rng.split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if mode == "truncate":
-                    srv.mode[path] = "ok"  # the next attempt gets the rest
-                    self.wfile.write(body[: len(body) // 3])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+_Server = LocalServer
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pose_studio.cli.main import main
 from pose_studio.core.annotation import Instance
 from pose_studio.core.output import (
     OutputError,
+    atomic_dir,
     check_folder_targets,
     check_target,
     write_bytes_atomic,
@@ -25,6 +25,7 @@ from pose_studio.core.output import (
 from pose_studio.core.skeleton import COCO17
 from pose_studio.store import Project
 from pose_studio.video import open_video
+from tests.support.tmpfs import mounted_tmpfs
 from tests.support.videos import make_indexed_video
 
 
@@ -90,6 +91,31 @@ def test_check_target_rules(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="already exist"):
         check_folder_targets(tmp_path, ["a.json", "c.json"])
     check_folder_targets(tmp_path, ["c.json"])
+
+
+def test_atomic_dir_rules(tmp_path: Path, umask022: None) -> None:
+    out = tmp_path / "export"
+    with atomic_dir(out, markers=("data.yaml",)) as tmp:
+        (tmp / "data.yaml").write_text("first")
+    assert _mode(out) == 0o755 and (out / "data.yaml").read_text() == "first"
+    with pytest.raises(OutputError, match="already exists; use --force"):
+        atomic_dir(out).__enter__()
+    with pytest.raises(RuntimeError), atomic_dir(out, force=True, markers=("data.yaml",)) as tmp:
+        (tmp / "data.yaml").write_text("second")
+        raise RuntimeError("the writer failed half way")
+    assert (out / "data.yaml").read_text() == "first"  # the earlier output stays
+    with atomic_dir(out, force=True, markers=("data.yaml",)) as tmp:
+        (tmp / "data.yaml").write_text("second")
+    assert (out / "data.yaml").read_text() == "second"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("precious")
+    with pytest.raises(OutputError, match="not replacing"):
+        atomic_dir(home, force=True, markers=("data.yaml",)).__enter__()
+    video = home / "clip.mp4"
+    with pytest.raises(OutputError, match="not even with --force"):
+        atomic_dir(home, force=True, protected=[video]).__enter__()
+    assert _hidden_leftovers(tmp_path) == []
 
 
 def test_files_get_the_users_permissions(tmp_path: Path, umask022: None) -> None:
@@ -227,16 +253,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs (needs root and the right to mount; skipped otherwise)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if not shutil.which("mount") or os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root and the mount command")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode})")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    with mounted_tmpfs(mnt, "2m") as disk:
+        yield disk
 
 
 def _fill(disk: Path, leave: int) -> None:

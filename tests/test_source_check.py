@@ -68,6 +68,9 @@ def test_smaller_copy_is_caught_before_export_and_render(
     assert "frames are 160x120 now, 320x240 when it was added" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not js.exists() and not images.exists()
+    yolo = tmp_path / "yolo"  # every format checks first, not only COCO
+    rc, _, err = _run(capsys, "export", str(proj), "--out", str(yolo), "--format", "yolo")
+    assert rc == 1 and "export stopped" in err and "160x120" in err and not yolo.exists()
     mp4 = tmp_path / "render.mp4"
     rc, _, err = _run(capsys, "render", str(proj), "--out", str(mp4), "--quiet")
     assert rc == 1 and "render stopped" in err and "160x120" in err and not mp4.exists()

@@ -181,14 +181,18 @@ def test_few_steps_lower_the_loss_and_export_runs_in_the_engine(tmp_path) -> Non
 
 
 @pytest.mark.slow
-def test_json_progress_subprocess_trains_resumes_and_exports(tmp_path) -> None:
-    pytest.importorskip("torch")
+def test_json_progress_subprocess_trains_resumes_and_exports(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    from pose_studio.cli import cmd_train
+
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pose_studio.cli.cmd_train", "--out", str(out),
-           "--synthetic-scenes", "6", "--epochs", "1", "--steps-per-epoch", "3", "--batch", "4",
-           "--input", "64x96", "--width", "8", "--threads", "1", "--json-progress",
-           "--name", "tiny"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    argv = ["--out", str(out), "--synthetic-scenes", "6", "--epochs", "1", "--steps-per-epoch",
+            "3", "--batch", "4", "--input", "64x96", "--width", "8", "--threads", "1",
+            "--json-progress", "--name", "tiny"]
+    # The window trains in a child process and reads its stdout: the first run is one.
+    proc = subprocess.run([sys.executable, "-m", "pose_studio.cli.cmd_train", *argv],
+                          capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = [api.parse_progress_line(line) for line in proc.stdout.splitlines()]
     kinds = [e["event"] for e in events if e]
@@ -197,25 +201,29 @@ def test_json_progress_subprocess_trains_resumes_and_exports(tmp_path) -> None:
     assert {"epoch", "step", "loss", "val_ap"} <= set(ep)
     assert (out / "tiny.onnx").is_file() and (out / "tiny.json").is_file()
     assert (out / "last.pt").is_file()
-    # a second run with more epochs resumes from the checkpoint
-    cmd[cmd.index("--epochs") + 1] = "2"
-    proc2 = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-    assert proc2.returncode == 0, proc2.stderr[-2000:]
-    ev2 = [api.parse_progress_line(line) for line in proc2.stdout.splitlines()]
-    resume = [e for e in ev2 if e and e["event"] == "resume"]
-    assert resume and resume[0]["epoch"] == 1
-    epochs = [e["epoch"] for e in ev2 if e and e["event"] == "epoch"]
-    assert epochs == [2]
-    # fine-tuning from it without --input/--width takes the checkpoint's size and network
-    tune = [sys.executable, "-m", "pose_studio.cli.cmd_train", "--out", str(tmp_path / "tune"),
-            "--synthetic-scenes", "4", "--epochs", "1", "--steps-per-epoch", "2", "--batch", "4",
-            "--threads", "1", "--name", "tuned", "--init", str(out / "last.pt")]
-    proc3 = subprocess.run(tune, capture_output=True, text=True, timeout=240)
-    assert proc3.returncode == 0, proc3.stderr[-2000:]
-    card = json.loads((tmp_path / "tune" / "tuned.json").read_text())
-    assert card["input_size"] == [64, 96] and card["training"]["net"]["width"] == 8
-    # a network that does not fit the weights is refused with a message, not a traceback
-    proc4 = subprocess.run([*tune, "--width", "16", "--out", str(tmp_path / "bad")],
-                           capture_output=True, text=True, timeout=240)
-    assert proc4.returncode == 1 and "do not fit this network" in proc4.stderr
-    assert "Traceback" not in proc4.stderr
+    # The rest runs in this process (the same command; torch is already loaded here).
+    threads = torch.get_num_threads()
+    try:
+        # a second run with more epochs resumes from the checkpoint
+        argv[argv.index("--epochs") + 1] = "2"
+        capsys.readouterr()
+        assert cmd_train.main(argv) == 0, capsys.readouterr().err[-2000:]
+        ev2 = [api.parse_progress_line(line) for line in capsys.readouterr().out.splitlines()]
+        resume = [e for e in ev2 if e and e["event"] == "resume"]
+        assert resume and resume[0]["epoch"] == 1
+        epochs = [e["epoch"] for e in ev2 if e and e["event"] == "epoch"]
+        assert epochs == [2]
+        # fine-tuning from it without --input/--width takes the checkpoint's size and network
+        tune = ["--out", str(tmp_path / "tune"), "--synthetic-scenes", "4", "--epochs", "1",
+                "--steps-per-epoch", "2", "--batch", "4", "--threads", "1", "--name", "tuned",
+                "--init", str(out / "last.pt")]
+        assert cmd_train.main(tune) == 0, capsys.readouterr().err[-2000:]
+        card = json.loads((tmp_path / "tune" / "tuned.json").read_text())
+        assert card["input_size"] == [64, 96] and card["training"]["net"]["width"] == 8
+        # a network that does not fit the weights is refused with a message, not a traceback
+        capsys.readouterr()
+        assert cmd_train.main([*tune, "--width", "16", "--out", str(tmp_path / "bad")]) == 1
+        err = capsys.readouterr().err
+        assert "do not fit this network" in err and "Traceback" not in err
+    finally:
+        torch.set_num_threads(threads)

@@ -28,6 +28,7 @@ from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import Skeleton
+from pose_studio.core.skeleton_edit import SkeletonChange
 from pose_studio.store.journal import Applied
 from pose_studio.store.project import Project
 from pose_studio.store.records import VideoRecord
@@ -52,6 +53,8 @@ class Topic(str, Enum):
     SELECTION = "selection"  # selected instance/keypoint changed
     HISTORY = "history"      # the undo history changed
     RUNS = "runs"            # predictions were written (by a model run)
+    TRACKS = "tracks"        # track rows changed, or instances joined or left a track
+    SKELETON = "skeleton"    # the project's skeleton changed (every instance was rewritten)
     ASSIGNMENTS = "assignments"  # work given to annotators changed (several annotators)
 
 
@@ -354,8 +357,10 @@ class Session:
         topics = [Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY]
         if had != self.selected_instance_id:  # the selected instance was deleted
             topics.append(Topic.SELECTION)
-        self._emit(*topics, frames=touched)
         assert done.edit is not None
+        if done.edit.track_ids:
+            topics.append(Topic.TRACKS)
+        self._emit(*topics, frames=touched)
         return done.edit
 
     def undo(self) -> Applied | None:
@@ -375,19 +380,46 @@ class Session:
             self._emit(Topic.HISTORY)
         if done is None:
             return None
+        if done.entry.kind == "skeleton":
+            self._skeleton_changed()
+            return done
         if done.entry.kind == "import":
             self._invalidate()
             self.reload_arrays(emit=False)
             self._emit(Topic.VIDEOS, Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION,
-                       frames=done.frames)
+                       Topic.TRACKS, frames=done.frames)
             return done
         had = self.selected_instance_id
         touched = self._frames_changed(done.frames)
         topics = [Topic.INSTANCES, Topic.ARRAYS]
         if had != self.selected_instance_id:
             topics.append(Topic.SELECTION)
+        if done.edit is not None and done.edit.track_ids:
+            topics.append(Topic.TRACKS)
         self._emit(*topics, frames=touched)
         return done
+
+    def change_skeleton(self, change: SkeletonChange) -> None:
+        """Change the project's skeleton, every instance following (one history step, one
+        transaction; ``store/skeleton_change.py``)."""
+        from pose_studio.store import skeleton_change
+
+        project = self.require()
+        self._merge_seq = None
+        done = skeleton_change.apply_change(project, change, user=self.user)
+        self.history.record(done.entry)
+        self._emit(Topic.HISTORY)
+        self._skeleton_changed()
+
+    def _skeleton_changed(self) -> None:
+        """Every instance was rewritten: re-read what is shown; a selected keypoint may be
+        another one now, so only the instance stays selected."""
+        self._invalidate()
+        self.reload_arrays(emit=False)
+        self.selected_keypoint = None
+        if self.selected_instance_id is not None and self.selected() is None:
+            self._clear_selection()
+        self._emit(Topic.SKELETON, Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION)
 
     def _remember_fingerprint(self, edit: Edit) -> None:
         """Store the picture's signature the first time the shown frame gets a user edit, so a
@@ -441,21 +473,44 @@ class Session:
         return new
 
     def store_predictions(self, info: ModelInfo, results: Sequence[Result],
-                          run_id: int | None = None) -> tuple[int, int, int]:
+                          own_run: int | None = None) -> predictions.LiveWrite:
         """Store live model results for the current video (one route:
-        :mod:`pose_studio.app.predictions`); records the run when ``run_id`` is None.
-
-        Returns:
-            ``(run_id, frames written, people dropped by the rules)``.
-        """
+        :func:`pose_studio.app.predictions.write_live`: into the shown run when the same model
+        made it, else into the model's own live run, ``own_run`` or a new one)."""
         project = self.require()
         if self.video_id is None:
             raise PoseStudioError("no video is shown")
-        if run_id is None:
-            run_id = predictions.record_run(project, info, mode="live")
-        n, dropped = predictions.write_results(project, self.video_id, results, run_id)
-        self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
-        return run_id, n, dropped
+        done = predictions.write_live(project, self.video_id, info, results, own_run)
+        if done.note:  # what the video shows changed: every frame may look different
+            self.predictions_written(self.video_id)
+        else:
+            self.predictions_written(self.video_id, [int(r.frame_idx) for r in results])
+        return done
+
+    # --- model runs side by side ---------------------------------------------------------------
+    def shown_runs(self) -> Any:
+        """The current video's shown run (A), second run (B) and whether A was chosen
+        (``store.runs.ShownRuns``); None without a video."""
+        if self.project is None or self.video_id is None:
+            return None
+        return self.project.shown_runs(self.video_id)
+
+    def set_shown_runs(self, run: int | str | None, compare: int | str | None = "keep") -> Any:
+        """Show ``run`` as A on the current video (``"newest"``: follow the newest run) and
+        ``compare`` as B (None: none; ``"keep"``). The arrays, the frame and the review follow
+        at once. Not a history step (it is what is shown, not an edit)."""
+        project = self.require()
+        if self.video_id is None:
+            raise PoseStudioError("no video is shown")
+        done = project.set_shown_runs(self.video_id, run, compare)
+        self._invalidate()
+        self.reload_arrays(emit=False)
+        topics = [Topic.RUNS, Topic.INSTANCES, Topic.ARRAYS]
+        if self.selected_instance_id is not None and self.selected() is None:
+            self._clear_selection()  # the selected prediction belongs to the run hidden now
+            topics.append(Topic.SELECTION)
+        self._emit(*topics, frames=((self.video_id, self.frame_idx),))
+        return done
 
     def predictions_written(self, video_id: int | None,
                             frames: Iterable[int] | None = None) -> None:
@@ -477,6 +532,12 @@ class Session:
         """Another annotator (or process) changed the project: ``frames`` per video (None for
         a video: all of it; ``frames`` None: anything). Re-reads only what is shown."""
         names = set(topics)
+        project = self.project
+        if project is not None and (frames is None or "skeleton" in names):
+            # a skeleton changed elsewhere rewrote every instance: take it, re-read everything
+            before = project.skeleton.to_json()
+            if project.reload_skeleton().to_json() != before:
+                self._skeleton_changed()
         out: set[Topic] = set()
         touched: Frames = ()
         vid = self.video_id
@@ -505,5 +566,6 @@ class Session:
         self._invalidate()
         self.reload_arrays(emit=False)
         self.history.load(self.project)
+        here = ((self.video_id, self.frame_idx),) if self.video_id is not None else ()
         self._emit(Topic.VIDEOS, Topic.INSTANCES, Topic.ARRAYS, Topic.HISTORY, Topic.RUNS,
-                   frames=((self.video_id, self.frame_idx),) if self.video_id is not None else ())
+                   Topic.TRACKS, frames=here)

@@ -98,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_other(args: argparse.Namespace) -> int:
-    """Export through the format registry: the project as a dataset, the format's writer."""
+    """Export through the format registry: the project as a dataset, the format's writer.
+    First the same checks as COCO's: the sources are the files that were labeled, and the
+    output is neither the project nor one of its sources (the writer enforces --force)."""
+    from pose_studio.app.dataset_export import ExportRequest, preflight
+    from pose_studio.formats.frame_check import verify_sources
     from pose_studio.formats.project_dataset import ProjectFrames, dataset_from_project
     from pose_studio.formats.registry import WriteOptions, get_format
     from pose_studio.store.project import Project
@@ -109,6 +113,9 @@ def _run_other(args: argparse.Namespace) -> int:
                        "with a writer)")
     with Project.open(args.project, read_only=True) as project:
         video_ids = [resolve_video(project, s) for s in args.video] if args.video else None
+        verify_sources(project, video_ids, action="export")
+        preflight(project, ExportRequest(Path(args.out), fmt.name, source=args.source,
+                                         jpeg_quality=args.jpeg_quality))
         dataset = dataset_from_project(project, source=args.source, video_ids=video_ids)
         bar = ProgressBar(None, desc="export", enabled=not args.quiet)
 

@@ -7,9 +7,7 @@ done is kept), exit code 130.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,7 +60,7 @@ def _videos(project: Any, spec: str | None) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pose_studio.cli.common import CliError, ProgressBar, parse_range
+    from pose_studio.cli.common import CliError, ProgressBar, ctrl_c_cancels, parse_range
     from pose_studio.formats.frame_check import verify_sources
     from pose_studio.inference import (
         DetectorModel,
@@ -100,74 +98,80 @@ def run(args: argparse.Namespace) -> int:
     for w in pose.warnings + (det.warnings if det else []):
         print(f"warning: {w}", file=sys.stderr)
 
-    cancel = threading.Event()
     kept_total = 0
+    with ctrl_c_cancels("finishing the current batch") as cancel, \
+            Project.open(args.project) as project:
+        mapping = fill = None
+        if project.skeleton.keypoints != pose.skeleton.keypoints:
+            from pose_studio.inference.keypoint_map import (
+                keypoint_mapping,
+                missing_keypoints,
+                names_mapping,
+            )
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        if cancel.is_set():  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\ncancelling: finishing the current batch ...", file=sys.stderr, flush=True)
-
-    in_main = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
-    try:
-        with Project.open(args.project) as project:
-            mapping = None
-            if project.skeleton.num_keypoints != pose.num_keypoints:
-                from pose_studio.inference.keypoint_map import keypoint_mapping, missing_keypoints
-
-                mapping = keypoint_mapping(pose.skeleton, project.skeleton)
-                if mapping is None:
-                    missing = missing_keypoints(pose.skeleton, project.skeleton)
-                    raise CliError(
-                        f"{args.model} predicts {pose.num_keypoints} keypoints "
-                        f"({pose.skeleton.name}) but project {project.path} uses skeleton "
-                        f"{project.skeleton.name!r} with {project.skeleton.num_keypoints}, "
-                        f"and {len(missing)} of them have no namesake in the model "
-                        f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+            mapping = keypoint_mapping(pose.skeleton, project.skeleton)
+            fill = None if mapping is not None else \
+                names_mapping(pose.skeleton.keypoints, project.skeleton)
+            if fill is not None and (fill >= 0).any():
+                # an edited project skeleton: by name, its keypoints the model lacks unlabeled
+                missing = missing_keypoints(pose.skeleton, project.skeleton)
+                print(f"storing the keypoints of {pose.skeleton.name} by name; "
+                      f"{', '.join(missing)} (not in the model) left unlabeled",
+                      file=sys.stderr)
+            elif mapping is None and pose.num_keypoints == project.skeleton.num_keypoints:
+                fill = None  # no name in common, as many keypoints: by position
+            elif mapping is None:
+                missing = missing_keypoints(pose.skeleton, project.skeleton)
+                raise CliError(
+                    f"{args.model} predicts {pose.num_keypoints} keypoints "
+                    f"({pose.skeleton.name}) but project {project.path} uses skeleton "
+                    f"{project.skeleton.name!r} with {project.skeleton.num_keypoints}, "
+                    f"and {len(missing)} of them have no namesake in the model "
+                    f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+            if mapping is not None:
                 print(f"storing the {len(mapping)} keypoints of {pose.skeleton.name} that "
                       f"{project.skeleton.name} has (matched by name)", file=sys.stderr)
-            videos = _videos(project, args.video)
-            verify_sources(project, [v.id for v in videos], action="infer")
-            for v in videos:
-                if cancel.is_set():
-                    break
-                a, b = parse_range(args.frames, v.frame_count)
-                index = project.video_index(v.id)
+        videos = _videos(project, args.video)
+        verify_sources(project, [v.id for v in videos], action="infer")
+        for v in videos:
+            if cancel.is_set():
+                break
+            a, b = parse_range(args.frames, v.frame_count)
+            index = project.video_index(v.id)
 
-                def factory(path: Any = v.path, idx: Any = index) -> Any:
-                    return open_video(path, index=idx)
+            def factory(path: Any = v.path, idx: Any = index) -> Any:
+                return open_video(path, index=idx)
 
-                run_id = create_model_run(project, pose, det, video_id=v.id, frames=[a, b],
-                                          batch=args.batch, track=bool(args.track))
-                n_inst = 0
-                with ProgressBar(b - a, desc=f"video {v.id}", enabled=not args.quiet) as bar:
-                    def counted(results: Iterator[Any]) -> Iterator[Any]:
-                        nonlocal n_inst
-                        for r in results:
-                            if mapping is not None:
-                                from pose_studio.inference.keypoint_map import remap_result
+            run_id = create_model_run(project, pose, det, video_id=v.id, frames=[a, b],
+                                      batch=args.batch, track=bool(args.track))
+            n_inst = 0
+            with ProgressBar(b - a, desc=f"video {v.id}", enabled=not args.quiet) as bar:
+                def counted(results: Iterator[Any]) -> Iterator[Any]:
+                    nonlocal n_inst
+                    for r in results:
+                        if mapping is not None:
+                            from pose_studio.inference.keypoint_map import remap_result
 
-                                r = remap_result(r, mapping)
-                            n_inst += len(r.instances)
-                            bar.update(1)
-                            yield r
+                            r = remap_result(r, mapping)
+                        elif fill is not None:
+                            from pose_studio.inference.keypoint_map import fill_result
 
-                    results = run_video(factory, pose, detector=det, frames=range(a, b),
-                                        batch=args.batch, cancel=cancel, track=args.track,
-                                        redetect_every=args.redetect_every, keep_maps=False)
-                    n = stream_to_project(project, v.id, counted(results), run_id)
-                    rate = bar.rate
-                kept_total += n
-                shown = project.shown_runs(v.id)
-                note = "shown" if shown.run_id == run_id else \
-                    f"kept beside run {shown.run_id}, which stays shown (chosen by the user)"
-                print(f"video {v.id}: {n} frames, {n_inst} instances, {rate:.1f} frames/s "
-                      f"(model run {run_id}, {note})")
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+                            r = fill_result(r, fill)
+                        n_inst += len(r.instances)
+                        bar.update(1)
+                        yield r
+
+                results = run_video(factory, pose, detector=det, frames=range(a, b),
+                                    batch=args.batch, cancel=cancel, track=args.track,
+                                    redetect_every=args.redetect_every, keep_maps=False)
+                n = stream_to_project(project, v.id, counted(results), run_id)
+                rate = bar.rate
+            kept_total += n
+            shown = project.shown_runs(v.id)
+            note = "shown" if shown.run_id == run_id else \
+                f"kept beside run {shown.run_id}, which stays shown (chosen by the user)"
+            print(f"video {v.id}: {n} frames, {n_inst} instances, {rate:.1f} frames/s "
+                  f"(model run {run_id}, {note})")
     if cancel.is_set():
         print(f"cancelled: kept the predictions of {kept_total} frames", file=sys.stderr)
         return 130

@@ -78,7 +78,7 @@ def check(project: Any) -> list[dict[str, Any]]:
                     "checked": r.checked, "moved": list(r.moved),
                     "unverified": list(r.unverified), "frames_now": r.frame_count,
                     "shift": r.shift, "reasons": {str(f): w for f, w in r.reasons.items()},
-                    "error": r.error, "notes": list(r.notes),
+                    "error": r.error, "notes": list(r.notes), "damaged": list(r.damaged),
                     "size_now": list(r.size_now) if r.size_now else None})
     return out
 
@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         info["check"] = checks
     if health is not None:
         info["file_check"] = health.as_dict()
-    bad = bool(checks) and any(c["moved"] or c["error"] or c["size_now"] for c in checks or [])
+    bad = bool(checks) and any(c["moved"] or c["error"] or c["size_now"] or c["damaged"]
+                               for c in checks or [])
     bad = bad or (health is not None and not health.ok)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -152,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{head} all {c['checked']} checked labeled frames match their fingerprints"
                   + (" (but the frame size changed)" if c["size_now"] else ""))
+        if c["damaged"]:
+            print(f"{head} {len(c['damaged'])} labeled frames have a damaged stored fingerprint "
+                  f"and cannot be checked: frames {_frames_text(c['damaged'])} (frame "
+                  f"{c['damaged'][0]}: {c['reasons'][str(c['damaged'][0])]})")
         if c["unverified"]:
             print(f"{head} {len(c['unverified'])} labeled frames have no fingerprint (labeled "
                   f"before fingerprints were kept): frames {_frames_text(c['unverified'])}")

@@ -1,8 +1,9 @@
 """``pose-studio interpolate PROJECT --video V --frames a:b``: fill the frames between a track's
 keyframes (its user labels) by linear or cubic interpolation per keypoint.
 
-The results are user instances with provenance ``interpolated``, written in ONE transaction; a
-frame where the track already has a label is left alone, and earlier interpolated or
+The results are user instances with provenance ``interpolated``, written as ONE step of the
+edit history (``pose_studio.app.carry``, the window's verb): ``pose-studio undo`` takes it
+back. A frame where the track already has a label is left alone, and earlier interpolated or
 propagated instances of the track are updated.
 """
 
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
         "interpolate", help="fill frames between a track's labeled keyframes",
         description="Interpolate every keypoint between consecutive user labels of a track "
         "(linear or cubic); a point missing at either end is not invented. Writes user "
-        "instances with provenance 'interpolated' in one transaction.")
+        "instances with provenance 'interpolated' as one undoable step.")
     p.add_argument("project", help="project file (.posestudio)")
     p.add_argument("--video", help="video id or path (needed when the project has several)")
     p.add_argument("--frames", required=True, help="frame range a:b (half-open)")
@@ -27,21 +28,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pose_studio.app.carry import interpolation_for
+    from pose_studio.app.proposal_edits import edit_counts
     from pose_studio.cli.labeling_common import frame_range, one_video, track_filter
-    from pose_studio.core.interpolate import interpolation_proposal
-    from pose_studio.labeling.project_io import video_items, write_proposal
     from pose_studio.store import Project
 
     with Project.open(args.project) as project:
         v = one_video(project, args.video)
         rng = frame_range(args.frames, v.frame_count)
         tid = track_filter(project, args.track)
-        items = video_items(project, v.id, rng, "user")
-        prop = interpolation_proposal(items, rng, args.method, tid)
-        if prop.empty:
-            print(f"nothing to interpolate in frames {rng[0]}:{rng[1]} of video {v.id} "
-                  f"(a track needs labels on two frames of the range)")
+        got = interpolation_for(project, v.id, rng, args.method, tid)
+        if got.plan.edit is None:
+            print(f"video {v.id}, frames {rng[0]}:{rng[1]}: {got.plan.why}")
             return 0
-        write_proposal(project, v.id, prop)
-        print(f"video {v.id}: {prop.counts()} ({args.method} interpolation)")
+        project.apply_edit(got.plan.edit)
+        print(f"video {v.id}: {edit_counts(got.plan.edit)} ({args.method} interpolation; "
+              f"'pose-studio undo {args.project}' takes it back)")
     return 0

@@ -1,17 +1,43 @@
-"""Helpers shared by the CLI commands: progress bars, frame specs, errors."""
+"""Helpers shared by the CLI commands: progress bars, frame specs, errors, Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from pose_studio.core.errors import PoseStudioError
 
 
 class CliError(PoseStudioError):
     """A command-line problem worded for the user (printed as one ``error:`` line)."""
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(doing: str) -> Iterator[threading.Event]:
+    """Yield an event the first Ctrl-C sets (the command stops after its current step and keeps
+    what it did, saying ``cancelling: <doing>``); a second Ctrl-C stops at once. The signal
+    handler is only installed in the main thread (elsewhere the event is never set)."""
+    cancel = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        cancel.set()
+        print(f"\ncancelling: {doing} ...", file=sys.stderr, flush=True)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        yield cancel
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 class ProgressBar:

@@ -160,20 +160,25 @@ class Instance:
 
     def same_values(self, other: Instance, *, atol: float = 0.0) -> bool:
         """Equal keypoints and attributes (ids included); for tests and undo checks."""
+        # Cheap checks first, and exact array equality before the tolerant one: an undo checks
+        # every instance of a batch (thousands for a tracking run) this way.
         if self.num_keypoints != other.num_keypoints:
             return False
-        if not np.allclose(self.xy, other.xy, atol=atol, rtol=0.0):
+        if (self.kind, self.score, self.bbox, self.track_id, self.id, self.source_id,
+                self.model_run_id) != (other.kind, other.score, other.bbox, other.track_id,
+                                       other.id, other.source_id, other.model_run_id):
+            return False
+        if not (np.array_equal(self.xy, other.xy) if atol == 0.0 else
+                np.allclose(self.xy, other.xy, atol=atol, rtol=0.0)):
             return False
         if not np.array_equal(self.visibility, other.visibility):
             return False
         if not np.array_equal(self.provenance, other.provenance):  # type: ignore[arg-type]
             return False
         a, b = self.kp_scores, other.kp_scores
-        if (a is None) != (b is None) or (a is not None and not np.allclose(a, b, atol=1e-6)):  # type: ignore[arg-type]
+        if (a is None) != (b is None):
             return False
-        return (self.kind, self.score, self.bbox, self.track_id, self.id, self.source_id,
-                self.model_run_id) == (other.kind, other.score, other.bbox, other.track_id,
-                                       other.id, other.source_id, other.model_run_id)
+        return a is None or np.array_equal(a, b) or bool(np.allclose(a, b, atol=1e-6))  # type: ignore[arg-type]
 
     # --- edits (new values) ----------------------------------------------------------------------
     def replace(self, **changes: Any) -> Instance:

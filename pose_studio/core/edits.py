@@ -19,20 +19,26 @@ one transaction through the narrow :class:`InstanceStore` protocol
 New editing tools build edits with :meth:`Edit.set_instance`, :meth:`Edit.add`,
 :meth:`Edit.delete` and combine them with :meth:`Edit.batch` (e.g. an interpolation over 100
 frames is one batch: one undo step, one transaction).
+
+Tracks (identities) are rows of their own: an edit may also create, rename or delete tracks
+(:class:`TrackChange`, a name before and after). Applying creates and renames first, then the
+instance changes, then the deletions, so instances never point at a track that is not there;
+a track is deleted only when no instance points at it any more (the edit moves them first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
 from pose_studio.core.annotation import Instance
 from pose_studio.core.errors import PoseStudioError
 
-__all__ = ["Change", "Edit", "InstanceStore", "StaleEditError", "apply", "same_state"]
+__all__ = ["Change", "Edit", "InstanceStore", "StaleEditError", "TrackChange", "TrackStore",
+           "apply", "same_state"]
 
 
 class StaleEditError(PoseStudioError):
@@ -78,6 +84,23 @@ class Change:
                 and same_state(self.before, other.before) and same_state(self.after, other.after))
 
 
+@dataclass(frozen=True)
+class TrackChange:
+    """A track row before and after an edit: its name, None where it does not exist (a
+    creation has ``before`` None, a deletion ``after`` None, a rename both)."""
+
+    track_id: int
+    before: str | None
+    after: str | None
+
+    def __post_init__(self) -> None:
+        if self.before is None and self.after is None:
+            raise ValueError("a track change needs a before or an after name")
+
+    def inverse(self) -> TrackChange:
+        return TrackChange(self.track_id, self.after, self.before)
+
+
 @dataclass(frozen=True, eq=False)
 class Edit:
     """A labelled, invertible set of changes (one history step).
@@ -87,15 +110,18 @@ class Edit:
         changes: In the order they are applied.
         merge_key: Consecutive edits with the same key merge into one step (nudges with the arrow
             keys, repeated snaps); None never merges.
+        tracks: Track rows created, renamed or deleted (see the module docstring).
     """
 
     label: str
     changes: tuple[Change, ...]
     merge_key: str | None = None
+    tracks: tuple[TrackChange, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(self.changes))
-        if not self.changes:
+        object.__setattr__(self, "tracks", tuple(self.tracks))
+        if not self.changes and not self.tracks:
             raise ValueError("an edit needs at least one change")
 
     # --- construction --------------------------------------------------------------------------
@@ -123,14 +149,24 @@ class Edit:
 
     @classmethod
     def batch(cls, label: str, edits: Iterable[Edit]) -> Edit:
-        """Many edits (on any frames) as one step: their changes in order."""
-        changes = tuple(c for e in edits for c in e.changes)
-        return cls(label, changes)
+        """Many edits (on any frames) as one step: their changes (and track changes) in
+        order."""
+        items = list(edits)
+        changes = tuple(c for e in items for c in e.changes)
+        return cls(label, changes, tracks=tuple(t for e in items for t in e.tracks))
+
+    @classmethod
+    def track_rows(cls, label: str, tracks: Sequence[TrackChange],
+                   changes: Sequence[Change] = ()) -> Edit:
+        """Track rows created, renamed or deleted, with the instance changes that go with them
+        (one step)."""
+        return cls(label, tuple(changes), tracks=tuple(tracks))
 
     # --- algebra -------------------------------------------------------------------------------
     def inverse(self) -> Edit:
         """The edit that undoes this one (changes swapped, in reverse order)."""
-        return Edit(self.label, tuple(c.inverse() for c in reversed(self.changes)))
+        return Edit(self.label, tuple(c.inverse() for c in reversed(self.changes)),
+                    tracks=tuple(t.inverse() for t in reversed(self.tracks)))
 
     def merged(self, later: Edit) -> Edit | None:
         """This edit followed by ``later`` as one edit, when their merge keys allow it.
@@ -139,6 +175,8 @@ class Edit:
         ``before`` to ``later``'s ``after`` under ``later``'s label.
         """
         if self.merge_key is None or later.merge_key != self.merge_key:
+            return None
+        if self.tracks or later.tracks:
             return None
         if len(self.changes) != 1 or len(later.changes) != 1:
             return None
@@ -152,6 +190,7 @@ class Edit:
 
     def equals(self, other: Edit) -> bool:
         return (self.label == other.label and self.merge_key == other.merge_key
+                and self.tracks == other.tracks
                 and len(self.changes) == len(other.changes)
                 and all(a.equals(b) for a, b in zip(self.changes, other.changes)))
 
@@ -165,8 +204,21 @@ class Edit:
     def instance_ids(self) -> list[int]:
         return [i for i in (c.instance_id for c in self.changes) if i is not None]
 
+    @property
+    def track_ids(self) -> list[int]:
+        """Tracks this edit touches: rows changed, and tracks instances join or leave."""
+        ids = [t.track_id for t in self.tracks]
+        for c in self.changes:
+            a = c.before.track_id if c.before is not None else None
+            b = c.after.track_id if c.after is not None else None
+            if a != b or c.before is None or c.after is None:
+                ids += [t for t in (a, b) if t is not None]
+        return list(dict.fromkeys(ids))
+
     def where(self) -> str:
         """``video 1 frame 30`` / ``video 1 frames 10-99 (40 frames)`` / ``2 videos``."""
+        if not self.changes and self.tracks:
+            return "tracks"
         return describe_where(self.frames)
 
 
@@ -201,6 +253,22 @@ class InstanceStore(Protocol):
     def remove(self, instance_id: int) -> None: ...
 
 
+class TrackStore(Protocol):
+    """What :func:`apply` needs for edits with :attr:`Edit.tracks`."""
+
+    def track_name(self, track_id: int) -> str | None:
+        """The stored name, None when there is no such track."""
+        ...
+
+    def put_track(self, track_id: int, name: str) -> None:
+        """Create the track with this id, or rename it."""
+        ...
+
+    def drop_track(self, track_id: int) -> None:
+        """Delete the track (refused while instances point at it)."""
+        ...
+
+
 def _what(c: Change) -> str:
     return f"instance {c.instance_id} on video {c.video_id} frame {c.frame_idx}"
 
@@ -222,6 +290,15 @@ def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
     label, e.g. "cannot move nose: ...").
     """
     what = action or edit.label
+    tracks = cast(TrackStore, store)
+    if edit.tracks and not hasattr(store, "track_name"):
+        raise TypeError("this store cannot apply track changes")
+    for t in edit.tracks:
+        if t.after is not None:
+            _track_step(t, tracks, what)
+    prefetch = getattr(store, "prefetch", None)
+    if prefetch is not None and len(edit.changes) > 16:  # one query for many befores
+        prefetch([c.before.id for c in edit.changes if c.before is not None])
     done: list[Change] = []
     for c in edit.changes:
         iid = c.instance_id
@@ -249,7 +326,23 @@ def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
             after = c.after if c.after.id is not None else c.after.replace(id=iid)
             after = store.update(c.video_id, c.frame_idx, after) or after
             done.append(Change(c.video_id, c.frame_idx, c.before, after))
-    return Edit(edit.label, tuple(done), edit.merge_key)
+    for t in edit.tracks:
+        if t.after is None:
+            _track_step(t, tracks, what)
+    return Edit(edit.label, tuple(done), edit.merge_key, edit.tracks)
+
+
+def _track_step(t: TrackChange, store: TrackStore, what: str) -> None:
+    """Check a track change's ``before`` against the store, then make it."""
+    cur = store.track_name(t.track_id)
+    if cur != t.before:
+        state = "exists already" if t.before is None else (
+            "is gone (deleted since)" if cur is None else f"was renamed to {cur!r} since")
+        raise StaleEditError(f"cannot {what}: track {t.track_id} {state}; nothing was changed")
+    if t.after is None:
+        store.drop_track(t.track_id)
+    else:
+        store.put_track(t.track_id, t.after)
 
 
 def changed_points(before: Instance, after: Instance) -> np.ndarray:

@@ -9,6 +9,9 @@ with the user's normal permissions, and all or nothing.
   disk, a crash, Ctrl-C) leaves the old file or nothing, never half a file. Temporary files are
   created with mode 0666 filtered by the process umask, like any ordinary file (Python's
   ``tempfile.mkstemp`` makes them 0600, which then sticks to the output).
+* :func:`atomic_dir`: the same for a whole folder (a dataset in a layout of several files);
+  with ``force`` it replaces only a folder that is empty or an earlier output of the same
+  format, never an unrelated folder such as the user's home, nor one holding a source.
 * :func:`check_free_space`: refuse a long write that cannot fit before it starts.
 
 Only the standard library: every layer may use it.
@@ -28,7 +31,9 @@ from pose_studio.core.errors import PoseStudioError
 
 __all__ = [
     "OutputError",
+    "atomic_dir",
     "atomic_file",
+    "check_folder_target",
     "check_folder_targets",
     "check_free_space",
     "check_target",
@@ -229,8 +234,9 @@ def atomic_file(
     (replacing it only when ``overwrite``); on any failure it is removed.
 
     Raises:
-        OutputError: the temporary file cannot be created, or the target exists and
-            ``overwrite`` is False.
+        OutputError: the temporary file cannot be created, the target exists and
+            ``overwrite`` is False, or a write error (disk full...) while the block wrote the
+            temporary file or it was moved into place, worded for the user.
     """
     t = Path(target)
     try:
@@ -243,6 +249,9 @@ def atomic_file(
             with contextlib.suppress(OSError), open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         _commit(tmp, t, overwrite)
+    except OSError as exc:
+        remove_quietly([tmp])
+        raise OutputError(f"cannot write {t}: {describe_os_error(exc)}") from exc
     except BaseException:
         remove_quietly([tmp])
         raise
@@ -256,10 +265,115 @@ def write_bytes_atomic(
     Raises:
         OutputError: a write error (disk full...), worded for the user.
     """
-    t = Path(target)
+    with atomic_file(target, overwrite=overwrite, fsync=fsync) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+# --- whole folders -------------------------------------------------------------------------------
+def _holds(folder: Path, protected: Iterable[Path]) -> Path | None:
+    """The protected path that ``folder`` is or holds (once resolved)."""
+    real = _resolved(folder)
+    for q in protected:
+        rq = _resolved(Path(q))
+        if rq == real or real in rq.parents:
+            return Path(q)
+    return None
+
+
+def _looks_replaceable(folder: Path, markers: Iterable[str]) -> bool:
+    """A folder ``force`` may replace: empty, or an earlier output of the same format."""
     try:
-        with atomic_file(t, overwrite=overwrite, fsync=fsync) as tmp, open(tmp, "wb") as f:
-            f.write(data)
+        return not any(folder.iterdir()) or any((folder / m).exists() for m in markers)
+    except OSError:
+        return False
+
+
+def check_folder_target(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    markers: tuple[str, ...] = (),
+    protected: Iterable[Path] = (),
+    what: str = "output",
+) -> Path:
+    """Refuse to make folder ``path`` when it is or holds a protected path (always), exists
+    (unless ``force``, and then only when it is empty or holds one of ``markers``: an earlier
+    output), is not a folder, or its parent folder does not exist.
+
+    Raises:
+        OutputError: with the reason and what to do.
+    """
+    p = Path(path)
+    hit = _holds(p, protected)
+    if hit is not None:
+        raise OutputError(
+            f"{what} {p} is or holds {hit.name}, a source of the project: it is never "
+            "overwritten, not even with --force; write somewhere else")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {p}: folder {parent} does not exist")
+    if p.exists() or p.is_symlink():
+        if not force:
+            raise OutputError(f"{what} {p} already exists; use --force to replace it")
+        if not p.is_dir() or p.is_symlink():
+            raise OutputError(f"{what} {p} exists and is not a folder; not replacing it")
+        if not _looks_replaceable(p, markers):
+            raise OutputError(
+                f"{what} {p} is a folder that does not look like an earlier export (no "
+                f"{' or '.join(markers) or 'known files'}); not replacing it")
+    return p
+
+
+def _temp_dir_for(target: Path, tag: str) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial.{tag}")
+
+
+def _remove_tree(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        remove_quietly([p])
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    target: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    markers: tuple[str, ...] = (),
+    protected: Iterable[Path] = (),
+    what: str = "output",
+) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target`` to fill; on success it becomes ``target``
+    (an earlier one is replaced only as :func:`check_folder_target` allows, checked before and
+    again at the end); on any failure it is removed and an earlier ``target`` stays.
+
+    Raises:
+        OutputError: see :func:`check_folder_target`; a write error, worded for the user.
+    """
+    protected = list(protected)
+    t = check_folder_target(target, force=force, markers=markers, protected=protected,
+                            what=what)
+    tmp = _temp_dir_for(t, "tmp")
+    old: Path | None = None
+    try:
+        os.mkdir(tmp, 0o777)  # filtered by the umask
+        yield tmp
+        check_folder_target(t, force=force, markers=markers, protected=protected, what=what)
+        if t.exists() or t.is_symlink():
+            old = _temp_dir_for(t, "old")
+            os.replace(t, old)
+        try:
+            os.replace(tmp, t)
+        except OSError:
+            if old is not None:  # put the earlier output back
+                os.replace(old, t)
+                old = None
+            raise
     except OSError as exc:
         raise OutputError(f"cannot write {t}: {describe_os_error(exc)}") from exc
-    return len(data)
+    finally:
+        _remove_tree(tmp)
+        if old is not None:
+            _remove_tree(old)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind
+from pose_studio.core.candidates import local_peaks
 from pose_studio.core.skeleton import Skeleton
 
 __all__ = ["default_pose", "local_peaks", "mean_pose", "peaks_for", "template_instance"]
@@ -93,50 +94,6 @@ def template_instance(sk: Skeleton, center: tuple[float, float], *,
         span = 0.35 * min(image_size) if image_size and min(image_size) > 0 else 100.0
     xy = unit * span + np.asarray(center, dtype=np.float64)
     return Instance(xy=xy, visibility=np.full(sk.num_keypoints, 2, np.uint8))
-
-
-def local_peaks(m: np.ndarray, max_peaks: int = 5, min_rel: float = 0.1,
-                min_sep: float = 2.0) -> list[tuple[float, float, float]]:
-    """Local maxima ``(x, y, value)`` of a 2-D map, strongest first, sub-pixel refined.
-
-    A peak must be at least ``min_rel`` of the map's maximum and ``min_sep`` map pixels away
-    from a stronger peak (plateaus and shoulders count once).
-    """
-    h, w = m.shape
-    if m.size == 0 or not np.isfinite(m).any():
-        return []
-    top = float(np.nanmax(m))
-    if top <= 0:
-        return []
-    p = np.pad(np.nan_to_num(m, nan=-np.inf), 1, constant_values=-np.inf)
-    c = p[1:-1, 1:-1]
-    is_max = c >= top * min_rel
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                is_max &= c >= p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-    ys, xs = np.nonzero(is_max)
-    order = np.argsort(-c[ys, xs], kind="stable")
-    out: list[tuple[float, float, float]] = []
-    for j in order:
-        y, x = int(ys[j]), int(xs[j])
-        if any(math.hypot(x - px, y - py) < min_sep for px, py, _ in out):
-            continue
-        fx, fy = float(x), float(y)
-        if 0 < x < w - 1:  # parabola through the neighbours
-            left, right = m[y, x - 1], m[y, x + 1]
-            den = left - 2 * m[y, x] + right
-            if den < 0:
-                fx += float(np.clip(0.5 * (left - right) / den, -0.5, 0.5))
-        if 0 < y < h - 1:
-            u, d = m[y - 1, x], m[y + 1, x]
-            den = u - 2 * m[y, x] + d
-            if den < 0:
-                fy += float(np.clip(0.5 * (u - d) / den, -0.5, 0.5))
-        out.append((fx, fy, float(m[y, x])))
-        if len(out) >= max_peaks:
-            break
-    return out
 
 
 def peaks_for(inst: Instance, k: int,

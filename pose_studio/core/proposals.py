@@ -114,9 +114,12 @@ def copy_previous_frame(previous: Iterable[Instance], current: Iterable[Instance
 
 
 def is_keyframe(inst: Instance) -> bool:
-    """A user instance with at least one point the user placed (not only generated ones)."""
+    """A user instance with at least one point the user placed, or one the user accepted from
+    a prediction (``source_id``: a person said it is right); not one only a tool generated."""
     if inst.is_prediction:
         return False
+    if inst.source_id is not None:
+        return True
     prov = np.asarray(inst.provenance)
     return bool((inst.labeled & (prov == int(Provenance.USER))).any())
 

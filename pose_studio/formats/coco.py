@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.oks import DEFAULT_BBOX_PADDING
+from pose_studio.core.output import OutputError, remove_quietly
 from pose_studio.formats.coco_build import build_coco_dict, write_json_atomic
 from pose_studio.formats.coco_fields import CocoFormatError
 from pose_studio.formats.coco_read import read_coco
 from pose_studio.formats.dataset import Dataset, gc_paused
-from pose_studio.formats.export_images import ExportImagesError, remove, write_images
+from pose_studio.formats.export_images import ExportImagesError, write_images
 from pose_studio.formats.ingest import ImportSummary, IngestError, ingest
 from pose_studio.formats.registry import Format, ReadOptions, WriteOptions, WriteSummary
 
@@ -124,13 +125,13 @@ def write_coco(dataset: Dataset, path: Path, options: WriteOptions) -> WriteSumm
     elif options.progress is not None:
         options.progress(len(images), len(images))
     if options.cancel is not None and options.cancel.is_set():
-        remove(written)
+        remove_quietly(written)
         return WriteSummary(out, 0, cancelled=True)
     try:
         n_bytes = write_json_atomic(coco, out)
-    except OSError as exc:
-        remove(written)
-        raise CocoExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except OutputError as exc:
+        remove_quietly(written)
+        raise CocoExportError(str(exc)) from exc
     return WriteSummary(out, len(coco["annotations"]), files_written=len(written),
                         images=len(images), bytes_written=n_bytes)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
 from pose_studio.core.oks import DEFAULT_BBOX_PADDING, MIN_BBOX_PADDING_PX
-from pose_studio.core.output import commit_temp, remove_quietly, temp_path_for
+from pose_studio.core.output import write_bytes_atomic
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.formats.coco_layouts import WHOLEBODY_PARTS
 from pose_studio.formats.dataset import Annotation, Dataset, Region
@@ -413,7 +413,8 @@ def _region(r: Region, im: ImageOut, sk: Skeleton, wholebody: bool,
     bbox = list(r.bbox) if r.bbox is not None else [0.0, 0.0, 0.0, 0.0]
     body = 17 if wholebody else sk.num_keypoints
     raw = kept.get("keypoints")
-    kps: list[Any] = raw if isinstance(raw, list) else [0] * (3 * body)
+    # a region kept from a file of another keypoint count (the skeleton was edited since): none
+    kps: list[Any] = raw if isinstance(raw, list) and len(raw) == 3 * body else [0] * (3 * body)
     ann: dict[str, Any] = {
         "id": ann_ids.take(kept.get("id")),
         "image_id": im.image_id,
@@ -434,20 +435,12 @@ def _region(r: Region, im: ImageOut, sk: Skeleton, wholebody: bool,
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> int:
-    """Write ``obj`` as compact JSON via a temp file in the same folder and ``os.replace``.
+    """Write ``obj`` as compact JSON, all or nothing (``core.output.write_bytes_atomic``: a
+    crash leaves the old file or the new one, never half a file). Returns the byte count.
 
-    A crash leaves either the old file or the new one, never half a file. Returns the byte count.
+    Raises:
+        ValueError: ``obj`` holds a NaN or infinity (nothing is written).
+        OutputError: a write error (disk full...), worded for the user.
     """
-    target = Path(path)
     text = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    tmp = temp_path_for(target)  # the user's normal permissions (mkstemp's 0600 would stick)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        remove_quietly([tmp])
-        raise
-    commit_temp(tmp, target)
-    return len(text)
+    return write_bytes_atomic(path, text, fsync=True)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.formats.dataset import MAX_PROBLEMS
+from pose_studio.formats.dataset import Problems as DatasetProblems
 
 __all__ = [
     "MAX_COORD",
@@ -33,7 +35,6 @@ __all__ = [
     "read_image",
 ]
 
-MAX_PROBLEMS = 10
 #: Largest coordinate or box value taken as a pixel position (a 10-gigapixel-wide image).
 MAX_COORD = 1e7
 IdKey = int | str  # COCO ids as dict keys (see id_key)
@@ -63,20 +64,8 @@ class CocoFormatError(PoseStudioError):
         super().__init__(f"{self.path}: cannot import COCO keypoints: {text}")
 
 
-class Problems:
+class Problems(DatasetProblems):
     """The first :data:`MAX_PROBLEMS` problems, and how many there were."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.count = 0
-
-    def add(self, msg: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_PROBLEMS:
-            self.items.append(msg)
-
-    def __bool__(self) -> bool:
-        return self.count > 0
 
     def raise_if_any(self, path: Any) -> None:
         if self.count:

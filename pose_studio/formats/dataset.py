@@ -41,12 +41,14 @@ from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import Skeleton
 
 __all__ = [
+    "MAX_PROBLEMS",
     "Annotation",
     "Dataset",
     "DatasetError",
     "Frame",
     "ImageEntry",
     "JsonExtra",
+    "Problems",
     "Region",
     "Source",
     "extra_json",
@@ -56,8 +58,29 @@ __all__ = [
 SourceKind = Literal["video", "images"]
 
 
+#: How many problems an importer names in its one-line refusal (it counts them all).
+MAX_PROBLEMS = 10
+
+
 class DatasetError(PoseStudioError):
     """A dataset whose parts do not fit together (a frame naming no source, wrong K...)."""
+
+
+class Problems:
+    """The first :data:`MAX_PROBLEMS` problems a reader or the importer found, and how many
+    there were (a refusal names the first ones and counts the rest)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.count = 0
+
+    def add(self, msg: str) -> None:
+        self.count += 1
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(msg)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
 
 class JsonExtra(Mapping[str, Any]):

@@ -28,7 +28,7 @@ import numpy as np
 from pose_studio.core.annotation import InstanceKind
 from pose_studio.formats import dlc_table
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
-from pose_studio.formats.fileio import IMAGE_SUFFIXES, FormatError, image_size, read_head, read_text
+from pose_studio.formats.fileio import IMAGE_SUFFIXES, FormatError, read_head, read_text
 from pose_studio.formats.registry import Format, ReadOptions, WriteOptions, WriteSummary
 from pose_studio.formats.remap import clean_points, map_to_skeleton, skeleton_from_names
 
@@ -221,6 +221,8 @@ def _analysis_video(tp: Path, base: Path, opts: ReadOptions, not_kept: list[str]
 def _build(tables: list[tuple[Path, dlc_table.Table]], skeleton: Any, index: dict[str, int],
            base: Path, path: Path, opts: ReadOptions, not_kept: list[str],
            cfg: Mapping[str, Any]) -> Dataset:
+    from pose_studio.video.image_header import image_size  # cv2: only when read
+
     k = skeleton.num_keypoints
     rows_by_folder: dict[str, list[tuple[str, int, dlc_table.Table, Path]]] = {}
     sources: list[Source] = []

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
+from pose_studio.core.output import atomic_dir
 from pose_studio.formats import dlc_table
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, Source
 from pose_studio.formats.fileio import (
     IMAGE_SUFFIXES,
     FormatError,
     MissingExtraError,
-    atomic_dir,
     encode_image,
     write_bytes,
 )

@@ -6,40 +6,21 @@ All or nothing: on an error or a cancel, the files this call wrote are removed.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pose_studio.core.errors import PoseStudioError
-from pose_studio.core.output import OutputError, atomic_file, describe_os_error, write_bytes_atomic
+from pose_studio.core.output import atomic_file, remove_quietly, write_bytes_atomic
 
-__all__ = ["ExportImagesError", "remove", "write_images"]
+__all__ = ["ExportImagesError", "write_images"]
 
 Progress = Callable[[int, int], None]
 
 
 class ExportImagesError(PoseStudioError):
     """The images cannot be written (folder not writable, a source missing...)."""
-
-
-def remove(paths: Iterable[Path]) -> None:
-    for p in paths:
-        with contextlib.suppress(OSError):
-            p.unlink()
-
-
-def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    write_bytes_atomic(target, data, fsync=False)
-
-
-def _copy_atomic(src: Path, target: Path) -> None:
-    try:
-        with atomic_file(target, fsync=False) as tmp:
-            shutil.copyfile(src, tmp)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {describe_os_error(exc)}") from exc
 
 
 def write_images(
@@ -77,7 +58,7 @@ def write_images(
     try:
         for done, i in enumerate(order, start=1):
             if cancel is not None and cancel.is_set():
-                remove(written)
+                remove_quietly(written)
                 return None
             key, index, name = images[i]
             target = root / name
@@ -86,11 +67,8 @@ def write_images(
             target.parent.mkdir(parents=True, exist_ok=True)
             src = original(key, index) if original is not None else None
             if src is not None and src.suffix.lower() == target.suffix.lower():
-                try:
-                    _copy_atomic(src, target)
-                except OSError as exc:
-                    raise ExportImagesError(f"cannot copy {src} to {target}: "
-                                            f"{exc.strerror or exc}") from None
+                with atomic_file(target, fsync=False) as tmp:  # OutputError names the problem
+                    shutil.copyfile(src, tmp)
             else:
                 suffix = target.suffix.lower().lstrip(".") or ext
                 enc = "." + ("jpg" if suffix in ("jpg", "jpeg") else suffix)
@@ -98,12 +76,12 @@ def write_images(
                                        params if enc[1:] == ext else [])
                 if not ok:  # pragma: no cover - OpenCV encodes BGR uint8 in these formats
                     raise ExportImagesError(f"cannot encode frame {index} as {enc}")
-                _write_bytes_atomic(target, buf.tobytes())
+                write_bytes_atomic(target, buf.tobytes())
             written.append(target)
             if progress is not None:
                 progress(done, len(images))
     except BaseException:
-        remove(written)
+        remove_quietly(written)
         raise
     if progress is not None and not images:
         progress(0, 0)

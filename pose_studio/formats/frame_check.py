@@ -38,6 +38,7 @@ from pose_studio.video.fingerprint import (
     NEIGHBOURS,
     Fingerprint,
     fingerprint,
+    fingerprint_problem,
     frame_signature,
     mismatch,
     where_is_label,
@@ -84,6 +85,8 @@ class FrameCheck:
             dropped or added at the start: the picture labeled on frame ``f`` is now frame
             ``f + shift``), else None. Then every checked label is in ``moved``.
         error: Why the video could not be read (then nothing was checked).
+        damaged: Labeled frames whose stored fingerprint is damaged (a tampered or broken
+            row): they cannot be checked; ``reasons`` says what is wrong with each.
     """
 
     video_id: int
@@ -99,10 +102,12 @@ class FrameCheck:
     notes: tuple[str, ...] = field(default=())
     reasons: dict[int, str] = field(default_factory=dict)
     size_now: tuple[int, int] | None = None  # frame size now, when it differs from the record
+    damaged: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.moved and self.size_now is None
+        return (self.error is None and not self.moved and self.size_now is None
+                and not self.damaged)
 
 
 def _cancelled(cancel: Cancel) -> bool:
@@ -219,8 +224,9 @@ class FrameComparison:
         checked: Frames compared.
         frame_count: Frames in the video now.
         shift: Whole-video offset of the labeled pictures (see :class:`FrameCheck`), else None.
-        reasons: ``{frame: why}`` for every moved frame.
+        reasons: ``{frame: why}`` for every moved or damaged frame.
         cancelled: Stopped early (the rest of the result is incomplete).
+        damaged: Frames whose stored fingerprint is not one (not compared, not in ``moved``).
     """
 
     moved: tuple[int, ...]
@@ -230,6 +236,7 @@ class FrameComparison:
     shift: int | None = None
     reasons: dict[int, str] = field(default_factory=dict)
     cancelled: bool = False
+    damaged: tuple[int, ...] = ()
 
 
 def compare_with_video(
@@ -247,7 +254,8 @@ def compare_with_video(
         VideoError: a frame cannot be decoded.
     """
     n = len(reader)
-    keys = sorted(int(f) for f in stored)
+    broken = {int(f): why for f, v in stored.items() if (why := fingerprint_problem(v))}
+    keys = sorted(int(f) for f in stored if int(f) not in broken)
     missing = [f for f in keys if not 0 <= f < n]
     inside = [f for f in keys if 0 <= f < n]
     need = set(inside)
@@ -258,6 +266,7 @@ def compare_with_video(
     if _cancelled(cancel):
         return FrameComparison((), (), 0, n, cancelled=True)
     reasons: dict[int, str] = {f: f"the video has only {n} frames now" for f in missing}
+    damaged = tuple(sorted(broken))
     for f in inside:
         ref = stored[f]
         near = {d: now[f + d].like(ref) for d in range(-NEIGHBOURS, NEIGHBOURS + 1)
@@ -276,8 +285,10 @@ def compare_with_video(
             for f in keys:
                 reasons.setdefault(f, f"the labeled pictures are now {abs(shift)} frame(s) "
                                       f"{'later' if shift > 0 else 'earlier'}")
-    return FrameComparison(tuple(sorted(reasons)), tuple(missing), len(inside), n, shift,
-                           reasons, cancelled=_cancelled(cancel))
+    moved = tuple(sorted(reasons))
+    reasons.update(broken)
+    return FrameComparison(moved, tuple(missing), len(inside), n, shift, reasons,
+                           cancelled=_cancelled(cancel), damaged=damaged)
 
 
 def check_video_frames(
@@ -340,8 +351,9 @@ def check_video_frames(
         notes.append(f"the labeled pictures are now {abs(s)} frame(s) "
                      f"{'later' if s > 0 else 'earlier'} in the video (frames were "
                      f"{'added' if s > 0 else 'dropped'} at the start)")
-    return replace(base, moved=cmp.moved, checked=len(stored), frame_count=n, shift=cmp.shift,
-                   notes=tuple(notes), reasons=dict(cmp.reasons), size_now=resized)
+    return replace(base, moved=cmp.moved, checked=len(stored) - len(cmp.damaged), frame_count=n,
+                   shift=cmp.shift, notes=tuple(notes), reasons=dict(cmp.reasons),
+                   size_now=resized, damaged=cmp.damaged)
 
 
 def _find_shift(

@@ -29,6 +29,7 @@ from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.formats.coco_layouts import Layout, map_layout
 from pose_studio.formats.dataset import (
+    MAX_PROBLEMS,
     Annotation,
     Dataset,
     DatasetError,
@@ -50,7 +51,7 @@ class IngestError(PoseStudioError):
 
     def __init__(self, path: str | Path | None, problems: Iterable[str], total: int = 0):
         self.path = str(path) if path is not None else "dataset"
-        self.problems = list(problems)[:10]
+        self.problems = list(problems)[:MAX_PROBLEMS]
         self.total = max(total, len(self.problems))
         more = self.total - len(self.problems)
         text = "; ".join(self.problems) + (f"; and {more} more problem(s)" if more > 0 else "")
@@ -99,6 +100,8 @@ def ingest(
     frame_offset: int | None = None,
     fingerprints: bool = True,
     progress: Progress | None = None,
+    label: str | None = None,
+    user: str | None = None,
 ) -> ImportSummary:
     """Write ``dataset`` into ``project`` (all of it, or nothing).
 
@@ -111,19 +114,22 @@ def ingest(
             None: 0, or what the images beside the file show.
         fingerprints: Store the fingerprint of every frame that receives labels.
         progress: ``progress(done, total)`` while frames are read for fingerprints.
+        label: The history step's name (default ``import <file name>``).
+        user: Who imports (recorded with the step; default: the journal's default user).
 
     Raises:
         IngestError: the dataset does not fit the project; nothing was written.
     """
     with gc_paused():
         return _ingest(project, dataset, path, video_id, images_dir, frame_offset, fingerprints,
-                       progress)
+                       progress, label, user)
 
 
 def _ingest(project: Any, dataset: Dataset, path: str | os.PathLike[str] | None,
             video_id: int | None, images_dir: str | os.PathLike[str] | None,
             frame_offset: int | None, fingerprints: bool,
-            progress: Progress | None) -> ImportSummary:
+            progress: Progress | None, label: str | None = None,
+            user: str | None = None) -> ImportSummary:
     src = Path(path) if path is not None else None
     try:
         dataset.validate()
@@ -161,7 +167,9 @@ def _ingest(project: Any, dataset: Dataset, path: str | os.PathLike[str] | None,
     frames_touched: set[tuple[int, int]] = set()
     added: list[int] = []
     runs: dict[str, int] = {}
-    with project.import_transaction() as writer:
+    if label is None:
+        label = f"import {src.name}" if src is not None else "import"
+    with project.import_transaction(label, user=user) as writer:
         new_ids: dict[int, int] = {}
         for pl in placements:
             if pl.new is not None:

@@ -18,14 +18,13 @@ Nothing is written here: the result is a plan the importer carries out in one tr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pose_studio.core.errors import PoseStudioError
-from pose_studio.formats.dataset import Dataset, Source
+from pose_studio.formats.dataset import Dataset, Problems, Source
 from pose_studio.formats.ingest_frames import (
     ImageRef,
     basename,
@@ -35,17 +34,6 @@ from pose_studio.formats.ingest_frames import (
 )
 
 __all__ = ["NEW", "NewSource", "Placement", "Problems", "place_sources"]
-
-
-class Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.count = 0
-
-    def add(self, msg: str) -> None:
-        self.count += 1
-        if len(self.items) < 10:
-            self.items.append(msg)
 
 
 @dataclass
@@ -297,15 +285,13 @@ def _resolve(root: Path, name: str, by_name: dict[str, list[str]]) -> str | None
 
 
 def _names_under(root: Path) -> dict[str, list[str]]:
-    from pose_studio.video.image_reader import IMAGE_SUFFIXES
+    """Every image under ``root`` by its lower-case file name (the same listing as an image
+    set of the folder)."""
+    from pose_studio.video.image_reader import list_images
 
     out: dict[str, list[str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
-        for n in filenames:
-            if Path(n).suffix.lower() in IMAGE_SUFFIXES:
-                out.setdefault(n.lower(), []).append(n if rel_dir == "." else f"{rel_dir}/{n}")
+    for rel in list_images(root):
+        out.setdefault(rel.rsplit("/", 1)[-1].lower(), []).append(rel)
     return out
 
 

@@ -186,7 +186,29 @@ def detect(path: str | Path, *, readable: bool = True) -> Format:
         if ok:
             return f
     names = ", ".join(f.name for f in all_formats() if f.read is not None or not readable)
+    problem = _json_problem(p)
+    if problem is not None:  # a .json file that is not JSON at all: say what is wrong with it
+        raise UnknownFormatError(f"{p}: {problem}; not a dataset format Pose Studio reads "
+                                 f"(tried: {names})")
     raise UnknownFormatError(
         f"{p}: not a dataset format Pose Studio reads (tried: {names or 'none'}); "
         "name one with --format"
     )
+
+
+def _json_problem(p: Path) -> str | None:
+    """Why a ``.json`` file no format recognised is not a JSON object or array (its first
+    problem, with line and column), or None when it is one or is not named ``.json``."""
+    if p.suffix.lower() != ".json" or not p.is_file():
+        return None
+    from pose_studio.formats.json_stream import JsonFile, JsonInputError
+
+    try:
+        if p.stat().st_size == 0:
+            return "the file is empty"
+        with JsonFile(p) as f:
+            return f.describe_other() if f.top_level_kind() == "other" else None
+    except JsonInputError as exc:
+        return str(exc)
+    except OSError:
+        return None

@@ -6,7 +6,6 @@ import ast
 import dataclasses
 import json
 import math
-import os
 import posixpath
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
+from pose_studio.core.output import OutputError, write_bytes_atomic
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, Source
-from pose_studio.formats.fileio import FormatError, encode_image, require, write_bytes
+from pose_studio.formats.fileio import FormatError, encode_image, require
 from pose_studio.formats.registry import ReadOptions
 from pose_studio.formats.remap import clean_points, map_to_skeleton, skeleton_from_names
 
@@ -526,10 +526,8 @@ def unpack_embedded(path: Path, ds: Dataset, folder: Path) -> Dataset:
                 out.mkdir(parents=True, exist_ok=True)
                 for row, entry in enumerate(src.images):
                     img = _decode_row(data, row, fmt, order)
-                    tmp = out / f".{entry.path}.part"
-                    write_bytes(tmp, encode_image(img, ".png"))
-                    os.replace(tmp, out / entry.path)
+                    write_bytes_atomic(out / entry.path, encode_image(img, ".png"))
                 new_sources[src.key] = dataclasses.replace(src, path=str(out.resolve()))
-    except OSError as exc:
+    except (OSError, OutputError) as exc:
         raise FormatError(f"cannot unpack the frames of {path}: {exc}") from None
     return dataclasses.replace(ds, sources=[new_sources.get(s.key, s) for s in ds.sources])

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
+from pose_studio.core.output import atomic_file, check_target
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.formats.dataset import Annotation, Dataset, Source
-from pose_studio.formats.fileio import FormatError, atomic_file, encode_image, require
+from pose_studio.formats.fileio import FormatError, encode_image, require
 from pose_studio.formats.registry import WriteOptions, WriteSummary
 
 __all__ = ["write_slp"]
@@ -177,7 +178,8 @@ def write_slp(ds: Dataset, path: Path, opts: WriteOptions) -> WriteSummary:
     provenance = {"exported_by": "pose-studio", "source": str(ds.info.get("path", ""))}
     meta = json.dumps(_metadata(ds.skeleton, provenance), separators=(",", ":"))
     protected = [Path(s.path) for s in ds.sources if s.path]
-    with atomic_file(path, force=opts.force, protected=protected) as tmp, \
+    check_target(path, force=opts.force, protected=protected)
+    with atomic_file(path, overwrite=opts.force, fsync=False) as tmp, \
             h5py.File(tmp, "w") as f:
         grp = f.create_group("metadata")
         grp.attrs["format_id"] = FORMAT_ID

@@ -29,7 +29,6 @@ from pose_studio.formats.dataset import Annotation, Dataset, Frame, ImageEntry, 
 from pose_studio.formats.fileio import (
     IMAGE_SUFFIXES,
     FormatError,
-    image_size,
     read_head,
     read_text,
 )
@@ -194,6 +193,7 @@ def _label_path(image: Path) -> Path:
 
 def read_yolo(path: Path, opts: ReadOptions) -> Dataset:
     from pose_studio.formats.dlc import load_yaml
+    from pose_studio.video.image_header import image_size  # cv2: only when read
 
     path = Path(path)
     yaml_path = find_yaml(path) if path.is_dir() else path

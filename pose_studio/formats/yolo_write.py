@@ -23,12 +23,12 @@ import numpy as np
 
 from pose_studio.core.annotation import InstanceKind
 from pose_studio.core.geometry import keypoints_box
+from pose_studio.core.output import atomic_dir
 from pose_studio.core.skeleton_presets import BUILTIN_SKELETONS
 from pose_studio.formats.dataset import Annotation, Dataset, Frame, Source
 from pose_studio.formats.fileio import (
     IMAGE_SUFFIXES,
     FormatError,
-    atomic_dir,
     encode_image,
     write_bytes,
 )

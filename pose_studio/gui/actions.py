@@ -52,7 +52,8 @@ def _a(id_: str, text: str, keys: tuple[str, ...] | str, menu: str, tip: str, **
 VIEW_ONLY: frozenset[str] = frozenset({"next_instance", "prev_instance"})
 
 #: Menus in menu-bar order.
-MENUS: tuple[str, ...] = ("&File", "&Edit", "&View", "&Navigate", "&Model", "&Help")
+MENUS: tuple[str, ...] = ("&File", "&Edit", "&Label", "&Tracks", "&View", "&Navigate", "&Model",
+                          "&Help")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     # File
@@ -60,11 +61,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("new_project", "&New Project…", "Ctrl+N", "&File", "Create an empty project"),
     _a("add_video", "&Add Video to Project…", "Ctrl+Shift+O", "&File",
        "Add one or more videos to the open project"),
+    _a("add_images", "Add &Images to Project…", "", "&File",
+       "Add image files as one image set (each image keeps its own name and size)"),
+    _a("add_image_folder", "Add Image &Folder to Project…", "", "&File",
+       "Add every image under a folder (sub-folders included) as an image set"),
     _a("relink_video", "&Relink Video…", "", "&File", "Point the current video at a moved file"),
     _a("save_as", "Save Project &As…", "Ctrl+Shift+S", "&File",
        "Copy the project to a new file (edits are always saved as you make them)"),
-    _a("export_coco", "&Export COCO…", "Ctrl+E", "&File", "Export labels as COCO keypoint JSON"),
-    _a("import_coco", "&Import COCO…", "Ctrl+I", "&File", "Import COCO keypoint annotations"),
+    _a("import_dataset", "&Import…", "Ctrl+I", "&File",
+       "Import a dataset file: COCO, SLEAP, DeepLabCut, YOLO-pose, Label Studio, COCO results"),
+    _a("export_dataset", "&Export…", "Ctrl+E", "&File",
+       "Export labels or predictions as COCO, SLEAP, DeepLabCut or YOLO-pose (with images)"),
     _a("close_project", "&Close Project", "Ctrl+W", "&File", "Close the open project"),
     _a("quit", "&Quit", "Ctrl+Q", "&File", "Quit Pose Studio"),
     # Edit
@@ -98,7 +105,64 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Select the next keypoint of the instance (unlabeled ones too)"),
     _a("prev_keypoint", "Select Previous Keypoint", ",", "&Edit",
        "Select the previous keypoint of the instance"),
-    _a("clear_selection", "Clear Selection", "Escape", "&Edit", "Deselect (arrows step frames again)"),
+    _a("clear_selection", "Clear Selection", "Escape", "&Edit",
+       "Deselect (arrows step frames again); leaves click-to-place"),
+    _a("place_mode", "&Click-to-Place Labeling", "K", "&Edit",
+       "Label from nothing: each click places the next body part (. and , pick another; "
+       "Shift+click: occluded; Esc leaves)", checkable=True, checked=False),
+    _a("place_auto_advance", "Auto-Advance to the Next Body Part", "", "&Edit",
+       "After a click, click-to-place goes on with the next unlabeled part",
+       checkable=True, checked=True),
+    _a("edit_skeleton", "Edit S&keleton…", "", "&Edit",
+       "Add, rename, reorder and remove keypoints, edges, flip pairs and colours (every "
+       "instance follows; one undo step)"),
+    _a("preferences", "&Preferences…", "Ctrl+,", "&Edit", "Your name and the keyboard shortcuts"),
+    # Label (issue 15's tools: app/pose_tools, carry, bulk; gui/controllers/labeling.py)
+    _a("swap_keypoint", "Swap Keypoint with Its Partner", "X", "&Label",
+       "Swap the selected keypoint with its left/right partner (e.g. the ankles)"),
+    _a("swap_sides", "Swap Left and Right", "Shift+X", "&Label",
+       "Swap every left keypoint of the selected instance with its right partner"),
+    _a("copy_pose", "&Copy Pose", "Ctrl+C", "&Label", "Copy the selected instance's pose"),
+    _a("paste_pose", "&Paste Pose", "Ctrl+V", "&Label",
+       "Paste the copied pose onto the selected label, or as a new label on this frame"),
+    _a("copy_previous", "Copy Previous Frame's Instances", "Ctrl+Shift+V", "&Label",
+       "Copy the labels of the nearest labeled frame before this one (one undo step)"),
+    _a("interpolate", "&Interpolate Track (Linear)", "I", "&Label",
+       "Fill the frames between the selected track's labels (all tracks when none is "
+       "selected) by straight lines; shown as ghosts until accepted"),
+    _a("interpolate_cubic", "Interpolate Track (&Cubic)", "Shift+I", "&Label",
+       "As Interpolate, with smooth (cubic) curves through the labels"),
+    _a("accept_ghosts", "&Accept Interpolated Span", ("Ctrl+Return", "Ctrl+Enter"), "&Label",
+       "Write the ghosts of the whole span as labels (one undo step)"),
+    _a("propagate_forward", "Propagate &Forward", "O", "&Label",
+       "Carry this frame's label(s) to the next frames with optical flow, filled with the "
+       "model's confident points; stops at the track's next label (one undo step)"),
+    _a("propagate_backward", "Propagate &Backward", "Shift+O", "&Label",
+       "Carry this frame's label(s) to the previous frames (one undo step)"),
+    _a("stop_tool", "&Stop / Discard", "Shift+Escape", "&Label",
+       "Discard the interpolation ghosts; cancel a running propagation, tracking or search"),
+    _a("bulk_edit", "&Bulk Edit Frame Range…", "Ctrl+B", "&Label",
+       "Accept predictions above a score, delete predictions under a score or in a range, "
+       "delete a track's span (one undo step each)"),
+    # Tracks (app/tracks; gui/controllers/tracks.py)
+    _a("run_tracker", "&Track Predictions", "Ctrl+Shift+T", "&Tracks",
+       "Give the shown run's predictions identities across frames (one undo step)"),
+    _a("swap_identities", "&Swap Identities From Here On", "Ctrl+Shift+X", "&Tracks",
+       "Swap the selected instance's track with the one chosen in the Tracks panel (else the "
+       "nearest other person's), from this frame to the end of the video (one undo step)"),
+    _a("rename_track", "&Rename Track…", "F2", "&Tracks",
+       "Rename the selected instance's track (or the one chosen in the Tracks panel)"),
+    _a("merge_tracks", "&Merge Track Into…", "Ctrl+Shift+M", "&Tracks",
+       "Move every instance of the track into another one and delete it"),
+    _a("split_track", "S&plit Track Here", "Ctrl+Shift+K", "&Tracks",
+       "From this frame on, the track's instances on this video become a new track"),
+    _a("delete_track", "&Delete Track", "Ctrl+Shift+Delete", "&Tracks",
+       "Delete the track; its instances stay, untracked"),
+    _a("next_switch", "Next Likely Identity Switch", "Ctrl+J", "&Tracks",
+       "Jump to the next frame where a track probably changes person (jump, OKS drop, "
+       "crossing)"),
+    _a("prev_switch", "Previous Likely Identity Switch", "Ctrl+Shift+J", "&Tracks",
+       "Jump to the previous likely identity switch"),
     # View
     _a("fit", "&Fit Frame", ("F", "Ctrl+0"), "&View", "Fit the frame to the window"),
     _a("zoom_in", "Zoom &In", ("Ctrl+=", "Ctrl++", "+"), "&View", "Zoom in at the centre"),
@@ -115,6 +179,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
        checkable=True, checked=False),
     _a("heatmap_more", "Heatmap More Opaque", "Ctrl+]", "&View", "Raise heatmap opacity"),
     _a("heatmap_less", "Heatmap Less Opaque", "Ctrl+[", "&View", "Lower heatmap opacity"),
+    _a("color_by_track", "Colour by &Track", "Ctrl+6", "&View",
+       "Draw each tracked instance's limbs in its track's colour", checkable=True,
+       checked=True),
+    _a("show_trails", "Show Pose &Trails", "T", "&View",
+       "Draw where the people shown were over the last and next frames (the selected one "
+       "only, when one is selected)", checkable=True, checked=False),
+    _a("trail_length", "Pose Trail Length", "Shift+T", "&View",
+       "Longer trails: 2 → 5 → 10 → 20 → 30 → 60 frames each way, then 2 again"),
+    _a("reset_picture", "Reset &Picture", "", "&View",
+       "Brightness, contrast and gamma back to the frame as decoded (Display panel)"),
     # Navigate
     _a("play", "&Play / Pause", "Space", "&Navigate", "Play or pause (drops frames to keep time)"),
     _a("next_frame", "Next Frame", "Right", "&Navigate",
@@ -143,6 +217,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "The next faster speed (… 1× → 1.5× → 2× → 4× …)"),
     _a("speed_down", "Slower Playback", "[", "&Navigate",
        "The next slower speed (… 2× → 1.5× → 1× → 0.5× …)"),
+    _a("next_suggestion", "Next &Suggestion", "H", "&Navigate",
+       "Jump to the next suggested frame not marked done (on to the next video at the end)"),
+    _a("prev_suggestion", "Previous Suggestion", "Shift+H", "&Navigate",
+       "Jump to the previous suggested frame not marked done"),
+    _a("suggestion_done", "Mark Suggestion &Done", "Ctrl+D", "&Navigate",
+       "Mark (or unmark) this frame's suggestion done (kept in the project)"),
+    _a("find_suggestions", "Find &Frames to Check…", "Ctrl+Shift+G", "&Navigate",
+       "Fill the Suggestions panel: uniform, diverse, low confidence, jumps, swaps, "
+       "identity switches"),
     _a("next_video", "Next Video", "Ctrl+PgDown", "&Navigate", "Show the next video in the project"),
     _a("prev_video", "Previous Video", "Ctrl+PgUp", "&Navigate",
        "Show the previous video in the project"),
@@ -153,6 +236,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "Move the selected keypoint to the model's strongest peak; again: the next peak"),
     _a("train", "&Train From Labels…", "Ctrl+T", "&Model",
        "Fine-tune a model on this project's labels (runs in a separate process)"),
+    _a("get_model", "&Get a Model…", "", "&Model",
+       "Download a published model (RTMPose, RTMO, RTMW, detectors…) with its license shown"),
+    _a("toggle_ab", "Second Run (&B) On/Off", "B", "&Model",
+       "Show or hide a second model run (B) beside the shown one (A), in a second colour"),
+    _a("swap_ab", "S&wap Runs A and B", "Shift+B", "&Model",
+       "Show B as A and A as B (the keys act on A)"),
+    _a("compare_runs", "&Compare Runs A and B…", "", "&Model",
+       "Did the newer model get better, and where: OKS AP against your labels, per keypoint, "
+       "the frames that changed most"),
     # Help
     _a("shortcuts", "&Keyboard Shortcuts", ("F1", "?"), "&Help", "List every shortcut"),
     _a("about", "&About Pose Studio", "", "&Help", "Version and credits"),

@@ -21,12 +21,14 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIc
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -39,21 +41,27 @@ from pose_studio.core.skeleton import COCO17, Skeleton
 from . import typing_keys
 from .actions import ACTIONS, MENUS, VIEW_ONLY, build_actions
 from .controllers.base import Shell
+from .controllers.datasets import DatasetController
 from .controllers.display import NO_PROJECT, Display
 from .controllers.editing import EditController
 from .controllers.fingerprints import FingerprintController
+from .controllers.labeling_install import install as install_labeling
 from .controllers.model import ModelController
 from .controllers.opening import OpeningController
 from .controllers.playback import PlaybackController
 from .controllers.review import ReviewController
+from .controllers.runs import install as install_runs
+from .controllers.sources import SourceController
 from .dialogs import files
 from .session_qt import SessionSignals
 from .settings import Settings
 from .view.frame_view import FrameView
 from .view.options import OverlayOptions
+from .view_tools import install as install_view_tools
 from .widgets.banner import Banner
 from .widgets.history_panel import HistoryPanel
 from .widgets.instance_list import InstanceList
+from .widgets.notice_banner import NoticeBanner
 from .widgets.review_plot import ReviewPlot
 from .widgets.timeline import Timeline
 from .widgets.transport import Transport
@@ -130,6 +138,8 @@ class MainWindow(QMainWindow):
                                self.history_panel, self.actions_by_id)
         self._build_menus()
         self._wire()
+        self.runs = install_runs(self)  # Runs, Compare Runs, A/B, Get a Model…
+        self.view_tools = install_view_tools(self)  # trails, display, place, prefs, skeleton
         self._restore_layout()
         self.view.show_message(NO_PROJECT)
         self.display.update_title()
@@ -143,10 +153,12 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self)
         self.transport = Transport(self)
         self.banner = Banner(self)
+        self.notice_banner = NoticeBanner(self)
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        lay.addWidget(self.notice_banner)
         lay.addWidget(self.banner)
         lay.addWidget(self.view, 1)
         row = QHBoxLayout()
@@ -157,6 +169,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.zoom_label = QLabel("", self)
         self.pos_label = QLabel("", self)
+        self.frame_label = QLabel("", self)  # an image set's file name and size
+        self.frame_label.setObjectName("frame_label")
+        self.statusBar().addPermanentWidget(self.frame_label)
         self.statusBar().addPermanentWidget(self.pos_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
 
@@ -176,7 +191,13 @@ class MainWindow(QMainWindow):
                   area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
+        # A panel taller than its share scrolls instead of raising the window's minimum size
+        # (a dozen panels would otherwise not fit a laptop screen).
+        scroll = QScrollArea(dock)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         self.docks[name] = dock
         return dock
@@ -228,12 +249,16 @@ class MainWindow(QMainWindow):
         self.model = ModelController(sh, self.inference, self.model_panel,
                                      lambda: self.playback.playing)
         self.opening.on_stop.append(self.model.cancel_batch)
+        self.sources = SourceController(sh, self.loader, self.opening, self.notice_banner,
+                                        self.frame_label)
+        self.datasets = DatasetController(sh, self.opening, self.sources)
         self.editing: EditController
         self.review = ReviewController(sh, self.review_plot, self.goto,
                                        lambda: self.editing.redraw())
         self.editing = EditController(sh, self.playback, self.opening, self.model,
                                       self.instance_list, self.history_panel,
                                       lambda: self.display.refresh_instances())
+        self.labeling = install_labeling(self)  # issue 15's tools: panels, controllers, keys
         if self.model_panel is not None:
             last = self.model_panel.pose_path()
             if last and Path(last).is_file():  # the last model is ready without a click
@@ -245,8 +270,10 @@ class MainWindow(QMainWindow):
         plain: dict[str, Callable[..., Any]] = {
             "open": self.act_open, "new_project": self.act_new_project,
             "add_video": self.act_add_video, "relink_video": o.relink,
-            "save_as": self.act_save_as, "export_coco": self.act_export_coco,
-            "import_coco": self.act_import_coco, "close_project": o.close_project,
+            "add_images": self.act_add_images, "add_image_folder": self.act_add_image_folder,
+            "save_as": self.act_save_as, "export_dataset": self.datasets.export_dataset,
+            "import_dataset": lambda: self.datasets.import_dataset(),
+            "close_project": o.close_project,
             "quit": self.close, "undo": e.undo, "redo": e.redo, "accept": e.accept,
             "accept_all": e.accept_all, "add_instance": e.add_instance,
             "delete_instance": e.delete, "cycle_visibility": e.cycle_visibility,
@@ -278,6 +305,7 @@ class MainWindow(QMainWindow):
         }
         for name in ("skeleton", "keypoints", "labels", "predictions"):
             plain[f"show_{name}"] = functools.partial(self._toggle, name)
+        plain.update(self.labeling.handlers)
         return {k: functools.partial(self.guard, f) for k, f in plain.items()}
 
     def _build_menus(self) -> None:
@@ -287,8 +315,9 @@ class MainWindow(QMainWindow):
             if spec.id == "open":
                 self.recent_menu = menus[spec.menu].addMenu("Open &Recent")
                 self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
-            if spec.id in ("save_as", "import_coco", "close_project", "redo", "cycle_visibility",
-                           "zoom_out", "show_heatmap", "goto_frame", "prev_low", "speed_down"):
+            if spec.id in ("save_as", "export_dataset", "close_project", "redo", "cycle_visibility",
+                           "zoom_out", "show_heatmap", "goto_frame", "prev_low", "speed_down",
+                           "train"):
                 menus[spec.menu].addSeparator()
         menus["&View"].addSeparator()
         self.panels_menu: QMenu = menus["&View"].addMenu("&Panels")
@@ -365,8 +394,9 @@ class MainWindow(QMainWindow):
     # --- the public surface (command line, drops, tests) ---------------------------------------
     @guarded
     def open_paths(self, paths: Sequence[str | Path]) -> None:
-        """Open projects and videos (command line, File ▸ Open, drops, recent files)."""
-        self.opening.open_paths(paths)
+        """Open projects, videos, image sets and dataset files (command line, File ▸ Open,
+        drops, recent files)."""
+        self.datasets.open_paths(paths)
 
     def goto(self, frame_idx: int) -> None:
         """Show ``frame_idx`` (clamped); stops playback."""
@@ -428,6 +458,16 @@ class MainWindow(QMainWindow):
             if paths:
                 self.opening.add_videos(paths)
 
+    def act_add_images(self) -> None:
+        paths = files.add_images(self, self._start_dir())
+        if paths:
+            self.sources.add_image_sets([], paths)
+
+    def act_add_image_folder(self) -> None:
+        folder = files.add_image_folder(self, self._start_dir())
+        if folder is not None:
+            self.sources.add_image_sets([folder], [])
+
     def act_save_as(self) -> None:
         if self.session.project is None:
             return
@@ -446,34 +486,6 @@ class MainWindow(QMainWindow):
         if ok:
             self.goto(value)
 
-    def act_export_coco(self) -> None:
-        if self.session.project is None:
-            return
-        from .dialogs.coco_dialogs import ExportCocoDialog, export_message
-
-        dlg = ExportCocoDialog(self.session.project, self)
-        dlg.exported.connect(lambda summary: self.status(export_message(summary), 10000))
-        dlg.exec()
-
-    def act_import_coco(self) -> None:
-        if self.session.project is None:
-            return
-        from .dialogs.coco_dialogs import ImportCocoDialog
-
-        dlg = ImportCocoDialog(self.session.project, self,
-                               default_video_id=self.session.video_id)
-        dlg.imported.connect(self._after_import)
-        dlg.exec()
-
-    def _after_import(self, summary: Any) -> None:
-        """An import is one step of the history: show it, and what it brought."""
-        self.session.refresh()
-        if self.session.video_id is None and self.session.videos():
-            self.opening.show_video(int(self.session.videos()[0].id))
-        n = getattr(summary, "n_user", 0) + getattr(summary, "n_predicted", 0)
-        self.status(f"imported {n} instances on {getattr(summary, 'n_images', 0)} frames "
-                    "(one step: Ctrl+Z takes it back)", 8000)
-
     def act_train(self) -> None:
         if self.session.project is None:
             raise PoseStudioError("open a project with labels first")
@@ -489,9 +501,9 @@ class MainWindow(QMainWindow):
             self.model_panel.request_load()
 
     def act_shortcuts(self) -> None:
-        from .dialogs.shortcuts import ShortcutsDialog
+        from .dialogs.shortcuts import ShortcutsDialog, entries_from_actions
 
-        ShortcutsDialog(None, self).exec()
+        ShortcutsDialog(entries_from_actions(self.view_tools.keymap.table()), self).exec()
 
     def act_about(self) -> None:
         from pose_studio import __version__

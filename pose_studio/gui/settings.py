@@ -77,5 +77,15 @@ class Settings:
     def set_flag(self, key: str, value: bool) -> None:
         self._s.setValue(f"view/{key}", bool(value))
 
+    def number(self, key: str, default: float) -> float:
+        """A numeric view setting (``view/<key>``); the default when absent or unreadable."""
+        try:
+            return float(self._s.value(f"view/{key}", default))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return default
+
+    def set_number(self, key: str, value: float) -> None:
+        self._s.setValue(f"view/{key}", float(value))
+
     def sync(self) -> None:
         self._s.sync()

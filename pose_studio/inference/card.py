@@ -191,6 +191,9 @@ def read_card(model_path: Path) -> ModelCard:
         raise ModelError(f"{cp}: cannot read the model card: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ModelError(f"{cp}: the model card is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ModelError(f"{cp}: the model card is not usable JSON: values nested too "
+                         "deeply (a card nests a few levels)") from None
     card = parse_card(data, cp)
     merged = _fields(card)
     for f in card.__dataclass_fields__:
@@ -224,10 +227,11 @@ def read_pipeline_json(path: Path) -> ModelCard:
         return ModelCard()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        steps = list(_walk(data))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return ModelCard()
     kw: dict[str, Any] = {"path": path}
-    for t in _walk(data):
+    for t in steps:
         typ = str(t.get("type", ""))
         try:
             if typ == "Normalize":

@@ -13,7 +13,7 @@ video (``FrameKey``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +101,11 @@ def _videos(project: Any, video_ids: Sequence[int] | None) -> tuple[int, ...]:
 def _run_name(project: Any, run: int | None) -> str:
     if run is None:
         return "predictions without a run"
+    from pose_studio.store.runs import model_label
+
     for r in project.model_runs():
         if r.id == run:
-            pose = r.params.get("pose") if isinstance(r.params, dict) else None
-            name = pose.get("name") if isinstance(pose, dict) else None
-            return str(name or r.model_path.replace("\\", "/").rsplit("/", 1)[-1])
+            return model_label(r.model_path, r.params) or f"run {run}"
     return f"run {run}"
 
 
@@ -140,15 +140,35 @@ def evaluate_run(project: Any, run: int | None, *, video_ids: Sequence[int] | No
 
 
 def compare_runs(project: Any, run_a: int | None, run_b: int | None, *,
-                 video_ids: Sequence[int] | None = None, top: int = 10) -> RunComparison:
+                 video_ids: Sequence[int] | None = None, top: int = 10,
+                 progress: Callable[[int, int], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> RunComparison:
     """Two runs against the same labels, and the frames that changed most: labeled frames by
-    how much their OKS changed, then frames where the two runs disagree most."""
+    how much their OKS changed, then frames where the two runs disagree most.
+
+    ``progress(done, total)`` is called after each of its steps; when ``cancelled()`` turns
+    true it stops between steps (:class:`InferenceError`). Safe on a worker thread.
+    """
+    steps = 6
+
+    def step(done: int) -> None:
+        if cancelled is not None and cancelled():
+            raise InferenceError("the comparison was cancelled")
+        if progress is not None:
+            progress(done, steps)
+
     vids = _videos(project, video_ids)
+    step(0)
     pa = _predictions(project, vids, run_a)
+    step(1)
     pb = _predictions(project, vids, run_b)
+    step(2)
     gt = _points(project, vids, None, "user")
+    step(3)
     ea = evaluate_run(project, run_a, video_ids=vids, labels=gt, predictions=pa)
+    step(4)
     eb = evaluate_run(project, run_b, video_ids=vids, labels=gt, predictions=pb)
+    step(5)
     keys = np.union1d(np.union1d(pa.frames, pb.frames), ea.scores.frames)
     agree = agreement(pa, pb, project.skeleton.sigma_array(), keys)
     oks_a = np.full(len(keys), np.nan)
@@ -165,6 +185,8 @@ def compare_runs(project: Any, run_a: int | None, run_b: int | None, *,
              (not labeled[i] and agree[i] < 1.0 - 1e-9)][:max(0, top)]
     changed = tuple(FrameChange(_key(vids, int(keys[i])), float(oks_a[i]), float(oks_b[i]),
                                 float(agree[i])) for i in order)
+    if progress is not None:
+        progress(steps, steps)
     return RunComparison(ea, eb, tuple(project.skeleton.keypoints),
                          int((gt.vis > 0).any(axis=1).sum()),
                          int(np.unique(gt.frames).size), changed)

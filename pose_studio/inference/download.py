@@ -281,3 +281,15 @@ def get_model(entry: CatalogueEntry, folder: str | Path, *, mirror: str | None =
     _write_record(folder, record)
     return DownloadResult(entry.name, path, model_file, digest, size, resumed_from=resumed,
                           first_download=first, description=description)
+
+
+def installed(folder: str | Path) -> dict[str, Path]:
+    """``{name: model file}`` of the catalogue models downloaded into ``folder`` (those whose
+    file is still there)."""
+    folder = Path(folder).expanduser()
+    out: dict[str, Path] = {}
+    for name, rec in sorted(_read_record(folder).items()):
+        rel = rec.get("model_file") if isinstance(rec, dict) else None
+        if isinstance(rel, str) and rel and (folder / name / rel).is_file():
+            out[str(name)] = folder / name / rel
+    return out

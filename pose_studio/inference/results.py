@@ -10,6 +10,8 @@ import numpy as np
 
 from pose_studio.core import geometry as geo
 from pose_studio.core.annotation import Instance, InstanceKind, Visibility
+from pose_studio.core.candidates import KeypointCandidates, local_peaks
+from pose_studio.inference import decode as dec
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +30,7 @@ class CropMaps:
     maps: np.ndarray | None = None
     simcc_x: np.ndarray | None = None
     simcc_y: np.ndarray | None = None
+    dark_kernel: int = 11  # the blur of DARK's sub-pixel step (the model's heatmap sigma)
 
     def keypoint_map(self, keypoint: int | None = None) -> np.ndarray:
         """One ``(h, w)`` float32 map in map pixels: one keypoint, or the max over all."""
@@ -42,6 +45,26 @@ class CropMaps:
         sx = np.clip(sx, 0.0, None)
         sy = np.clip(sy, 0.0, None)
         return (sy[:, :, None] * sx[:, None, :]).max(axis=0).astype(np.float32)
+
+    def candidates(self, max_peaks: int = 4, min_rel: float = 0.1) -> KeypointCandidates:
+        """Each keypoint's map peaks (the argmax and the places the model also considered),
+        in image pixels, strongest first: see :mod:`pose_studio.core.candidates`. Heatmap
+        peaks get DARK's sub-pixel step, as the prediction's own keypoints do."""
+        k = len(self.maps) if self.kind == "heatmap" and self.maps is not None else \
+            len(self.simcc_x) if self.simcc_x is not None else 0
+        a = np.asarray(self.map_to_image, dtype=np.float64).reshape(2, 3)
+        per_kp: list[list[tuple[float, float, float]]] = []
+        for j in range(k):
+            m = self.keypoint_map(j).astype(np.float64)
+            pk = local_peaks(m, max_peaks, min_rel, subpixel=self.kind != "heatmap")
+            if self.kind == "heatmap" and pk:
+                locs = np.array([[(x, y) for x, y, _ in pk]])
+                maps = np.repeat(m[None, None].astype(np.float32), len(pk), axis=1)
+                locs = dec.refine_dark(locs, maps, self.dark_kernel)[0]
+                pk = [(float(x), float(y), v) for (x, y), (_, _, v) in zip(locs, pk)]
+            per_kp.append([(float(p[0]), float(p[1]), v) for x, y, v in pk
+                           for p in [a @ np.array([x, y, 1.0])]])
+        return KeypointCandidates.from_peaks(per_kp, max_peaks)
 
     def to_image(self, frame_size: tuple[int, int], keypoint: int | None = None) -> np.ndarray:
         """The map warped into image space: ``(H, W)`` float32 for ``frame_size (W, H)``."""

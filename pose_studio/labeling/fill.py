@@ -25,19 +25,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
-from pose_studio.core.fusion import Estimate, FusionParams, fuse, model_estimate, person_scale
+from pose_studio.core.candidates import KeypointCandidates
+from pose_studio.core.fusion import Estimate, FusionParams, fuse
 from pose_studio.core.interpolate import interpolate_track
-from pose_studio.labeling.flow import FlowParams, _match, propagate
+from pose_studio.labeling.flow import FlowParams, propagate
+from pose_studio.labeling.model_step import Redetect, model_estimates
 
 __all__ = ["Filled", "fill_track"]
 
 
 @dataclass(frozen=True, eq=False)
 class Filled:
-    """A filled frame: the proposal and its keypoints' sigmas (px; inf: unlabeled)."""
+    """A filled frame: the proposal, its keypoints' sigmas (px; inf: unlabeled) and where the
+    model put them before any learned offset (``(K, 2)``, NaN: nowhere; None: no model)."""
 
     instance: Instance
     sigma: np.ndarray
+    model: np.ndarray | None = None
 
 
 def _interp_estimates(keys: Mapping[int, Instance], frames: Sequence[int],
@@ -66,6 +70,10 @@ def fill_track(
     frames: Iterable[int],
     *,
     predictions: Mapping[int, Sequence[Instance]] | None = None,
+    candidates: Mapping[int, Sequence[KeypointCandidates | None]] | None = None,
+    flip_perm: np.ndarray | None = None,
+    redetect: Redetect | None = None,
+    model_offset: np.ndarray | None = None,
     key_sigmas: Mapping[int, np.ndarray] | None = None,
     sigmas: Sequence[float] | np.ndarray | None = None,
     flow: FlowParams | None = None,
@@ -76,6 +84,10 @@ def fill_track(
     track's labels, ``{frame: instance}``); keyframes themselves are skipped.
 
     ``key_sigmas``: per keyframe, its points' uncertainty (default: a user label's).
+    ``candidates``, ``flip_perm`` and ``redetect``: the predictions' heatmap peaks and
+    re-running the model around the person, and ``model_offset`` (the model's learned offset
+    on this track), as for :func:`pose_studio.labeling.flow.propagate`; the prior is what the
+    flow from both sides and the interpolation agree on.
     """
     fu = fusion or FusionParams()
     ks = sorted(keyframes)
@@ -115,17 +127,16 @@ def fill_track(
             est = [e for e in (fwd.get(f), bwd.get(f), interp.get(f)) if e is not None]
             if not est:
                 continue
-            if predictions is not None and predictions.get(f):
-                preds = list(predictions[f])
+            raw = None
+            if predictions is not None or redetect is not None:
                 guess, gs, _ = fuse(est, fu)
-                ok = np.isfinite(gs)
-                draft = Instance(xy=np.where(ok[:, None], guess, 0.0),
-                                 visibility=np.where(ok, 2, 0), track_id=track_id)
-                m = _match([draft], preds, sig_k)
-                if 0 in m:
-                    p = preds[m[0]]
-                    scale = person_scale(p) if p.box() is not None else person_scale(draft)
-                    est.append(model_estimate(p, fu, scale))
+                prior = Estimate(guess, gs, Provenance.INTERPOLATED)
+                m = model_estimates(f, [prior], [track_id], predictions=predictions,
+                                    candidates=candidates, redetect=redetect,
+                                    oks_sigmas=sig_k, fusion=fu, flip_perm=flip_perm)[0]
+                if m is not None:
+                    raw = np.where(m.valid[:, None], m.xy, np.nan)
+                    est.append(m.shifted(model_offset) if model_offset is not None else m)
             xy, sg, w = fuse(est, fu)
             ok = np.isfinite(sg)
             if not ok.any():
@@ -140,5 +151,5 @@ def fill_track(
             out[f] = Filled(Instance(
                 xy=np.where(ok[:, None], xy, 0.0), kind=InstanceKind.USER,
                 visibility=np.where(ok, vis, int(Visibility.UNLABELED)),
-                provenance=np.where(ok, prov, int(Provenance.USER)), track_id=track_id), sg)
+                provenance=np.where(ok, prov, int(Provenance.USER)), track_id=track_id), sg, raw)
     return out

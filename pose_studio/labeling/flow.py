@@ -20,16 +20,18 @@ reports progress and can be cancelled between frames, so a worker thread can run
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
-from pose_studio.core.fusion import Estimate, FusionParams, fuse, model_estimate, person_scale
-from pose_studio.core.tracking import box_area, instance_box, pose_oks_matrix
+from pose_studio.core.candidates import KeypointCandidates
+from pose_studio.core.fusion import Estimate, FusionParams, fuse
+from pose_studio.labeling.model_step import Redetect, model_estimates
 
+#: The sigma (px) of a point known only roughly (where it was last seen).
+ROUGHLY = 1e6
 __all__ = ["FlowParams", "PropagationResult", "Stop", "flow_step", "propagate"]
 
 
@@ -59,12 +61,16 @@ class Stop:
 @dataclass(frozen=True, eq=False)
 class PropagationResult:
     """``frames[f]``: one instance per start instance (None where nothing is left);
-    ``sigmas[f]``: their keypoint uncertainties in pixels ((n, K), inf: unlabeled)."""
+    ``sigmas[f]``: their keypoint uncertainties in pixels ((n, K), inf: unlabeled);
+    ``model[f]``: where the model put each instance's keypoints on that frame, before any
+    learned offset ((n, K, 2), NaN where it had nothing): what
+    :func:`pose_studio.core.fusion.learn_offsets` compares a person's fixes with."""
 
     frames: dict[int, tuple[Instance | None, ...]]
     sigmas: dict[int, np.ndarray]
     stops: tuple[Stop, ...]
     cancelled: bool = False
+    model: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -120,37 +126,6 @@ def flow_step(prev_gray: np.ndarray, next_gray: np.ndarray, pts: np.ndarray,
     return new, fb, reasons
 
 
-def _match(carried: Sequence[Instance | None], preds: Sequence[Instance],
-           sigmas: np.ndarray) -> dict[int, int]:
-    """carried index -> prediction index: same track id when both have one, else the
-    assignment that maximises OKS (pairs under 0.1 are left apart)."""
-    out: dict[int, int] = {}
-    free_c = [i for i, c in enumerate(carried) if c is not None]
-    free_p = list(range(len(preds)))
-    for i in list(free_c):
-        tid = carried[i].track_id  # type: ignore[union-attr]
-        if tid is None:
-            continue
-        for j in free_p:
-            if preds[j].track_id == tid:
-                out[i] = j
-                free_c.remove(i)
-                free_p.remove(j)
-                break
-    if free_c and free_p:
-        a = [carried[i] for i in free_c]
-        o = pose_oks_matrix(
-            np.array([c.xy for c in a]), np.array([c.labeled for c in a]),  # type: ignore[union-attr]
-            np.array([box_area(instance_box(c)) for c in a]),  # type: ignore[arg-type]
-            np.array([preds[j].xy for j in free_p]),
-            np.array([np.isfinite(preds[j].xy).all(1) for j in free_p]), sigmas)
-        rows, cols = linear_sum_assignment(-o)
-        for r, c in zip(rows, cols):
-            if o[r, c] >= 0.1:
-                out[free_c[r]] = free_p[c]
-    return out
-
-
 def _history_motion(start: Sequence[Instance], history: Sequence[Sequence[Instance | None]]
                     | None, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Velocity and acceleration (NaN: unknown) of each start instance's points from its
@@ -178,6 +153,10 @@ def propagate(
     to_frame: int,
     *,
     predictions: Mapping[int, Sequence[Instance]] | None = None,
+    candidates: Mapping[int, Sequence[KeypointCandidates | None]] | None = None,
+    flip_perm: np.ndarray | None = None,
+    redetect: Redetect | None = None,
+    model_offsets: Sequence[np.ndarray | None] | None = None,
     sigmas: Sequence[float] | np.ndarray | None = None,
     params: FlowParams | None = None,
     fusion: FusionParams | None = None,
@@ -198,6 +177,18 @@ def propagate(
         get_frame: ``frame index -> BGR or grey image``.
         predictions: ``{frame: predicted instances}`` to fill with (None: flow only; a point
             the flow stops carrying then stops for good).
+        candidates: ``{frame: per prediction (same order), its heatmap peaks}``: the model's
+            point is then the peak that agrees best with the flow and the motion
+            (:func:`pose_studio.core.fusion.candidate_estimate`), so a left/right confusion or
+            a second-best peak of the model is resolved by where the point was.
+        flip_perm: The skeleton's flip permutation: a keypoint's candidates then include its
+            flip partner's peaks.
+        redetect: Runs the model on a crop around where each person is now (see
+            :mod:`pose_studio.labeling.model_step`); the stored predictions are then used
+            only for a person it cannot crop.
+        model_offsets: Per start instance, the model's offset on that person learned from a
+            person's fixes (:func:`pose_studio.core.fusion.learn_offsets`; ``(K, 2)``,
+            None: none), added to the model's points.
         sigmas: OKS sigmas, to match carried instances to predictions without track ids.
         start_sigmas: Per start instance, its keypoints' uncertainty in pixels (default: a
             user label's, ``fusion.user_sigma``); pass what a previous run returned to go on
@@ -220,9 +211,10 @@ def propagate(
     carried_on = [s.labeled.copy() for s in start]  # the flow still follows the point
     frames_out: dict[int, tuple[Instance | None, ...]] = {}
     sig_out: dict[int, np.ndarray] = {}
+    model_out: dict[int, np.ndarray] = {}
     stops: list[Stop] = []
     prev = _gray(get_frame(from_frame)) if start else None
-    filling = predictions is not None
+    filling = predictions is not None or redetect is not None
     cancelled = False
     for n, f in enumerate(targets):
         if cancel is not None and cancel():
@@ -265,28 +257,38 @@ def propagate(
             motion_est.append(Estimate(guess, np.where(m_ok, m_sg, np.inf),
                                        Provenance.PROPAGATED, start[i].visibility))
         model: list[Estimate | None] = [None] * len(start)
-        if filling and predictions.get(f):  # type: ignore[union-attr]
-            preds = list(predictions[f])  # type: ignore[index]
-            draft: list[Instance | None] = []
+        if filling:
+            priors: list[Estimate | None] = []
             for i in range(len(start)):
-                # where each point is now, or was last (to find this person's prediction)
-                ok = flow_est[i].valid | motion_est[i].valid | np.isfinite(sg[i])
-                pos = np.where(flow_est[i].valid[:, None], flow_est[i].xy,
-                               np.where(motion_est[i].valid[:, None], motion_est[i].xy, xy[i]))
-                draft.append(Instance(xy=np.where(ok[:, None], pos, 0.0),
-                                      visibility=np.where(ok, 2, 0),
-                                      track_id=start[i].track_id) if ok.any() else None)
-            for ci, pj in _match(draft, preds, sig_k).items():
-                scale = person_scale(preds[pj]) if preds[pj].box() is not None else \
-                    person_scale(start[ci])
-                model[ci] = model_estimate(preds[pj], fu, scale)
+                pxy, psg, _ = fuse([flow_est[i], motion_est[i]], fu)
+                # a point neither the flow nor the motion has is still where it was last,
+                # roughly: enough to find the person, not to choose between peaks
+                last = ~np.isfinite(psg) & np.isfinite(sg[i])
+                pxy = np.where(last[:, None], xy[i], pxy)
+                psg = np.where(last, ROUGHLY, psg)
+                ok = np.isfinite(psg)
+                priors.append(Estimate(pxy, psg, Provenance.PROPAGATED) if ok.any() else None)
+            model = model_estimates(f, priors, [s.track_id for s in start],
+                                    predictions=predictions, candidates=candidates,
+                                    redetect=redetect, oks_sigmas=sig_k, fusion=fu,
+                                    flip_perm=flip_perm)
+            raw = np.full((len(start), k, 2), np.nan)
+            for i, est_i in enumerate(model):
+                if est_i is None:
+                    continue
+                raw[i] = np.where(est_i.valid[:, None], est_i.xy, np.nan)
+                off = model_offsets[i] if model_offsets is not None else None
+                if off is not None:
+                    model[i] = est_i.shifted(off)
+            model_out[f] = raw
         insts: list[Instance | None] = []
         sig_f = np.full((len(start), k), np.inf)
         for i, s in enumerate(start):
             est = [flow_est[i], motion_est[i]] + ([model[i]] if model[i] is not None else [])
             fxy, fsg, w = fuse(est, fu)  # type: ignore[arg-type]
             ok = np.isfinite(fsg)
-            new_vel = np.where(ok[:, None], fxy - xy[i], np.nan)
+            # a point the model has just filled in had no place before: no velocity yet
+            new_vel = np.where((ok & np.isfinite(sg[i]))[:, None], fxy - xy[i], np.nan)
             acc[i] = np.where(ok[:, None] & np.isfinite(vel[i]), new_vel - vel[i], np.nan)
             vel[i] = new_vel
             xy[i] = np.where(ok[:, None], fxy, xy[i])
@@ -309,4 +311,4 @@ def propagate(
         prev = cur
         if progress is not None:
             progress(n + 1, len(targets))
-    return PropagationResult(frames_out, sig_out, tuple(stops), cancelled)
+    return PropagationResult(frames_out, sig_out, tuple(stops), cancelled, model_out)

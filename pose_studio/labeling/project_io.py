@@ -1,7 +1,10 @@
-"""The store side of the labeling tools: read a video's instances, write a proposal.
+"""The store side of the labeling tools that is not an edit: read a video's instances, and
+store derived predictions (smoothing) as a new model run.
 
-Each write is ONE transaction (``Project.import_transaction``): all of a command's changes
-land, or none. (The window will route the same proposals through its undo journal.)
+Labels, and the tracks of predictions, change through the edit journal (``pose_studio.app``:
+``proposal_edits``, ``carry``, ``tracks``): one step each, undoable from the window and from
+``pose-studio undo``. Model output is not a history step (it is recomputable and kept run by
+run), so a new run of smoothed predictions is written here, in one transaction.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pose_studio.core.annotation import Instance
-from pose_studio.core.proposals import Proposal
-from pose_studio.store.errors import ProjectError
 from pose_studio.store.project import Project
 
 Items = list[tuple[int, Instance]]
@@ -26,34 +27,6 @@ def video_items(project: Project, video_id: int, frames: tuple[int, int] | None 
         if frames is None or frames[0] <= f < frames[1]:
             out.append((f, inst))
     return out
-
-
-def write_proposal(project: Project, video_id: int, proposal: Proposal) -> Proposal:
-    """Apply a proposal in one transaction; returns it with the added instances' new ids."""
-    added = []
-    with project.import_transaction() as w:
-        for inst in proposal.delete:
-            if inst.id is None:
-                raise ProjectError("cannot delete an instance that was never stored")
-            w.delete_instance(inst.id)
-        for inst in proposal.replace:
-            w.update_instance(inst)
-        for f, inst in proposal.add:
-            added.append((f, w.add_instance(video_id, f, inst.replace(id=None))))
-    return Proposal(tuple(added), proposal.replace, proposal.delete)
-
-
-def write_tracks(project: Project, numbers: Mapping[int, int], *, prefix: str = "track"
-                 ) -> dict[int, int]:
-    """Create one track per track number and point the instances at them, in one
-    transaction: ``numbers`` is ``{instance id: track number}``. Only ``track_id`` changes.
-    Returns ``{track number: new track id}``."""
-    ids: dict[int, int] = {}
-    with project.import_transaction() as w:
-        for n in sorted(set(numbers.values())):
-            ids[n] = w.create_track(f"{prefix} {n + 1}")
-        w.set_track_ids({i: ids[n] for i, n in numbers.items()})
-    return ids
 
 
 def write_new_run(project: Project, video_id: int, items: list[tuple[int, Instance]], *,

@@ -28,7 +28,7 @@ __all__ = ["CopyReport", "copy_project"]
 #: Tables in an order that satisfies their foreign keys.
 TABLES = ("project_meta", "skeletons", "videos", "frames", "tracks", "model_runs", "instances",
           "shown_runs", "frame_summary", "source_images", "categories", "instance_meta",
-          "frame_meta", "regions", "edit_journal", "assignments", "run_chunks")
+          "frame_meta", "regions", "edit_journal", "suggestions", "assignments", "run_chunks")
 _BATCH = 5000
 
 

@@ -137,6 +137,16 @@ class DatasetReads:
         rec = self.video(video_id)
         return int(rec.width), int(rec.height)
 
+    def image_sizes(self, video_id: int) -> dict[tuple[int, int], int]:
+        """``{(width, height): images}`` of an image set's recorded images (empty for videos
+        and for image folders added before format 5); unknown sizes are left out."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT width, height, COUNT(*) FROM source_images WHERE video_id = ? "
+                "AND width IS NOT NULL AND height IS NOT NULL GROUP BY width, height",
+                (video_id,)).fetchall()
+        return {(int(w), int(h)): int(n) for w, h, n in rows}
+
     def categories(self) -> list[CategoryRecord]:
         with self._read() as conn:
             rows = conn.exec_driver_sql(

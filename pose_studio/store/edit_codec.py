@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind
-from pose_studio.core.edits import Change, Edit
+from pose_studio.core.edits import Change, Edit, TrackChange
 from pose_studio.store.errors import ProjectError
 
 __all__ = ["MAX_DECODED_BYTES", "decode_edit", "encode_edit"]
@@ -74,10 +74,13 @@ def encode_edit(edit: Edit) -> bytes:
     kps, arrays["kps_set"] = _opt(
         [None if s.kp_scores is None else s.kp_scores for s in states], np.zeros(k), "<f4")
     arrays["kps"] = kps.reshape(m, k)
-    # format 8: the stored version of each state (-1: none); older entries have no such array
+    # format 10: the stored version of each state (-1: none); older entries have no such array
     arrays["version"] = np.array([-1 if s.version is None else s.version for s in states], "<i8")
-    header = {"label": edit.label, "merge_key": edit.merge_key, "k": k,
-              "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in arrays.items()]}
+    header: dict[str, Any] = {
+        "label": edit.label, "merge_key": edit.merge_key, "k": k,
+        "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in arrays.items()]}
+    if edit.tracks:  # track rows created, renamed or deleted: [id, name before, name after]
+        header["tracks"] = [[t.track_id, t.before, t.after] for t in edit.tracks]
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     body = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values())
     return MAGIC + zlib.compress(struct.pack("<I", len(head)) + head + body, 6)
@@ -142,7 +145,20 @@ def _rebuild(header: dict[str, Any], a: dict[str, np.ndarray]) -> Edit:
             after, j = states[j], j + 1
         changes.append(Change(int(a["video"][i]), int(a["frame"][i]), before, after))
     key = header.get("merge_key")
-    return Edit(str(header["label"]), tuple(changes), None if key is None else str(key))
+    return Edit(str(header["label"]), tuple(changes), None if key is None else str(key),
+                _tracks(header.get("tracks", [])))
+
+
+def _tracks(rows: Any) -> tuple[TrackChange, ...]:
+    if not isinstance(rows, list):
+        raise ValueError("bad track changes")
+    out = []
+    for row in rows:
+        if (not isinstance(row, list) or len(row) != 3 or type(row[0]) is not int
+                or not all(v is None or isinstance(v, str) for v in row[1:])):
+            raise ValueError("bad track change")
+        out.append(TrackChange(row[0], row[1], row[2]))
+    return tuple(out)
 
 
 def _state(a: dict[str, np.ndarray], i: int) -> Instance:

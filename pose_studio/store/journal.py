@@ -9,7 +9,7 @@ it), which is what several annotators on one project will need.
 
 The journal is a stack: ``done`` steps, then the ``undone`` ones (the redo list, newest undo
 first in redo order). A new edit drops the redo list, as in every editor. Imports are steps too
-(``journal_import.py``).
+(``journal_import.py``), and so are changes of the project's skeleton (``skeleton_change.py``).
 
 Who: the ``user`` argument, else ``$POSE_STUDIO_USER``, else the OS login.
 """
@@ -21,7 +21,7 @@ import time
 from sqlalchemy import Connection
 
 from pose_studio.core.edits import Edit, apply
-from pose_studio.store import journal_import, server
+from pose_studio.store import journal_import, server, skeleton_change
 from pose_studio.store.edit_codec import decode_edit, encode_edit
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import (
@@ -137,10 +137,16 @@ def _step_in(host: JournalHost, *, undoing: bool, who: str, exclusive: bool) -> 
         store = ConnStore(host, conn, who)
         done: Edit | None = None
         server.note_change(conn, "history")
+        skeleton = None
+        if kind in ("import", skeleton_change.KIND) and not exclusive \
+                and conn.dialect.name == "postgresql":
+            raise _NeedsExclusive  # both touch every video: the whole project's lock
         if kind == "import":
-            if not exclusive and conn.dialect.name == "postgresql":
-                raise _NeedsExclusive
             journal_import.step(host, conn, store, seq, label, undoing=undoing)
+        elif kind == skeleton_change.KIND:
+            server.note_change(conn, "skeleton")
+            skeleton = skeleton_change.step(conn, seq, row[3], undoing=undoing,
+                                            where=f"step {seq} of the history of {host.path}")
         else:
             edit = decode_edit(row[3], f"step {seq} of the history of {host.path}")
             todo = edit.inverse() if undoing else edit
@@ -156,6 +162,8 @@ def _step_in(host: JournalHost, *, undoing: bool, who: str, exclusive: bool) -> 
                 "UPDATE edit_journal SET undone = 0, undone_by = NULL, undone_at = NULL "
                 "WHERE seq = ?", (seq,))
         entry = read_entry(conn, seq)
+    if skeleton is not None:  # committed: the open project works with it from now on
+        skeleton_change.adopt(host, skeleton)
     return Applied(entry, store.frames(), done)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import getpass
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from sqlalchemy import Connection
 from pose_studio.core.annotation import Instance
 from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.skeleton import Skeleton
-from pose_studio.store import bulk, server, summary
+from pose_studio.store import bulk, ids, server, summary
 from pose_studio.store.codec import (
     READ_COLUMNS,
     UPDATE_SQL,
@@ -131,8 +132,28 @@ class ConnStore:
         self.touched: dict[int, set[int]] = {}
         self._k = host.skeleton.num_keypoints
         self._seen: dict[int, int] = {}  # instance id -> version read by current()
+        self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
+
+    def prefetch(self, instance_ids: Iterable[int]) -> None:
+        """Read these instances in a few queries instead of one each (a big batch, e.g. a
+        tracking run, checks thousands of ``before`` states)."""
+        todo = sorted({int(i) for i in instance_ids} - self._known.keys())
+        cols = ", ".join(READ_COLUMNS)
+        for a in range(0, len(todo), 500):
+            chunk = todo[a:a + 500]
+            rows = self.conn.exec_driver_sql(
+                f"SELECT id, video_id, frame_idx, {cols} FROM instances WHERE id IN "
+                f"({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
+            self._known.update(dict.fromkeys(chunk))
+            for r in rows:
+                inst = instance_from_row(r[3:])
+                if inst.version is not None:
+                    self._seen[int(r[0])] = inst.version
+                self._known[int(r[0])] = (int(r[1]), int(r[2]), inst)
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
+        if instance_id in self._known:
+            return self._known[instance_id]
         row = self.conn.exec_driver_sql(
             f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
             (instance_id,)).first()
@@ -158,6 +179,7 @@ class ConnStore:
         version = (inst.version or 0) + 1 if inst.id is not None else 1
         new_id = bulk.insert_instance(self.conn, instance_row(
             inst, video_id, frame_idx, time.time(), user=self.user, version=version))
+        self._known.pop(new_id, None)
         self.touched.setdefault(video_id, set()).add(frame_idx)
         return inst.replace(id=new_id, version=version, edited_by=self.user)
 
@@ -171,10 +193,12 @@ class ConnStore:
         if got is None:
             raise self._raced(inst.id)
         self._seen[inst.id] = int(got)
+        self._known.pop(int(inst.id), None)
         self.touched.setdefault(video_id, set()).add(frame_idx)
         return inst.replace(version=int(got), edited_by=self.user)
 
     def remove(self, instance_id: int) -> None:
+        self._known.pop(int(instance_id), None)
         expected = self._seen.get(instance_id)
         if expected is None:
             cur = self.current(instance_id)
@@ -185,6 +209,31 @@ class ConnStore:
         if row is None:
             raise self._raced(instance_id)
         self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
+
+    # --- tracks (core.edits.TrackStore) ---------------------------------------------------------
+    def track_name(self, track_id: int) -> str | None:
+        name = self.conn.exec_driver_sql(
+            "SELECT name FROM tracks WHERE id = ?", (track_id,)).scalar()
+        return None if name is None else str(name)
+
+    def put_track(self, track_id: int, name: str) -> None:
+        if self.track_name(track_id) is None:  # an explicit id: undo/redo keep the same one
+            self.conn.exec_driver_sql(
+                "INSERT INTO tracks (id, name, created_at) VALUES (?, ?, ?)",
+                (track_id, name, time.time()))
+            ids.catch_up(self.conn, "tracks", track_id)  # a server's sequence moves past it
+        else:
+            self.conn.exec_driver_sql("UPDATE tracks SET name = ? WHERE id = ?", (name, track_id))
+
+    def drop_track(self, track_id: int) -> None:
+        # Deleting a row instances still point at would untrack them behind the edit's back
+        # (ON DELETE SET NULL): refuse, the edit must move them first.
+        n = self.conn.exec_driver_sql(
+            "SELECT count(*) FROM instances WHERE track_id = ?", (track_id,)).scalar_one()
+        if n:
+            raise StaleEditError(f"track {track_id} still has {n} instances (added since); "
+                                 "nothing was changed")
+        self.conn.exec_driver_sql("DELETE FROM tracks WHERE id = ?", (track_id,))
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""

@@ -24,7 +24,11 @@ History:
        box-only areas). Old image folders get no ``source_images`` rows: readers list them.
     7: ``edit_journal``: the undo history, kept in the file (``store/journal.py``); empty for
        upgraded files (their history starts at the upgrade).
-    8: several annotators and batch runs on a cluster: ``instances.version`` (1 for existing
+    8: ``suggestions``: frames worth looking at and their done marks (``store/suggestions.py``);
+       empty for upgraded files.
+    9: ``edit_journal.kind`` may be ``skeleton``: a change of the project's skeleton (every
+       instance following) is one step of the history (``store/skeleton_change.py``).
+    10: several annotators and batch runs on a cluster: ``instances.version`` (1 for existing
        rows) and ``instances.edited_by``, an index on ``edit_journal (made_by, seq)`` (each
        user undoes their own steps), ``assignments`` (work given to annotators) and
        ``run_chunks`` (the chunks of a batch run already written, so a retry writes none
@@ -32,9 +36,9 @@ History:
 
 One mechanism for both backends: a PostgreSQL database is created at the current version from
 the ORM metadata (``Base.metadata.create_all``) and, like a file, upgraded by these steps from
-then on; steps from 8 on build their DDL from the ORM tables, compiled for the connection's
-database (``_create``, ``_add_column``), so one step serves both. Steps 1-7 exist only for
-files (no database is older than 8) and stay as they were written.
+then on; steps from 10 on build their DDL from the ORM tables, compiled for the connection's
+database (``_create``, ``_add_column``), so one step serves both. Steps 1-9 exist only for
+files (no database is older than 10) and stay as they were written.
 
 Why not Alembic: its version record is a revision id in its own table, but the version of a
 file must stay the integer in ``schema_version``, because every released Pose Studio reads it
@@ -189,6 +193,39 @@ def _add_edit_journal(conn: Connection) -> None:
     )
 
 
+def _add_suggestions(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE TABLE suggestions (video_id INTEGER NOT NULL, frame_idx INTEGER NOT NULL, "
+        "kinds TEXT NOT NULL, reason TEXT NOT NULL, score FLOAT NOT NULL, "
+        "created_at FLOAT NOT NULL, done_at FLOAT, done_by TEXT, "
+        "PRIMARY KEY (video_id, frame_idx), "
+        "FOREIGN KEY(video_id) REFERENCES videos (id) ON DELETE CASCADE) WITHOUT ROWID"
+    )
+
+
+def _allow_skeleton_steps(conn: Connection) -> None:
+    """The journal's ``kind`` may be ``skeleton`` too. SQLite cannot change a CHECK constraint,
+    so the table is rebuilt (same columns, rows and seq counter)."""
+    counter = conn.exec_driver_sql(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'edit_journal'").scalar()
+    conn.exec_driver_sql(
+        "CREATE TABLE edit_journal_v8 (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "kind VARCHAR NOT NULL, label TEXT NOT NULL, made_by TEXT NOT NULL, "
+        "made_at FLOAT NOT NULL, undone INTEGER NOT NULL, undone_by TEXT, undone_at FLOAT, "
+        "video_id INTEGER, first_frame INTEGER, last_frame INTEGER, n_frames INTEGER NOT NULL, "
+        "n_instances INTEGER NOT NULL, merge_key TEXT, payload BLOB NOT NULL, stash BLOB, "
+        "CONSTRAINT journal_kind CHECK (kind IN ('edit', 'import', 'skeleton')), "
+        "CONSTRAINT journal_undone CHECK (undone IN (0, 1)))"
+    )
+    conn.exec_driver_sql("INSERT INTO edit_journal_v8 SELECT * FROM edit_journal")
+    conn.exec_driver_sql("DROP TABLE edit_journal")
+    conn.exec_driver_sql("ALTER TABLE edit_journal_v8 RENAME TO edit_journal")
+    if counter is not None:  # a step number is never handed out twice
+        conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = 'edit_journal'")
+        conn.exec_driver_sql(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('edit_journal', ?)", (counter,))
+
+
 def _create(conn: Connection, table: str) -> None:
     """``CREATE TABLE`` (and its indexes) as the ORM declares it, for this database."""
     t = Base.metadata.tables[table]
@@ -216,7 +253,7 @@ def _add_team_tables(conn: Connection) -> None:
 
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
-    _add_edit_journal, _add_team_tables,
+    _add_edit_journal, _add_suggestions, _allow_skeleton_steps, _add_team_tables,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -337,6 +337,11 @@ class Project(ImportOps, PredictionOps, TeamOps, DatasetReads):
                 ps_begin="EXCLUSIVE", ps_sync="NORMAL")
             self._read_engine = self._engine.execution_options(isolation_level="REPEATABLE READ")
 
+    def reload_skeleton(self) -> Skeleton:
+        """Re-read the stored skeleton (another annotator may have changed it) and use it."""
+        self._skeleton = self._load_skeleton()
+        return self._skeleton
+
     def _load_skeleton(self) -> Skeleton:
         with self._read() as conn:
             text = conn.exec_driver_sql("SELECT json FROM skeletons ORDER BY id LIMIT 1").scalar()

@@ -23,7 +23,7 @@ from pose_studio.store.errors import ProjectError
 from pose_studio.store.schema import KIND_PREDICTED
 
 __all__ = ["RunInfo", "RunKeypoints", "ShownRuns", "filter_sql", "follow_newest",
-           "prepare_write", "read_keypoints", "run_infos", "set_shown", "shown"]
+           "model_label", "prepare_write", "read_keypoints", "run_infos", "set_shown", "shown"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ def follow_newest(conn: Connection, video_id: int) -> None:
         return
     if newest != cur.run_id or conn.exec_driver_sql(
             "SELECT 1 FROM shown_runs WHERE video_id = ?", (video_id,)).first() is None:
-        _show(conn, ShownRuns(video_id, newest, cur.compare_run_id, False))
+        # never one run as A and B: the newest was B, so the old A becomes B
+        comp = cur.compare_run_id if cur.compare_run_id != newest else cur.run_id
+        _show(conn, ShownRuns(video_id, newest, comp, False))
 
 
 def set_shown(conn: Connection, video_id: int, run: int | str | None,
@@ -210,14 +212,31 @@ def run_infos(conn: Connection, video_id: int | None = None) -> list[RunInfo]:
             params = json.loads(params_json) if params_json else None
         except ValueError:
             params = None
-        name = ""
-        if isinstance(params, dict):
-            pose = params.get("pose")
-            name = str(pose.get("name", "")) if isinstance(pose, dict) else ""
         out.append(RunInfo(run_id, int(vid), int(n), int(nf), int(f0), int(f1), path or "",
-                           name or (str(path).rsplit("/", 1)[-1] if path else ""),
-                           float(created or 0.0), params if isinstance(params, dict) else None))
+                           model_label(path or "", params), float(created or 0.0),
+                           params if isinstance(params, dict) else None))
     return out
+
+
+#: File names that say nothing of the model (mmdeploy SDK folders): the folder names it.
+_GENERIC_STEMS = frozenset({"end2end", "model", "best", "last"})
+
+
+def model_label(model_path: str, params: Any) -> str:
+    """A run's model in a few words: the file's stem (its folder's name for ``end2end.onnx``
+    and the like), with the card's name when that says something else (a converted copy keeps
+    its original's card: ``hrnet-int8 (posestudio-hrnet-coco17)``)."""
+    parts = str(model_path).replace("\\", "/").rstrip("/").split("/")
+    stem = parts[-1].rsplit(".", 1)[0] if parts[-1] else ""
+    if stem.lower() in _GENERIC_STEMS and len(parts) > 1 and parts[-2]:
+        stem = parts[-2]
+    pose = params.get("pose") if isinstance(params, dict) else None
+    card = str(pose.get("name") or "") if isinstance(pose, dict) else ""
+    if card.lower() in _GENERIC_STEMS:
+        card = ""
+    if not card or card == stem:
+        return stem or card
+    return f"{stem} ({card})" if stem else card
 
 
 def read_keypoints(conn: Connection, video_id: int, *, kind: int, run: int | str | None = "any",

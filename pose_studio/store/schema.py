@@ -50,6 +50,7 @@ __all__ = [
     "ShownRunRow",
     "SkeletonRow",
     "SourceImageRow",
+    "SuggestionRow",
     "TrackRow",
     "VideoRow",
 ]
@@ -57,7 +58,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10
 
 KIND_USER = 0
 KIND_PREDICTED = 1
@@ -327,17 +328,19 @@ class RegionRow(Base):
 class JournalRow(Base):
     """One step of the edit history, written in the same transaction as the edit it records.
 
-    ``kind``: ``edit`` (``payload`` is the packed edit, ``store.edit_codec``) or ``import`` (the
-    ids an import added, ``store.journal``; ``stash`` holds the removed rows while it is undone).
+    ``kind``: ``edit`` (``payload`` is the packed edit, ``store.edit_codec``), ``import`` (the
+    ids an import added, ``store.journal``; ``stash`` holds the removed rows while it is undone)
+    or ``skeleton`` (a change of the project's skeleton and the removed keypoints' values,
+    ``store.skeleton_change``).
     Undone steps (the redo list) always come after the done ones; a new edit drops them. No
     foreign keys: the history outlives the videos and instances it names.
     """
 
     __tablename__ = "edit_journal"
     __table_args__ = (
-        CheckConstraint("kind IN ('edit', 'import')", name="journal_kind"),
+        CheckConstraint("kind IN ('edit', 'import', 'skeleton')", name="journal_kind"),
         CheckConstraint("undone IN (0, 1)", name="journal_undone"),
-        Index("ix_journal_user", "made_by", "seq"),  # format 8: each user's own undo stack
+        Index("ix_journal_user", "made_by", "seq"),  # format 10: each user's own undo stack
         {"sqlite_autoincrement": True},
     )
     seq: Mapped[int] = mapped_column(Int, primary_key=True)
@@ -359,7 +362,28 @@ class JournalRow(Base):
 
 
 
-# --- format 8: several annotators, batch inference on a cluster ------------------------------------
+# --- format 8: frame suggestions and their done marks (store/suggestions.py) ----------------------
+class SuggestionRow(Base):
+    """A frame worth looking at (``app/suggestions.py`` computes them): why (``kinds``, comma
+    separated, and the ``reason`` text), how strongly (``score`` 0..1), and whether someone
+    marked it done (``done_at``/``done_by``; NULL: not yet). One row per frame. Not part of the
+    edit history: suggestions are recomputable review state, like fingerprints."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_idx: Mapped[int] = mapped_column(Int, primary_key=True)
+    kinds: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    done_at: Mapped[float | None] = mapped_column(Float)
+    done_by: Mapped[str | None] = mapped_column(Text)
+
+
+# --- format 10: several annotators, batch inference on a cluster ------------------------------------
 class AssignmentRow(Base):
     """Work given to an annotator: a video, or frames ``[first_frame, stop_frame)`` of it
     (both NULL: the whole video). ``done_at`` is set when the assignee marks it done."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+from pose_studio.core.output import atomic_file, write_bytes_atomic
 from pose_studio.core.skeleton import COCO17
 from pose_studio.train import data as D
 
@@ -45,9 +45,7 @@ def model_card(input_size: tuple[int, int], *, name: str, training: dict[str, An
 
 
 def write_card(path: Path, card: dict[str, Any]) -> Path:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomic(path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return path
 
 
@@ -63,18 +61,16 @@ def export_onnx(model: Any, onnx_path: str | Path, input_size: tuple[int, int], 
     w, h = input_size
     dummy = torch.zeros(1, 3, h, w)
     model = model.eval()
-    tmp = onnx_path.with_suffix(".onnx.tmp")
     kwargs: dict[str, Any] = dict(
         input_names=["input"], output_names=["output"], opset_version=OPSET,
         dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, do_constant_folding=True,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_file(onnx_path, fsync=False) as tmp:
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
         try:
             torch.onnx.export(model, (dummy,), str(tmp), dynamo=False, **kwargs)
         except TypeError:  # older torch without the dynamo switch
             torch.onnx.export(model, (dummy,), str(tmp), **kwargs)
-    os.replace(tmp, onnx_path)
     card = model_card(input_size, name=name or onnx_path.stem, training=training,
                       accuracy=accuracy)
     return write_card(onnx_path.with_suffix(".json"), card)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from pose_studio.core.output import atomic_file
 from pose_studio.core.skeleton import COCO17
 from pose_studio.train import data as D
 from pose_studio.train import metrics as MT
@@ -337,9 +338,8 @@ def _load_state(model: Any, state: dict[str, Any], path: Path) -> None:
 
 
 def _save_atomic(torch: Any, obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path, fsync=False) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_progress_json(path: Path, history: list[dict[str, Any]]) -> None:

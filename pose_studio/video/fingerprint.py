@@ -146,6 +146,21 @@ def mismatch(
     return fingerprint_distance(now, stored) / max(max_distance, 1)
 
 
+def fingerprint_problem(stored: object) -> str | None:
+    """Why a stored value is not a fingerprint this module can compare (a damaged or tampered
+    project row), or None when it is one."""
+    if isinstance(stored, bytes | bytearray):
+        n = SIGNATURE_SIDE * SIGNATURE_SIDE + 1
+        if len(stored) != n or stored[0] != SIGNATURE_VERSION:
+            return (f"its stored signature is damaged ({len(stored)} bytes, not a "
+                    f"version-{SIGNATURE_VERSION} signature of {n})")
+        return None
+    if (isinstance(stored, int | np.integer) and not isinstance(stored, bool)
+            and -(1 << 63) <= int(stored) <= _MASK):  # stored signed; unsigned in old files
+        return None
+    return "its stored fingerprint is damaged (not a 64-bit hash)"
+
+
 def describe_mismatch(now: Fingerprint, stored: Fingerprint) -> str:
     """A short human phrase for how far apart two fingerprints are."""
     if isinstance(stored, bytes | bytearray) and isinstance(now, bytes | bytearray):
@@ -199,8 +214,8 @@ def check_fingerprints(
     bad: list[int] = []
     n = len(reader)
     for i in sorted(stored):
-        if not 0 <= i < n:
-            bad.append(i)
+        if not 0 <= i < n or fingerprint_problem(stored[i]) is not None:
+            bad.append(i)  # gone, or a damaged fingerprint that cannot vouch for the frame
             continue
         ref = stored[i]
         here = fingerprint_like(reader.get(i), ref)

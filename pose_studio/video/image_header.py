@@ -1,28 +1,40 @@
-"""An image's pixel size from its file header, without decoding it.
+"""Images of an image set: whether one can be decoded, its size, and its pixels.
 
-Indexing a folder of 100k photos must not decode 100k images: PNG, JPEG, BMP and WebP headers
-give the size in a few hundred bytes. JPEG's EXIF orientation is honoured the way OpenCV's
-``imdecode(..., IMREAD_COLOR)`` honours it (orientations 5-8 swap width and height), so the size
-here is the size of the frame the reader returns. Other formats (TIFF, JPEG 2000, PGM/PPM) and
-headers that cannot be parsed fall back to decoding the file once.
+Sizes come from the file header (:mod:`pose_studio.core.imagesize`, the one header reader), so
+indexing a folder of 100k photos reads a few hundred bytes of each. A file whose header that
+reader does not know is decoded once instead. The size is the size of the frame
+:func:`decode_image` returns: OpenCV turns a JPEG by its EXIF orientation, and newer versions
+also PNG, WebP and TIFF; which formats this OpenCV turns is found once, by decoding a tiny
+tagged image of each (:func:`orientation_applied`). :func:`image_problem` says, before any decoder
+sees the file, why it cannot be used (not a regular file, empty, a header that claims no pixels
+or more than this machine can hold): OpenCV is never handed a file that would block, blow up
+memory or make its codec libraries print to the terminal.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import stat
 import struct
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["decode_image", "image_size"]
+from pose_studio.core.files import os_reason, path_kind
+from pose_studio.core.imagesize import ImageHeader, check_image_file
+from pose_studio.core.limits import ResourceLimitError
 
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_MAX_HEADER = 1 << 20  # never read more than 1 MiB of markers looking for a JPEG's frame header
+__all__ = ["decode_image", "image_problem", "image_size", "orientation_applied", "probe_image"]
 
 
 def decode_image(path: Path) -> np.ndarray | None:
-    """The image as BGR uint8 (EXIF orientation applied, grey expanded), or None if unreadable."""
+    """The image as BGR uint8 (EXIF orientation applied, grey expanded), or None if unreadable.
+
+    Call :func:`image_problem` first for a file from outside: this decodes whatever it is given.
+    """
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # works for non-ASCII paths everywhere
     except (OSError, ValueError):
@@ -36,117 +48,120 @@ def decode_image(path: Path) -> np.ndarray | None:
     return img if img is not None and img.size else None
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """``(width, height)`` of the frame :func:`decode_image` would return; None if unreadable."""
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
     try:
         with open(path, "rb") as f:
-            head = f.read(32)
-            size = _from_header(f, head)
+            return f.read(len(magic)) == magic
     except OSError:
-        return None
-    if size is not None and size[0] > 0 and size[1] > 0:
-        return size
-    img = decode_image(path)
-    return None if img is None else (int(img.shape[1]), int(img.shape[0]))
+        return False
 
 
-def _from_header(f: object, head: bytes) -> tuple[int, int] | None:
+def _inspect(path: Path) -> tuple[ImageHeader | None, str | None]:
+    """The file's header (None: a format the header reader does not know) and why the file
+    must not be decoded (None: go ahead), from its ``stat`` and header alone."""
     try:
-        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-            w, h = struct.unpack(">II", head[16:24])
-            return int(w), int(h)
-        if head.startswith(b"\xff\xd8"):
-            return _jpeg_size(f)
-        if head.startswith(b"BM") and len(head) >= 26:
-            w, h = struct.unpack("<ii", head[18:26])
-            return abs(int(w)), abs(int(h))
-        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-            return _webp_size(head)
-    except (struct.error, ValueError, IndexError):
-        return None
-    return None
-
-
-def _webp_size(head: bytes) -> tuple[int, int] | None:
-    chunk = head[12:16]
-    if chunk == b"VP8X" and len(head) >= 30:
-        w = 1 + int.from_bytes(head[24:27], "little")
-        h = 1 + int.from_bytes(head[27:30], "little")
-        return w, h
-    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
-        bits = int.from_bytes(head[21:25], "little")
-        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
-        w, h = struct.unpack("<HH", head[26:30])
-        return w & 0x3FFF, h & 0x3FFF
-    return None
-
-
-def _jpeg_size(f: object) -> tuple[int, int] | None:
-    """Walk the JPEG markers to the frame header; apply the EXIF orientation if one came first."""
-    seek = f.seek  # type: ignore[attr-defined]
-    read = f.read  # type: ignore[attr-defined]
-    seek(2)
-    orientation = 1
-    pos = 2
-    while pos < _MAX_HEADER:
-        b = read(1)
-        while b == b"\xff":  # fill bytes
-            b = read(1)
-        if not b:
-            return None
-        marker = b[0]
-        pos = f.tell()  # type: ignore[attr-defined]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            continue  # markers without a length
-        raw = read(2)
-        if len(raw) < 2:
-            return None
-        length = struct.unpack(">H", raw)[0]
-        if length < 2:
-            return None
-        if marker in _JPEG_SOF:
-            seg = read(5)
-            if len(seg) < 5:
-                return None
-            h, w = struct.unpack(">HH", seg[1:5])
-            return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-        if marker == 0xE1 and orientation == 1:
-            seg = read(length - 2)
-            orientation = _exif_orientation(seg)
-            seek(pos + length)
-        elif marker == 0xDA:  # start of scan before any frame header: not a JPEG we can size
-            return None
-        else:
-            seek(pos + length)
-        pos = pos + length
-    return None
-
-
-def _exif_orientation(seg: bytes) -> int:
-    """The orientation tag (1..8) of an APP1 EXIF segment, 1 when absent or unreadable."""
-    if not seg.startswith(b"Exif\x00\x00") or len(seg) < 14:
-        return 1
-    tiff = seg[6:]
-    order = tiff[:2]
-    if order == b"II":
-        fmt = "<"
-    elif order == b"MM":
-        fmt = ">"
-    else:
-        return 1
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, ValueError) as exc:
+        return None, os_reason(exc, path)
+    if not stat.S_ISREG(st.st_mode):
+        return None, f"{path_kind(st.st_mode)}, not an image file"
+    if st.st_size == 0:
+        return None, "an empty file"
     try:
-        (ifd,) = struct.unpack(fmt + "I", tiff[4:8])
-        (n,) = struct.unpack(fmt + "H", tiff[ifd:ifd + 2])
-        for i in range(n):
-            off = ifd + 2 + 12 * i
-            tag, typ, _count = struct.unpack(fmt + "HHI", tiff[off:off + 8])
-            if tag == 0x0112:
-                if typ == 3:  # SHORT
-                    (value,) = struct.unpack(fmt + "H", tiff[off + 8:off + 10])
-                else:
-                    (value,) = struct.unpack(fmt + "I", tiff[off + 8:off + 12])
-                return int(value) if 1 <= value <= 8 else 1
-    except struct.error:
-        return 1
-    return 1
+        return check_image_file(path, path.name), None
+    except ResourceLimitError as exc:
+        return None, str(exc).removeprefix(f"{path.name} ").removeprefix(f"{path.name}: ")
+    except OSError as exc:
+        return None, os_reason(exc, path)
+
+
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` must not be decoded, from its ``stat`` and header; None: go ahead."""
+    return _inspect(path)[1]
+
+
+def probe_image(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """``((width, height), None)`` of the frame :func:`decode_image` would return, or
+    ``(None, why)`` for a file that cannot be used."""
+    head, why = _inspect(path)
+    if why is not None:
+        return None, why
+    if head is not None:
+        turned = head.orientation != 1 and orientation_applied(head.format)
+        return (head.size if turned else (head.width, head.height)), None
+    if _starts_with(path, _PNG_MAGIC):  # libpng itself would only print warnings about it
+        return None, "a damaged PNG header"
+    img = decode_image(path)  # a format the header reader does not know
+    if img is None:
+        return None, "damaged, or not an image format Pose Studio reads"
+    return (int(img.shape[1]), int(img.shape[0])), None
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of the frame :func:`decode_image` would return; None if unusable."""
+    return probe_image(path)[0]
+
+
+# --- which formats this OpenCV turns by their EXIF orientation -----------------------------------
+def _exif_orientation_6() -> bytes:
+    """A little-endian TIFF structure holding only the orientation tag, set to 6."""
+    return (b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0)
+            + b"\x00\x00\x00\x00")
+
+
+def _tagged_png() -> bytes:
+    _, buf = cv2.imencode(".png", np.zeros((1, 2, 3), np.uint8))
+    data = bytes(buf)
+    exif = _exif_orientation_6()
+    chunk = (struct.pack(">I", len(exif)) + b"eXIf" + exif
+             + struct.pack(">I", zlib.crc32(b"eXIf" + exif)))
+    at = data.index(b"IDAT") - 4
+    return data[:at] + chunk + data[at:]
+
+
+def _tagged_webp() -> bytes:
+    _, buf = cv2.imencode(".webp", np.zeros((1, 2, 3), np.uint8),
+                          [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless: a VP8L chunk
+    data = bytes(buf)
+    if data[12:16] != b"VP8L":
+        return b""
+    exif = _exif_orientation_6()
+    vp8x = (b"VP8X" + struct.pack("<I", 10) + bytes([0x08, 0, 0, 0])
+            + (1).to_bytes(3, "little") + (0).to_bytes(3, "little"))
+    body = b"WEBP" + vp8x + data[12:] + b"EXIF" + struct.pack("<I", len(exif)) + exif
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _tagged_tiff() -> bytes:
+    """An uncompressed 2x1 grey TIFF with orientation 6."""
+    tags = [(256, 2), (257, 1), (258, 8), (259, 1), (262, 1), (273, 0), (274, 6), (277, 1),
+            (278, 1), (279, 2)]
+    start = 8 + 2 + 12 * len(tags) + 4
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHIHH", t, 3, 1, start if t == 273 else v, 0) for t, v in tags)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00" * 4 + b"\x00\x00"
+
+
+_TAGGED = {"png": _tagged_png, "webp": _tagged_webp, "tiff": _tagged_tiff}
+
+
+@functools.cache
+def orientation_applied(fmt: str) -> bool:
+    """Whether this OpenCV's ``imdecode(..., IMREAD_COLOR)`` turns images of ``fmt`` (a
+    :class:`~pose_studio.core.imagesize.ImageHeader` format) by their EXIF orientation."""
+    if fmt == "jpeg":
+        return True
+    make = _TAGGED.get(fmt)
+    if make is None:
+        return False
+    try:
+        img = cv2.imdecode(np.frombuffer(make(), np.uint8), cv2.IMREAD_COLOR)
+    except (cv2.error, ValueError):
+        return False
+    return img is not None and img.shape[:2] == (2, 1)
+

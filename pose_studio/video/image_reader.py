@@ -4,12 +4,15 @@ Each image keeps its own file name, path relative to the set's root and pixel si
 photos of different sizes are normal (COCO, CrowdPose, AP-10K...), and frame ``i`` is returned at
 its own size. Sizes come from the file headers (:mod:`pose_studio.video.image_header`), so
 indexing 100k photos reads a few hundred bytes of each, not the pixels. An image that cannot be
-read is named in ``meta.warnings`` when the set is opened and raises :class:`VideoError` naming
-the file when its frame is asked for; the other frames still work.
+read (damaged, empty, or claiming more pixels than this machine can hold) is named with the
+reason in ``meta.warnings`` when the set is opened and raises :class:`VideoError` naming the
+file when its frame is asked for; the other frames still work. A set none of whose images can
+be read is refused, naming the first and why.
 
 Frame order: paths relative to the root, compared folder by folder with digit runs as numbers
 (``img2`` before ``img10``; ``images/val/<sequence>/000000.jpg`` sequence by sequence). Hidden
-files and folders (``.name``) are skipped.
+files and folders (``.name``) and entries that are not regular files (a FIFO named ``x.png``
+would block the first read) are skipped.
 
 The index (``index_bytes``) records, per frame, the relative path, byte size and pixel size, and
 how the set was made (``folder`` listing or explicit ``list``), so an explicit list reopens as
@@ -29,26 +32,25 @@ from typing import Any
 
 import numpy as np
 
-from pose_studio.core.imagesize import check_image_file
-from pose_studio.core.limits import ResourceLimitError
+from pose_studio.core.imagesize import IMAGE_SUFFIXES
+from pose_studio.core.limits import MAX_IMAGE_SIDE
 from pose_studio.video.base import DEFAULT_CACHE_MB, VideoReader
 from pose_studio.video.cache import FrameCache
 from pose_studio.video.errors import VideoError
-from pose_studio.video.image_header import decode_image, image_size
+from pose_studio.video.image_header import decode_image, image_problem, probe_image
 from pose_studio.video.meta import VideoMeta
+from pose_studio.video.notices import VideoNotice
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageFolderReader",
     "ImageSetReader",
     "list_images",
+    "listing_from_index",
     "natural_key",
     "open_image_list",
 ]
 
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"}
-)
 _INDEX_FORMAT = "pose-studio-image-index"
 _INDEX_VERSION = 2
 _DEFAULT_FPS = 30
@@ -65,20 +67,35 @@ def _path_key(rel: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
     return tuple(natural_key(part) for part in rel.split("/"))
 
 
+def _is_image_entry(e: os.DirEntry[str]) -> bool:
+    try:  # is_file follows a link to a regular file; FIFOs, devices and sockets are not files
+        return (not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES
+                and e.is_file())
+    except OSError:
+        return False
+
+
 def list_images(folder: Path, *, recursive: bool = True) -> list[str]:
-    """Image files under ``folder`` as ``/``-separated relative paths, in frame order."""
+    """Image files under ``folder`` as ``/``-separated relative paths, in frame order (links
+    to folders are not followed, as ``os.walk`` does not)."""
     out: list[str] = []
-    if recursive:
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            rel_dir = Path(dirpath).relative_to(folder).as_posix()
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            out.extend(prefix + n for n in filenames
-                       if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES)
-    else:
-        out = [p.name for p in folder.iterdir()
-               if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-               and p.is_file()]
+    pending = [("", Path(folder))]
+    while pending:
+        prefix, d = pending.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue  # an unreadable sub-folder (the root was checked by the caller)
+        for e in entries:
+            if _is_image_entry(e):
+                out.append(prefix + e.name)
+            elif recursive and not e.name.startswith("."):
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        pending.append((f"{prefix}{e.name}/", Path(e.path)))
+                except OSError:
+                    continue
     out.sort(key=_path_key)
     return out
 
@@ -132,26 +149,34 @@ class ImageSetReader(VideoReader):
             )
         self._rels = rels
         self._bytes = [_byte_size(self._root / r) for r in rels]
-        self._sizes, self.index_status = self._sizes_from(recorded, self.index_status)
+        problems: dict[int, str] = {}
+        self._sizes, self.index_status = self._sizes_from(recorded, self.index_status, problems)
         self.unreadable: list[tuple[int, str]] = [
             (i, r) for i, (r, s) in enumerate(zip(rels, self._sizes)) if s is None]
         readable = [s for s in self._sizes if s is not None]
+        first = ""
+        if self.unreadable:
+            i0, r0 = self.unreadable[0]
+            first = f"{r0}: {problems.get(i0, 'cannot be read')}"
         if not readable:
-            raise VideoError(self._root, f"none of its {len(rels)} images can be read "
-                             "(damaged, missing or unsupported format)")
+            raise VideoError(self._root, f"its one image cannot be read ({first})"
+                             if len(rels) == 1 else
+                             f"none of its {len(rels)} images can be read (first: {first})")
         distinct = Counter(readable)
         if len(distinct) == 1:
             w, h = readable[0]
         else:  # the size that holds every image (a canvas for whole-set views)
             w, h = max(s[0] for s in readable), max(s[1] for s in readable)
         warnings = []
+        notices: list[VideoNotice] = []
         if self.unreadable:
             named = ", ".join(r for _, r in self.unreadable[:_NAMED_IN_WARNING])
             more = len(self.unreadable) - _NAMED_IN_WARNING
             warnings.append(
                 f"{len(self.unreadable)} image(s) cannot be read: {named}"
                 + (f" and {more} more" if more > 0 else "")
-                + "; their frames show an error, the other images work")
+                + f" (first: {first}); their frames show an error, the other images work")
+            notices.append(VideoNotice("unreadable_images", warnings[-1]))
         if len(distinct) > 1:
             common = ", ".join(f"{a}x{b}" for (a, b), _ in distinct.most_common(3))
             warnings.append(f"the images have {len(distinct)} different sizes ({common}"
@@ -179,6 +204,7 @@ class ImageSetReader(VideoReader):
             max_gop=1,
             container="image set" if self._mode == "list" else "image folder",
             warnings=tuple(warnings),
+            notices=tuple(notices),
         )
 
     # --- building ------------------------------------------------------------------------------
@@ -195,9 +221,10 @@ class ImageSetReader(VideoReader):
         return rel
 
     def _sizes_from(
-        self, recorded: dict[str, Any] | None, status: str
+        self, recorded: dict[str, Any] | None, status: str, problems: dict[int, str]
     ) -> tuple[list[tuple[int, int] | None], str]:
-        """Pixel sizes: from the index where the file is the one it recorded, else the header."""
+        """Pixel sizes: from the index where the file is the one it recorded, else the header
+        (``problems`` receives why each image that cannot be used cannot)."""
         known: dict[tuple[str, int], tuple[int, int] | None] = {}
         matches = False
         if recorded is not None:
@@ -205,13 +232,15 @@ class ImageSetReader(VideoReader):
             listing = [(str(e[0]), int(e[1])) for e in entries]
             matches = listing == list(zip(self._rels, self._bytes))
             for e in entries:
-                if len(e) >= 4 and e[2] is not None and e[3] is not None:
+                if len(e) >= 4 and _plausible_side(e[2]) and _plausible_side(e[3]):
                     known[(str(e[0]), int(e[1]))] = (int(e[2]), int(e[3]))
         sizes: list[tuple[int, int] | None] = []
-        for rel, nbytes in zip(self._rels, self._bytes):
+        for i, (rel, nbytes) in enumerate(zip(self._rels, self._bytes)):
             s = known.get((rel, nbytes)) if nbytes >= 0 else None
-            if s is None and nbytes >= 0:
-                s = image_size(self._root / rel)
+            if s is None:
+                s, why = probe_image(self._root / rel)
+                if why is not None:
+                    problems[i] = why
             sizes.append(s)
         if recorded is not None and status != "invalid":
             if not matches:
@@ -295,16 +324,12 @@ class ImageSetReader(VideoReader):
         if cached is not None:
             return cached
         path = self._root / self._rels[i]
-        try:  # the header's size first: a small file can claim billions of pixels
-            check_image_file(path)
-        except ResourceLimitError as exc:
-            raise VideoError(path, f"not decoded: {exc}") from None
-        except OSError:
-            pass  # missing or unreadable: decode_image says so below
-        img = decode_image(path)
+        # stat and header first: a small file can claim billions of pixels, a FIFO would block
+        why = image_problem(path)
+        img = decode_image(path) if why is None else None
         if img is None:
-            why = "missing" if not path.exists() else "damaged or unsupported"
-            raise VideoError(path, f"cannot read frame {i} (image {self._rels[i]}: {why})")
+            raise VideoError(path, f"cannot read frame {i} (image {self._rels[i]}: "
+                             f"{why or 'damaged, or not an image format Pose Studio reads'})")
         img = np.ascontiguousarray(img)
         img.flags.writeable = False
         self._sizes[i] = (int(img.shape[1]), int(img.shape[0]))
@@ -326,6 +351,25 @@ def open_image_list(
 ) -> ImageSetReader:
     """An image set of exactly ``files`` (relative to ``root`` or absolute inside it), in order."""
     return ImageSetReader(root, list(files), index=index, cache_mb=cache_mb)
+
+
+def listing_from_index(blob: bytes | None) -> list[tuple[str, int | None, int | None]] | None:
+    """``(relative path, width, height)`` of each frame as an image set's stored index records
+    them (sizes None where it has none); None when ``blob`` is not an image-set index."""
+    recorded = _parse_index(blob) if blob else None
+    if recorded is None:
+        return None
+    out: list[tuple[str, int | None, int | None]] = []
+    for e in recorded["files"]:
+        w = e[2] if len(e) >= 4 and isinstance(e[2], int) else None
+        h = e[3] if len(e) >= 4 and isinstance(e[3], int) else None
+        out.append((str(e[0]), w, h))
+    return out
+
+
+def _plausible_side(v: object) -> bool:
+    """A recorded side worth trusting (an index from a damaged or crafted project is not)."""
+    return isinstance(v, int) and 0 < v <= MAX_IMAGE_SIDE
 
 
 def _parse_index(blob: bytes) -> dict[str, Any] | None:

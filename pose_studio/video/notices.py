@@ -13,6 +13,7 @@ Kinds:
     ``dropped_frames``      AVI empty (dropped-frame) chunks were left out.
     ``unverified_tail``     the end of a transport stream cannot be verified.
     ``long_gop``            keyframes far apart: random access is slow.
+    ``unreadable_images``   images of an image set that cannot be read (their frames fail).
     ``other``               a warning recorded by an older version.
 """
 
@@ -36,12 +37,14 @@ NoticeKind = Literal[
     "dropped_frames",
     "unverified_tail",
     "long_gop",
+    "unreadable_images",
     "other",
 ]
 
 #: Kinds that change which frames exist or how they are numbered (a banner should stand out);
 #: the others are about speed or are informational.
-FRAME_KINDS = frozenset({"truncated", "repeated_timestamps", "decode_order", "unverified_tail"})
+FRAME_KINDS = frozenset({"truncated", "repeated_timestamps", "decode_order", "unverified_tail",
+                         "unreadable_images"})
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,15 @@ def _isolated_qsettings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     yield d
 
 
+@pytest.fixture(autouse=True)
+def _isolated_models_dir(tmp_path_factory: pytest.TempPathFactory,
+                         monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Downloaded models ("Get a model…", the Model panel's list) go to a temp folder."""
+    d = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("POSE_STUDIO_MODELS_DIR", str(d))
+    return d
+
+
 # -------------------------------------------------------------------------- dangling threads
 _started: list[tuple[QThread, str]] = []
 _orig_start = QThread.start

@@ -128,15 +128,15 @@ def test_7_model_panel_forgets_the_last_project_run(qtbot, tmp_path):
 
 
 def test_8_export_says_what_it_wrote(qtbot, tmp_path):
-    from pose_studio.gui.dialogs.coco_dialogs import export_message
+    from dataclasses import replace
 
-    r = SimpleNamespace(cancelled=False, n_annotations=3, n_images=2, path=tmp_path / "a.json",
-                        images_written=0)
+    from pose_studio.app.dataset_export import ExportResult, export_message
+
+    r = ExportResult(tmp_path / "a.json", "COCO keypoints", 3, 2, 0, (), format="coco")
     text = export_message(r)
-    assert "ExportSummary" not in text and "Exported 3 annotations on 2 frames" in text
+    assert "ExportResult" not in text and "Exported 3 annotations on 2 frames" in text
     assert "no image was written" in text
-    assert "with 2 image files" in export_message(SimpleNamespace(**{**vars(r),
-                                                                    "images_written": 2}))
+    assert "with 2 image files" in export_message(replace(r, files_written=2))
 
 
 def test_11_play_button_uses_the_style_icons(qtbot, win):
@@ -206,7 +206,7 @@ def test_14_wording(qtbot, win, tmp_path):
     assert "Pose Studio" not in win.windowTitle()  # the desktop adds the application name
     assert win.windowTitle() == "clip.posestudio — clip.mp4"
     folder = SimpleNamespace(kind="images", width=64, height=48, frame_count=30, fps=30.0)
-    assert details(folder) == "64×48, 30 images"
+    assert details(folder) == "image set: 30 images, 64×48"
     assert "1.5×" in ACTIONS_BY_ID["speed_up"].tip and "double" not in ACTIONS_BY_ID["speed_up"].tip
     dlg = RangeDialog(100, 10)
     qtbot.addWidget(dlg)

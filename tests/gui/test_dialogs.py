@@ -1,4 +1,5 @@
-"""COCO export/import dialogs (real project, background task), shortcuts help, train dialog."""
+"""Export/import dialogs over the format registry (real project, background task), shortcuts
+help, train dialog."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from pose_studio.core.annotation import Instance
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import COCO17
-from pose_studio.gui.dialogs.coco_dialogs import ExportCocoDialog, ImportCocoDialog
+from pose_studio.gui.dialogs.export_dialog import ExportDialog
+from pose_studio.gui.dialogs.import_dialog import ImportDialog
 from pose_studio.gui.dialogs.shortcuts import ShortcutsDialog
 from pose_studio.gui.dialogs.train_dialog import TrainDialog
 from pose_studio.gui.workers.task import BackgroundTask
@@ -85,17 +87,20 @@ def test_background_task_cancel(qtbot) -> None:
     assert task.shutdown(3000)  # True: the work saw the cancel and the thread ended
 
 
-# --- COCO -----------------------------------------------------------------------------------------
+# --- export / import over the format registry -------------------------------------------------
 def test_export_dialog_writes_a_file_pycocotools_loads(qtbot, tmp_path: Path) -> None:
     from pycocotools.coco import COCO
 
     proj, vid, _ = _project(tmp_path, "a")
     try:
-        dlg = ExportCocoDialog(proj)
+        dlg = ExportDialog(proj)
         qtbot.addWidget(dlg)
+        assert dlg.format_name() == "coco"
+        assert dlg.out_path.text() == str(tmp_path / "a.coco.json")  # beside the project
         out = tmp_path / "out" / "labels.json"
         out.parent.mkdir()
         dlg.out_path.setText(str(out))
+        dlg._default_images_dir()
         assert dlg.images_dir.text() == str(out.parent / "images")
         dlg.write_images.setChecked(True)
         assert not dlg.jpeg_quality.isEnabled()
@@ -105,8 +110,8 @@ def test_export_dialog_writes_a_file_pycocotools_loads(qtbot, tmp_path: Path) ->
         assert dlg.selected_video_ids() == [vid]
         with qtbot.waitSignal(dlg.exported, timeout=20000) as sig:
             dlg.run_button.click()
-        summary = sig.args[0]
-        assert summary.n_annotations == 3 and summary.images_written == 3
+        result = sig.args[0]
+        assert result.annotations == 3 and result.files_written == 3
         coco = COCO(str(out))
         assert len(coco.getAnnIds()) == 3 and len(coco.getImgIds()) == 3
         files = sorted(p.suffix for p in (out.parent / "images").rglob("*") if p.is_file())
@@ -118,75 +123,154 @@ def test_export_dialog_writes_a_file_pycocotools_loads(qtbot, tmp_path: Path) ->
         proj.close()
 
 
-def test_export_dialog_errors_and_cancel(qtbot, tmp_path: Path) -> None:
-    proj, vid, _ = _project(tmp_path, "a", labels=False)
+def test_export_dialog_format_follows_the_name_and_slp_embeds(qtbot, tmp_path: Path) -> None:
+    proj, _, _ = _project(tmp_path, "a")
     try:
-        dlg = ExportCocoDialog(proj)
+        dlg = ExportDialog(proj)
         qtbot.addWidget(dlg)
-        dlg.out_path.setText(str(tmp_path / "missing-folder" / "x.json"))
-        dlg.run_button.click()
-        _until(qtbot, lambda: "does not exist" in dlg.message.text() and not dlg.running)
-
-        dlg.videos.item(0).setCheckState(dlg.videos.item(0).checkState().Unchecked)
-        dlg.run_button.click()
-        assert "at least one video" in dlg.message.text()
-
-        calls: list[dict[str, Any]] = []
-
-        def slow_export(project, out, *, progress, cancel, **kw):
-            calls.append(kw)
-            for i in range(1000):
-                if cancel.is_set():
-                    return type("S", (), {"cancelled": True})()
-                progress(i, 1000)
-                time.sleep(0.005)
-            raise AssertionError("not cancelled")
-
-        dlg2 = ExportCocoDialog(proj, export_fn=slow_export, default_path=tmp_path / "y.json")
-        qtbot.addWidget(dlg2)
-        dlg2.source.setCurrentIndex(dlg2.source.findData("all"))
-        dlg2.run_button.click()
-        _until(qtbot, lambda: dlg2.progress_bar.maximum() == 1000)
-        assert not dlg2.run_button.isEnabled()
-        dlg2.cancel_button.click()
-        _until(qtbot, lambda: not dlg2.running and "cancelled" in dlg2.message.text())
-        assert calls[0]["source"] == "all" and calls[0]["video_ids"] == [vid]
-        assert calls[0]["images_dir"] is None
+        dlg.set_format("yolo")
+        assert dlg.out_path.text() == str(tmp_path / "a-yolo")  # a folder format
+        dlg.out_path.setText(str(tmp_path / "b.slp"))
+        dlg._out_edited(dlg.out_path.text())
+        assert dlg.format_name() == "slp"
+        dlg.write_images.setChecked(True)  # SLEAP embeds images only in a .pkg.slp
+        assert dlg.out_path.text() == str(tmp_path / "b.pkg.slp")
+        dlg.write_images.setChecked(False)
+        assert dlg.out_path.text() == str(tmp_path / "b.slp")
+        with qtbot.waitSignal(dlg.exported, timeout=20000) as sig:
+            dlg.run_button.click()
+        assert sig.args[0].format == "slp" and (tmp_path / "b.slp").is_file()
+        _until(qtbot, lambda: not dlg.running)
+        assert dlg.report.isHidden()  # SLEAP carried everything this project has
+        dlg.set_format("yolo")
+        dlg.out_path.setText(str(tmp_path / "y"))
+        with qtbot.waitSignal(dlg.exported, timeout=20000):
+            dlg.run_button.click()
+        _until(qtbot, lambda: not dlg.running)
+        # what was not written is listed, copyable
+        assert not dlg.report.isHidden() and "not written: images" in dlg.report.toPlainText()
+        assert (tmp_path / "y" / "data.yaml").is_file()
     finally:
         proj.close()
 
 
-def test_import_dialog_roundtrip(qtbot, tmp_path: Path) -> None:
-    from pose_studio.formats.coco import export_coco
-
+def test_export_dialog_asks_before_replacing_and_never_writes_a_source(qtbot,
+                                                                       tmp_path: Path) -> None:
     proj, _, video = _project(tmp_path, "a")
-    out = tmp_path / "labels.json"
-    export_coco(proj, out)
-    proj.close()
-    proj_b, vid_b, _ = _project(tmp_path, "b", video=video, labels=False)
     try:
-        dlg = ImportCocoDialog(proj_b)
+        out = tmp_path / "old.json"
+        out.write_text("keep me")
+        dlg = ExportDialog(proj, default_path=out)
         qtbot.addWidget(dlg)
+        asked: list[list[str]] = []
+        dlg.ask_replace = lambda lines: asked.append(list(lines)) or False
         dlg.run_button.click()
-        assert "choose the COCO JSON" in dlg.message.text()
-        dlg.json_path.setText(str(out))
-        dlg.to_video.setChecked(True)
-        assert dlg.video.isEnabled()
-        dlg.by_name.setChecked(True)
+        assert len(asked) == 1 and str(out) in asked[0][0]
+        assert out.read_text() == "keep me" and not dlg.running
+        assert "Nothing was written" in dlg.message.text()
+        dlg.ask_replace = lambda lines: True
+        with qtbot.waitSignal(dlg.exported, timeout=20000):
+            dlg.run_button.click()
+        assert out.read_text().startswith("{")
+        _until(qtbot, lambda: not dlg.running)
+        # the project's own files and its sources: refused, whatever the answer would be
+        for target in (video, proj.path):
+            dlg.out_path.setText(str(target))
+            dlg.run_button.click()
+            assert "never written over" in dlg.message.text(), dlg.message.text()
+            assert not dlg.running
+        assert video.stat().st_size > 100
+    finally:
+        proj.close()
+
+
+def test_export_dialog_errors_and_cancel(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from pose_studio.app import dataset_export as dx
+    from pose_studio.app.dataset_import import Cancelled
+
+    proj, _vid, _ = _project(tmp_path, "a", labels=False)
+    try:
+        dlg = ExportDialog(proj)
+        qtbot.addWidget(dlg)
+        assert "nothing to export" in dlg.counts_label.text()
+        dlg.out_path.setText(str(tmp_path / "missing-folder" / "x.json"))
+        dlg.run_button.click()
+        assert "does not exist" in dlg.message.text() and not dlg.running
+
+        dlg.videos.item(0).setCheckState(dlg.videos.item(0).checkState().Unchecked)
+        dlg.run_button.click()
+        assert "at least one video" in dlg.message.text()
+        dlg.videos.item(0).setCheckState(dlg.videos.item(0).checkState().Checked)
+
+        calls: list[Any] = []
+
+        def slow_export(project, req, *, progress, stage, cancel):
+            calls.append(req)
+            stage("writing slowly…")
+            for i in range(1000):
+                if cancel.is_set():
+                    raise Cancelled()
+                progress(i, 1000)
+                time.sleep(0.005)
+            raise AssertionError("not cancelled")
+
+        monkeypatch.setattr(dx, "run_export", slow_export)
+        dlg.out_path.setText(str(tmp_path / "y.json"))
+        dlg.source.setCurrentIndex(dlg.source.findData("all"))
+        dlg.run_button.click()
+        _until(qtbot, lambda: dlg.progress_bar.maximum() == 1000)
+        assert not dlg.run_button.isEnabled() and "slowly" in dlg.message.text()
+        dlg.cancel_button.click()
+        _until(qtbot, lambda: not dlg.running and "nothing was written" in dlg.message.text())
+        assert calls[0].source == "all" and calls[0].video_ids is None  # every video
+        assert calls[0].images is False and not (tmp_path / "y.json").exists()
+    finally:
+        proj.close()
+
+
+def test_import_dialog_detects_the_format_and_reports_what_was_not_kept(qtbot,
+                                                                        tmp_path: Path) -> None:
+    from tests.support.image_sets import write_coco, write_mixed_set
+
+    root = write_mixed_set(tmp_path / "set")
+    path = write_coco(root)
+    from pose_studio.store.project import Project
+
+    proj = Project.create(tmp_path / "p.posestudio", COCO17)
+    try:
+        dlg = ImportDialog(proj, user="ann")
+        qtbot.addWidget(dlg)
+        assert dlg.copy_button.isHidden() and dlg.run_button.isDefault()  # no report yet
+        dlg.run_button.click()
+        assert "choose the dataset file" in dlg.message.text()
+        dlg.file_path.setText(str(path))
+        assert dlg.detected.text() == "detected: COCO keypoints"
         with qtbot.waitSignal(dlg.imported, timeout=20000) as sig:
             dlg.run_button.click()
-        assert sig.args[0].n_user == 3
-        assert int(proj_b.frame_arrays(vid_b).labeled.sum()) == 3
+        assert sig.args[0].n_user == 4
         _until(qtbot, lambda: not dlg.running)
-        assert "Imported 3 labels" in dlg.message.text()
+        report = dlg.report.toPlainText().splitlines()
+        assert report[0].startswith("Imported 4 labels and 0 predictions on 4 frames")
+        assert [r for r in report if r.startswith("not kept:")] == \
+            [f"not kept: {n}" for n in sig.args[0].not_kept] and len(sig.args[0].not_kept) == 1
+        assert "'hand'" in report[-1]
+        dlg.copy_report()
+        from PySide6.QtGui import QGuiApplication
+
+        assert QGuiApplication.clipboard().text() == dlg.report.toPlainText()
+        steps = proj.history(5)
+        assert [(s.kind, s.label, s.made_by) for s in steps] == \
+            [("import", "import labels.json", "ann")]
 
         bad = tmp_path / "bad.json"
-        bad.write_text('{"images": 3}')
-        dlg.json_path.setText(str(bad))
+        bad.write_text('{"images": 3, "annotations": [], "categories": []}')
+        dlg.file_path.setText(str(bad))
         dlg.run_button.click()
         _until(qtbot, lambda: not dlg.running and "bad.json" in dlg.message.text())
+        assert "\n" not in dlg.message.text() and "Traceback" not in dlg.message.text()
+        assert len(proj.history(5)) == 1  # nothing written
     finally:
-        proj_b.close()
+        proj.close()
 
 
 # --- shortcuts ------------------------------------------------------------------------------------

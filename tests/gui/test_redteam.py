@@ -335,7 +335,7 @@ def test_close_project_leaves_nothing_stale(qtbot, make_window, fake_video):
     assert win.instance_list.topLevelItemCount() == 0
     assert win.timeline.n_frames == 0 and win.review_plot.n_frames == 0
     assert win.transport.time_label.text() == "0:00.000"
-    assert not win.actions_by_id["export_coco"].isEnabled()
+    assert not win.actions_by_id["export_dataset"].isEnabled()
     assert not win.actions_by_id["play"].isEnabled()
 
 
@@ -361,16 +361,16 @@ def test_selected_instance_is_boxed_and_a_click_inside_the_box_deselects(qtbot, 
 
 
 def test_export_dialog_says_what_will_be_exported(qtbot, make_window, fake_video):
-    from pose_studio.gui.dialogs.coco_dialogs import ExportCocoDialog
+    from pose_studio.gui.dialogs.export_dialog import ExportDialog
 
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    dlg = ExportCocoDialog(win.session.project, win)
+    dlg = ExportDialog(win.session.project, win)
     qtbot.addWidget(dlg)
     assert "nothing to export" in dlg.counts_label.text()
     _add_user(win, 3)
     _add_predictions(win, 4, n=2)
-    dlg = ExportCocoDialog(win.session.project, win)
+    dlg = ExportDialog(win.session.project, win)
     qtbot.addWidget(dlg)
     assert "1 labeled instance on 1 frame " in dlg.counts_label.text()
     dlg.source.setCurrentIndex(dlg.source.findData("predicted"))

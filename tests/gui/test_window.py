@@ -309,9 +309,9 @@ def test_dialog_actions_open_their_dialogs(qtbot, make_window, fake_video, monke
     monkeypatch.setattr(QDialog, "exec", fake_exec)
     win = make_window()
     open_fake(qtbot, win, fake_video)
-    for name in ("shortcuts", "export_coco", "import_coco", "train"):
+    for name in ("shortcuts", "export_dataset", "import_dataset", "train"):
         win.actions_by_id[name].trigger()
-    assert opened == ["ShortcutsDialog", "ExportCocoDialog", "ImportCocoDialog", "TrainDialog"]
+    assert opened == ["ShortcutsDialog", "ExportDialog", "ImportDialog", "TrainDialog"]
     assert win.messages == []
 
 

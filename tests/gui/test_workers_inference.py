@@ -82,7 +82,7 @@ class FakeProject:
         self.commits += 1
         return len(items)
 
-    def delete_predictions(self, video_id: int, frames: Any = None) -> int:
+    def delete_predictions(self, video_id: int, frames: Any = None, *, run: Any = "all") -> int:
         self.commits += 1
         return 0
 

@@ -14,13 +14,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from tests.support.onnx_models import _G, IR_VERSION, OPSET
+from tests.support.onnx_graph import IR_VERSION, OPSET, Graph
 
 _ONNX_TYPE = {"float32": TensorProto.FLOAT, "uint8": TensorProto.UINT8,
               "int32": TensorProto.INT32, "float16": TensorProto.FLOAT16}
 
 
-def _save(g: _G, path: str | Path, in_name: str, in_shape: Sequence[Any], in_type: str,
+def _save(g: Graph, path: str | Path, in_name: str, in_shape: Sequence[Any], in_type: str,
           outputs: Sequence[tuple[str, str, Sequence[Any]]], name: str) -> Path:
     """``outputs`` rows: (public name, internal float32 tensor, shape)."""
     pre = [helper.make_node("Cast", [in_name], ["x32"], to=TensorProto.FLOAT)]
@@ -41,7 +41,7 @@ def _save(g: _G, path: str | Path, in_name: str, in_shape: Sequence[Any], in_typ
     return path
 
 
-def _planted(g: _G, const: np.ndarray) -> str:
+def _planted(g: Graph, const: np.ndarray) -> str:
     return g.op("Add", [g.const(np.asarray(const, np.float32)), g.zero_of("x32")])
 
 
@@ -86,7 +86,7 @@ def make_movenet_single(path: str | Path, kpts_yxs: np.ndarray,
     to the padded input (the planted ``kpts_yxs``)."""
     h, w = input_hw
     k = len(kpts_yxs)
-    g = _G()
+    g = Graph()
     y = _planted(g, np.asarray(kpts_yxs, np.float32).reshape(1, 1, k, 3))
     shape = [1, h, w, 3] if layout == "nhwc" else [1, 3, h, w]
     return _save(g, path, "serving_default_input:0", shape, dtype,
@@ -104,7 +104,7 @@ def make_movenet_multi(path: str | Path, people: Sequence[dict[str, Any]],
         rows[0, i, :3 * k] = np.asarray(p["kpts"], np.float32).reshape(-1)
         rows[0, i, 3 * k:3 * k + 4] = p["box"]
         rows[0, i, 3 * k + 4] = p["score"]
-    g = _G()
+    g = Graph()
     y = _planted(g, rows)
     return _save(g, path, "input", [1, h, w, 3], "int32",
                  [("output_0", y, [1, slots, 3 * k + 5])], "movenet_multipose")
@@ -121,7 +121,7 @@ def make_blazepose(path: str | Path, landmarks_xy: np.ndarray, flag: float = 0.9
     lm[:, 3] = visibility_logit
     lm[:, 4] = 5.0
     s = input_size
-    g = _G()
+    g = Graph()
     outs = [("Identity", _planted(g, lm.reshape(1, 195)), [1, 195]),
             ("Identity_1", _planted(g, np.full((1, 1), flag)), [1, 1]),
             ("Identity_2", _planted(g, np.zeros((1, s, s, 1))), [1, s, s, 1]),
@@ -137,7 +137,7 @@ def make_rtmdet_heads(path: str | Path, input_hw: tuple[int, int] = (320, 320),
     ``dets``: ``{"stride": s, "cell": (gx, gy), "ltrb": (l, t, r, b), "logit": z, "cls": c}``;
     everywhere else the logit is -10."""
     h, w = input_hw
-    g = _G()
+    g = Graph()
     cls_outs, box_outs = [], []
     for lvl, s in enumerate((8, 16, 32)):
         gh, gw = h // s, w // s
@@ -161,7 +161,7 @@ def make_nanodet_heads(path: str | Path, input_hw: tuple[int, int] = (320, 320),
     the distance of each side is ``bin * s`` (a one-hot-like distribution)."""
     h, w = input_hw
     bins = reg_max + 1
-    g = _G()
+    g = Graph()
     cls_outs, dis_outs = [], []
     for s in (8, 16, 32):
         a = (h // s) * (w // s)
@@ -198,7 +198,7 @@ def make_yolo_pose_collapsing(path: str | Path, input_hw: tuple[int, int] = (640
         vals[5:, i] = np.asarray(d["kpts"], np.float32).reshape(-1)
     small = [4, *range(7, c, 3)]  # score and keypoint visibilities: 0..1
     big = [r for r in range(c) if r not in small]
-    g = _G()
+    g = Graph()
     zero = g.zero_of("x32")
     big_t = g.op("Add", [g.const(vals[big].reshape(1, len(big), a, 1)), zero])
     logits = np.log(np.clip(vals[small], 1e-4, 1 - 1e-4) / (1 - np.clip(vals[small], 1e-4,

@@ -8,29 +8,35 @@ project, a project without a video, a missing video file).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
 from pose_studio.app.editing import keypoint_name
+from pose_studio.app.frame_info import image_set_sizes
 from pose_studio.app.session import Frames, Topic
-from pose_studio.core.annotation import InstanceKind, Visibility
+from pose_studio.core.annotation import Instance, InstanceKind, Visibility
 
+from ..view.skeleton_item import Tint
 from ..widgets.history_panel import HistoryPanel
 from ..widgets.instance_list import InstanceList
 from ..widgets.timeline import Timeline
 from ..widgets.video_list import VideoList
 from .base import Shell
 
-NO_PROJECT = "Open a video or a project: File ▸ Open (Ctrl+O), or drop files here"
-NO_VIDEO = "This project has no video yet: File ▸ Add Video (Ctrl+Shift+O), or drop one here"
+NO_PROJECT = ("Open a video, an image folder, a dataset file (COCO, SLEAP, DeepLabCut, YOLO) or a "
+              "project: File ▸ Open (Ctrl+O), or drop them here")
+NO_VIDEO = ("This project has no video yet: File ▸ Add Video (Ctrl+Shift+O) or Add Images, or "
+            "drop videos, images or a folder here")
 #: Actions that need a video shown.
 VIDEO_ACTIONS = ("relink_video", "play", "next_frame", "prev_frame", "next_10", "prev_10",
                  "first_frame", "last_frame", "goto_frame", "add_instance", "accept_all",
                  "predict_frame", "next_low", "prev_low", "next_labeled", "prev_labeled",
-                 "next_unlabeled", "prev_unlabeled")
-PROJECT_ACTIONS = ("add_video", "save_as", "close_project", "export_coco", "import_coco")
+                 "next_unlabeled", "prev_unlabeled", "toggle_ab", "swap_ab", "compare_runs")
+PROJECT_ACTIONS = ("add_video", "add_images", "add_image_folder", "save_as", "close_project",
+                   "export_dataset", "import_dataset")
 
 
 class Display(QObject):
@@ -46,12 +52,19 @@ class Display(QObject):
         self.timeline = timeline
         self.history = history
         self.actions = actions
+        self._sizes: dict[object, dict[tuple[int, int], int]] = {}  # image sets' sizes
+        #: ``overlay(shown predictions) -> (more predictions, {id: Tint})`` while two
+        #: model runs are shown (set by the runs controller); the second run's are drawn only.
+        self.overlay: Callable[[list[Instance]],
+                               tuple[list[Instance], dict[int, Tint]]] | None = None
         shell.signals.changed.connect(self.on_changed)
 
     def on_changed(self, topics: frozenset[Topic], frames: Frames) -> None:
         s, view = self.session, self.shell.view
         if Topic.VIDEOS in topics:
-            self.videos.set_videos(s.videos(), s.video_id)
+            videos = s.videos()
+            self.videos.set_videos(videos, s.video_id,
+                                   image_set_sizes(s.project, videos, self._sizes))
         if Topic.PROJECT in topics or Topic.VIDEO in topics:
             self.videos.set_current(s.video_id)
             self.update_title()
@@ -97,7 +110,9 @@ class Display(QObject):
         users = s.instances(InstanceKind.USER)
         preds = s.visible_predictions()
         sel = (s.selected_instance_id, s.selected_keypoint)
-        view.set_instances(s.skeleton, [*preds, *users], sel)
+        extra, tints = self.overlay(preds) if self.overlay is not None else ([], {})
+        view.set_instances(s.skeleton, [*preds, *extra, *users], sel, tints,
+                           {i.id for i in extra if i.id is not None})
         shown = {p.id for p in preds}
         covered = {i.id for i in s.instances(InstanceKind.PREDICTED) if i.id not in shown}
         self.instances.set_instances(s.instances(), covered)  # type: ignore[arg-type]

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from pose_studio.app.models import model_name
 from pose_studio.app.predictions import ModelInfo
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core import people, poses
 from pose_studio.core.annotation import Instance
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.inference.keypoint_map import fill_instance, names_mapping
 
 from .base import Shell
 
@@ -118,7 +119,7 @@ class ModelController(QObject):
 
     def _on_loaded(self, info: ModelInfo) -> None:
         self._run_id = None  # a new model gets its own model run on first write
-        self.shell.status(f"model loaded: {Path(info.pose_path).name} on "
+        self.shell.status(f"model loaded: {model_name(info.pose_path)} on "
                           f"{', '.join(info.providers) or 'CPU'}", 8000)
         if self.wants_inference():
             self.request()
@@ -190,20 +191,37 @@ class ModelController(QObject):
         if s.project is None or s.video_id is None or s.read_only or info is None:
             return
         try:
-            self._run_id, _n, dropped = s.store_predictions(info, [result], self._run_id)
+            done = s.store_predictions(info, [result], self._run_id)
         except PoseStudioError as exc:
             self.shell.error("Model", str(exc))
             return
-        kept = len(result.instances) - dropped
-        why = f" ({dropped} too weak to keep)" if dropped else ""
-        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}", 6000)
+        if done.created or self._run_id is None:
+            self._run_id = done.run_id  # this model's own live run (when it made no shown run)
+        kept = len(result.instances) - done.dropped
+        why = f" ({done.dropped} too weak to keep)" if done.dropped else ""
+        where = f"; {done.note}" if done.note else f" (run {done.run_id}, shown as {done.slot})"
+        self.shell.status(f"{kept} instance(s) predicted on frame {result.frame_idx}{why}{where}",
+                          8000)
+
+    def _by_name(self) -> np.ndarray | None:
+        """For each project keypoint, the model's (-1: it has none); None: the same layout.
+        A skeleton the user edited names its keypoints otherwise than the model."""
+        info, sk = self.info, self.session.skeleton
+        if info is None or sk is None or not info.keypoints:
+            return None
+        return names_mapping(info.keypoints, sk)
 
     def peaks(self, inst: Instance, k: int) -> list[tuple[float, float, float]]:
         """Heatmap peaks of keypoint ``k`` for the predicted person nearest ``inst``."""
         res = self.result_for_frame()
         if res is None:
             return []
-        cands = [(pred, m.keypoint_map(k), np.asarray(m.map_to_image))
+        idx = self._by_name()
+        mk = k if idx is None else int(idx[k])
+        if mk < 0:
+            return []  # the model has no such keypoint
+        cands = [(pred if idx is None else fill_instance(pred, idx), m.keypoint_map(mk),
+                  np.asarray(m.map_to_image))
                  for pred, m in zip(res.instances, res.maps) if m is not None]
         return poses.peaks_for(inst, k, cands)
 
@@ -222,6 +240,9 @@ class ModelController(QObject):
 
     def show_heatmap(self, result: Any) -> None:
         k = self.session.selected_keypoint
+        idx = self._by_name()
+        if k is not None and idx is not None:
+            k = int(idx[k]) if int(idx[k]) >= 0 else None  # the model's own channel, else all
         maps = [(m.keypoint_map(k), np.asarray(m.map_to_image))
                 for m in getattr(result, "maps", ()) or () if m is not None]
         self.shell.view.set_heatmaps(maps)

@@ -43,6 +43,7 @@ class PlaybackController(QObject):
         self.scrubbing = False
         self.times: np.ndarray | None = None  # VFR: seconds of each frame
         self.vfr = False
+        self.images = False  # an image set: positions read "image 5 of 120", no time
         self._time_base: tuple[int, int] = (1, 1)
         self.closed = False
         self._play_req = -1
@@ -94,7 +95,7 @@ class PlaybackController(QObject):
         if Topic.VIDEO in topics:
             self.transport.set_count(s.frame_count)
             if s.video_id is None:
-                self.times, self.vfr = None, False
+                self.times, self.vfr, self.images = None, False, False
         if Topic.FRAME in topics:
             self.transport.set_frame(s.frame_idx, self.time_text(s.frame_idx))
             self.timeline.set_current(s.frame_idx)
@@ -180,6 +181,7 @@ class PlaybackController(QObject):
     def set_meta(self, meta: Any, index_blob: bytes | None) -> None:
         """A video was opened: its timestamps (VFR) for the time label."""
         self.vfr = bool(getattr(meta, "vfr", False))
+        self.images = getattr(meta, "kind", "file") == "images"
         self.times = None
         self._time_base = tuple(getattr(meta, "time_base", (1, 1)))  # type: ignore[assignment]
         if self.vfr:
@@ -203,7 +205,10 @@ class PlaybackController(QObject):
         self.transport.set_frame(f, self.time_text(f))
 
     def time_text(self, frame_idx: int) -> str:
-        """``m:ss.mmm`` of the frame: its own timestamp for VFR video, else frame / fps."""
+        """``m:ss.mmm`` of the frame: its own timestamp for VFR video, else frame / fps; for an
+        image set its place (``image 5 of 120``): images have no time."""
+        if self.images:
+            return f"image {frame_idx + 1} of {self.session.frame_count}"
         times = self.times
         approx = False
         if times is not None and 0 <= frame_idx < len(times):

@@ -12,13 +12,31 @@ from pose_studio.app.opening import PROJECT_SUFFIX
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.ts *.mts *.webm *.mpg *.mpeg *.wmv *.gif)"
 PROJECT_FILTER = "Pose Studio project (*.posestudio)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.jp2 *.pgm *.ppm)"
+DATASET_FILTER = ("Dataset files (*.json *.slp *.yaml *.yml *.csv *.h5): COCO, SLEAP, "
+                  "DeepLabCut, YOLO-pose, Label Studio (*.json *.slp *.yaml *.yml *.csv *.h5)")
 
 
 def open_paths(parent: QWidget, start: str) -> list[str]:
+    """Projects, videos, images and dataset files (a dataset offers a new project)."""
     files, _ = QFileDialog.getOpenFileNames(
-        parent, "Open video or project", start,
-        f"Videos and projects (*{PROJECT_SUFFIX} {VIDEO_FILTER[8:-1]});;All files (*)")
+        parent, "Open video, images, dataset or project", start,
+        f"Everything Pose Studio opens (*{PROJECT_SUFFIX} {VIDEO_FILTER[8:-1]} "
+        f"{IMAGE_FILTER[8:-1]} *.json *.slp *.yaml *.yml *.csv *.h5);;"
+        f"{PROJECT_FILTER};;{VIDEO_FILTER};;{IMAGE_FILTER};;{DATASET_FILTER};;All files (*)")
     return list(files)
+
+
+def add_images(parent: QWidget, start: str) -> list[Path]:
+    files, _ = QFileDialog.getOpenFileNames(parent, "Add images (one image set)", start,
+                                            f"{IMAGE_FILTER};;All files (*)")
+    return [Path(f) for f in files]
+
+
+def add_image_folder(parent: QWidget, start: str) -> Path | None:
+    path = QFileDialog.getExistingDirectory(parent, "Add a folder of images (sub-folders "
+                                            "included)", start)
+    return Path(path) if path else None
 
 
 def add_videos(parent: QWidget, start: str) -> list[Path]:

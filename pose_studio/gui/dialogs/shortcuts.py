@@ -8,7 +8,7 @@ narrows the table by any column; :meth:`ShortcutsDialog.visible_rows` gives what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShowEvent
@@ -30,7 +30,8 @@ MOUSE_GROUP = "Mouse"  # rows whose "shortcut" is a gesture, shown as written
 
 def _native(shortcut: str) -> str:
     """Portable key text (``Ctrl+Z``) in the platform's style (``⌘Z`` on macOS)."""
-    parts = [p.strip() for p in shortcut.split(",") if p.strip()] if shortcut else []
+    # Sequences are joined with ", "; a lone "," is a key itself (Ctrl+, too).
+    parts = [p.strip() or p for p in shortcut.split(", ") if p] if shortcut else []
     out = []
     for p in parts:
         seq = QKeySequence(p)
@@ -38,8 +39,9 @@ def _native(shortcut: str) -> str:
     return ", ".join(out)
 
 
-def entries_from_actions() -> list[Entry]:
-    """Rows from the window's action table (empty if it is not available)."""
+def entries_from_actions(keys: Mapping[str, Sequence[str]] | None = None) -> list[Entry]:
+    """Rows from the window's action table (empty if it is not available); ``keys``: each
+    action's keys now (the user's remapping), else the table's defaults."""
     try:
         from pose_studio.gui.actions import ACTIONS
     except ImportError:
@@ -49,8 +51,8 @@ def entries_from_actions() -> list[Entry]:
     rows: list[Entry] = []
     for spec in ACTIONS:
         group = spec.menu.replace("&", "")
-        keys = ", ".join(spec.shortcuts)
-        rows.append((group, spec.label.rstrip("…"), keys, spec.tip))
+        now = keys.get(spec.id, spec.shortcuts) if keys is not None else spec.shortcuts
+        rows.append((group, spec.label.rstrip("…"), ", ".join(now), spec.tip))
     for gesture, what in MOUSE_GESTURES:
         rows.append((MOUSE_GROUP, what, gesture, ""))
     return rows

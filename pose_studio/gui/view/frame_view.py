@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -31,9 +31,10 @@ from pose_studio.core.skeleton import Skeleton
 
 from ..tools import MoveInstance, pick_tool
 from ..tools.base import InstanceDropped, KeypointDropped, Tool
+from . import adjust
 from .heatmap_item import HeatmapItem
 from .options import OverlayOptions
-from .skeleton_item import InstanceItem
+from .skeleton_item import InstanceItem, Tint
 
 ZOOM_STEP = 1.25
 MIN_SCALE = 0.02
@@ -68,6 +69,7 @@ class FrameView(QGraphicsView):
         instance_moved(int, float, float): instance id, dx, dy (Shift/Alt-drag released).
         visibility_requested(int, int): right-click on a keypoint.
         instance_double_clicked(int): double-click (accept a prediction).
+        place_requested(float, float, bool): a click in click-to-place mode (x, y, occluded).
         selection_requested(int, int): instance id (-1: none), keypoint (-1: none).
         zoom_changed(float): view scale.
     """
@@ -79,6 +81,7 @@ class FrameView(QGraphicsView):
     selection_requested = Signal(int, int)
     zoom_changed = Signal(float)
     hovered = Signal(str)  # plain "name · prediction · visible · score 0.91" of the keypoint
+    place_requested = Signal(float, float, bool)  # click-to-place: x, y, occluded (Shift)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,11 +123,15 @@ class FrameView(QGraphicsView):
         self._auto_fit = True
         self._tool: Tool | None = None
         self.move_mode = False  # a plain drag moves the whole instance (Edit menu toggle)
+        self.place_mode = False  # click-to-place labeling (a click places a keypoint)
+        self.lut: np.ndarray | None = None  # brightness/contrast/gamma of the picture shown
         self._selected: tuple[int | None, int | None] = (None, None)
         self._last_scene_pos: QPointF | None = None
         self.fast = False  # FastTransformation while playing
         # "Approximate" marker: a scrub preview (keyframe) is shown instead of the frame.
         self.approximate = False
+        # The picture shown is another frame's (an image set's next image is on its way).
+        self.waiting = False
         self.preview_label = QLabel(self.viewport())
         self.preview_label.setObjectName("preview_label")
         self.preview_label.setStyleSheet(
@@ -136,8 +143,9 @@ class FrameView(QGraphicsView):
 
     # --- frame -----------------------------------------------------------------------------------
     def set_frame(self, frame: np.ndarray, frame_idx: int) -> None:
-        """Show ``frame`` (read-only array from the decoder) as frame ``frame_idx``."""
-        img = frame_to_qimage(frame)
+        """Show ``frame`` (read-only array from the decoder) as frame ``frame_idx``, through
+        the brightness/contrast/gamma table when one is set (the array itself is kept as is)."""
+        img = frame_to_qimage(adjust.apply(frame, self.lut))
         pix = QPixmap.fromImage(img)
         del img
         self.pixmap_item.setPixmap(pix)
@@ -157,6 +165,21 @@ class FrameView(QGraphicsView):
         if self._auto_fit:
             self.fit()
 
+    def set_lut(self, lut: np.ndarray | None) -> None:
+        """Show the picture through ``lut`` (:mod:`.adjust`; None: as decoded)."""
+        self.lut = lut
+        if self.frame is not None and self.frame_idx is not None:
+            auto, self._auto_fit = self._auto_fit, False
+            self.set_frame(self.frame, self.frame_idx)
+            self._auto_fit = auto
+
+    def set_place_mode(self, on: bool) -> None:
+        """Click-to-place: a left click anywhere on the picture asks to place a keypoint
+        (``place_requested``) instead of selecting or panning (the middle button still pans)."""
+        self.place_mode = bool(on)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else
+                                  Qt.CursorShape.OpenHandCursor)
+
     def set_approximate(self, text: str | None) -> None:
         """Mark the shown picture as a preview (``text``) or as the exact frame (None).
 
@@ -174,11 +197,19 @@ class FrameView(QGraphicsView):
             self.preview_label.raise_()
         self._apply_overlay_visibility()
 
+    def set_waiting(self, waiting: bool) -> None:
+        """The picture shown is not the current frame's (its own is being read): overlays are
+        hidden until it is, so no label is ever drawn on (or edited over) another picture."""
+        if waiting != self.waiting:
+            self.waiting = waiting
+            self._apply_overlay_visibility()
+
     def _apply_overlay_visibility(self) -> None:
+        hide = self.approximate or self.waiting
         for item in self.instance_items:
-            item.setVisible(not self.approximate)
+            item.setVisible(not hide)
         for hm in self.heatmap_items:
-            hm.setVisible(self.options.heatmap and not self.approximate)
+            hm.setVisible(self.options.heatmap and not hide)
 
     def clear_frame(self, message: str = "") -> None:
         self.pixmap_item.setPixmap(QPixmap())
@@ -186,6 +217,7 @@ class FrameView(QGraphicsView):
         self.frame = None
         self.frame_idx = None
         self._image_size = None
+        self.waiting = False
         self.set_approximate(None)
         self.set_instances(None, [])
         self.show_message(message)
@@ -256,6 +288,13 @@ class FrameView(QGraphicsView):
             )
             super().mousePressEvent(fake)
             return
+        if self.place_mode and event.button() == Qt.MouseButton.LeftButton:
+            p = self.mapToScene(event.position().toPoint())
+            if self.image_rect().contains(p) and not self.approximate:
+                occluded = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                self.place_requested.emit(p.x(), p.y(), occluded)
+            event.accept()
+            return
         item = self.itemAt(event.position().toPoint())
         if event.button() == Qt.MouseButton.LeftButton and (
             item is None or item is self.pixmap_item or isinstance(item, HeatmapItem)
@@ -314,17 +353,23 @@ class FrameView(QGraphicsView):
         skeleton: Skeleton | None,
         instances: Sequence[Instance],
         selected: tuple[int | None, int | None] = (None, None),
+        tints: Mapping[int, Tint] | None = None,
+        passive: Collection[int] = (),
     ) -> None:
         """Show these instances (items of the same kind are reused, so playing a video does not
-        create and destroy scene items every frame)."""
+        create and destroy scene items every frame). ``tints``: instance id -> how its run is
+        drawn while two runs are shown; ``passive``: ids drawn only (the second run's
+        predictions)."""
         sel_inst, sel_kp = selected
+        tints = tints or {}
         shown = [] if skeleton is None else [
             i for i in instances if self.options.predictions or not i.is_prediction
         ]
         key = (skeleton, dataclasses.astuple(self.options))
-        reuse = key == self._items_key and [it.predicted for it in self.instance_items] == [
-            i.is_prediction for i in shown
-        ]
+        reuse = key == self._items_key and [
+            (it.predicted, it.tint, it.passive) for it in self.instance_items
+        ] == [(i.is_prediction, tints.get(-1 if i.id is None else i.id), i.id in passive)
+              for i in shown]
         self.skeleton = skeleton
         self._selected = selected
         if reuse:
@@ -343,10 +388,11 @@ class FrameView(QGraphicsView):
             item = InstanceItem(
                 self, skeleton, inst, self.options, selected=is_sel,
                 selected_keypoint=sel_kp if is_sel else None,
+                tint=tints.get(-1 if inst.id is None else inst.id), passive=inst.id in passive,
             )
             self._scene.addItem(item)
             self.instance_items.append(item)
-        if self.approximate:
+        if self.approximate or self.waiting:
             self._apply_overlay_visibility()
 
     def update_selection(self, selected: tuple[int | None, int | None]) -> None:

@@ -10,6 +10,7 @@ on release.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -31,6 +32,7 @@ from pose_studio.core.annotation import Instance, Visibility
 from pose_studio.core.skeleton import SIDE_COLORS, Skeleton
 
 from .options import OverlayOptions
+from .track_colors import track_color
 
 
 class ItemHost(Protocol):
@@ -44,11 +46,25 @@ class ItemHost(Protocol):
     def item_hover(self, item: InstanceItem, k: int) -> None: ...
 
 
-USER_RADIUS = 5.0
+USER_RADIUS = 5.0  # the defaults of OverlayOptions.point_radius (a label) and 0.7 of it
 PRED_RADIUS = 3.5
+PRED_SCALE = 0.7  # a prediction's keypoints and limbs are drawn smaller than a label's
+PRED_LINE_SCALE = 0.75
 PRED_OPACITY = 0.8
 MIN_SCORE_ALPHA = 0.3  # opacity of a predicted keypoint scoring 0 (relative to PRED_OPACITY)
 LOW_RGB = (235, 40, 40)  # outline of a predicted keypoint under the low-confidence threshold
+
+
+@dataclass(frozen=True)
+class Tint:
+    """How a model run's predictions are drawn while two runs are shown (A/B): one colour,
+    the keypoints' radius and the limbs' pen. The first run gets bigger dots and solid limbs,
+    the second smaller dots and dashes on top, so both show where they agree; both are drawn
+    above the labels, inside their points."""
+
+    rgb: tuple[int, int, int]
+    radius: float = PRED_RADIUS
+    dashed: bool = True
 
 
 def _qcolor(rgb: Sequence[int], alpha: int = 255) -> QColor:
@@ -129,7 +145,12 @@ class _NameItem(QGraphicsSimpleTextItem):
 
 
 class InstanceItem(QGraphicsItem):
-    """An instance: limbs, keypoints and (optionally) names. Has no painting of its own."""
+    """An instance: limbs, keypoints and (optionally) names. Has no painting of its own.
+
+    ``tint``: one colour for every limb and keypoint, and its sizes (a model run's, while two
+    runs are shown, A/B); None: the skeleton's colours. ``passive``: drawn only (the second run's
+    predictions: the keys and the mouse act on the shown run), clicks go to the frame.
+    """
 
     def __init__(
         self,
@@ -140,9 +161,13 @@ class InstanceItem(QGraphicsItem):
         *,
         selected: bool = False,
         selected_keypoint: int | None = None,
+        tint: Tint | None = None,
+        passive: bool = False,
     ) -> None:
         super().__init__()
         self.host = host
+        self.tint = tint
+        self.passive = passive
         self.skeleton = skeleton
         self.instance = inst
         self.instance_id: int = -1 if inst.id is None else int(inst.id)
@@ -154,7 +179,12 @@ class InstanceItem(QGraphicsItem):
         self.limbs: list[tuple[QGraphicsLineItem, int, int]] = []
         self.labels: list[QGraphicsSimpleTextItem] = []
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
-        self.setZValue(10 if not self.predicted else 5)
+        # Two runs shown (A/B): their predictions above the labels (smaller than a label's
+        # point, so each shows as a ring around them), B above A.
+        if tint is None:
+            self.setZValue(5 if self.predicted else 10)
+        else:
+            self.setZValue(12 if tint.dashed else 11)
         # The selected instance gets a dashed box around its keypoints: which person the keys
         # act on is visible at a glance, even in a crowd.
         self.sel_box = QGraphicsRectItem(self)
@@ -186,11 +216,10 @@ class InstanceItem(QGraphicsItem):
             for a, b in sk.edges:
                 if a >= k_count or b >= k_count:
                     continue
-                side = sk.edge_side((a, b))
-                color = _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
-                pen = QPen(color, 2.0 if not self.predicted else 1.5)
+                color = self._limb_color(a, b)
+                pen = QPen(color, self._limb_width())
                 pen.setCosmetic(True)
-                if self.predicted:
+                if self.predicted and (self.tint is None or self.tint.dashed):
                     pen.setStyle(Qt.PenStyle.DashLine)
                 if self.selected:
                     pen.setWidthF(pen.widthF() + 1.0)
@@ -199,11 +228,15 @@ class InstanceItem(QGraphicsItem):
                 line.setZValue(1)
                 line.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
                 self.limbs.append((line, a, b))
-        radius = PRED_RADIUS if self.predicted else USER_RADIUS
+        radius = self.tint.radius if self.tint else \
+            self.options.point_radius * (PRED_SCALE if self.predicted else 1.0)
         low = self._low_mask()
         for k in range(k_count):
             kp = KeypointItem(self, k, radius)
-            kp.style(_qcolor(sk.colors[k]), int(vis[k]), self.predicted, k == selected_keypoint,
+            if self.passive:
+                kp.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+                kp.setCursor(Qt.CursorShape.ArrowCursor)
+            kp.style(self._colour(k), int(vis[k]), self.predicted, k == selected_keypoint,
                      bool(low[k]))
             kp.setVisible(opt.keypoints)
             self.keypoints.append(kp)
@@ -221,6 +254,24 @@ class InstanceItem(QGraphicsItem):
             else:
                 self.labels.append(None)  # type: ignore[arg-type]
         self._sync()
+
+    def _limb_color(self, a: int, b: int) -> QColor:
+        """The track's colour when colouring by track, else the limb's side colour."""
+        if self.tint is not None:
+            return _qcolor(self.tint.rgb)
+        tid = self.instance.track_id
+        if self.options.color_by_track and tid is not None:
+            return _qcolor(track_color(tid))
+        side = self.skeleton.edge_side((a, b))
+        return _qcolor(SIDE_COLORS.get(side, (200, 200, 200)))
+
+    def _colour(self, k: int) -> QColor:
+        return _qcolor(self.tint.rgb if self.tint else self.skeleton.colors[k])
+
+    def _limb_width(self) -> float:
+        if self.tint is not None and not self.tint.dashed:  # run A of an A/B pair: solid, full
+            return self.options.line_width
+        return self.options.line_width * (PRED_LINE_SCALE if self.predicted else 1.0)
 
     def _confidence_alpha(self) -> np.ndarray:
         """Per-keypoint opacity: predictions fade with their keypoint score (1 for labels)."""
@@ -280,7 +331,9 @@ class InstanceItem(QGraphicsItem):
         inst = self.instance
         name = self.skeleton.keypoints[k] if k < self.skeleton.num_keypoints else f"#{k}"
         v = Visibility(int(inst.visibility[k]))
-        parts = [f"<b>{name}</b>", "prediction" if self.predicted else "label", v.name.lower()]
+        what = "prediction" if self.predicted else "label"
+        parts = [f"<b>{name}</b>", f"second run (B) {what}" if self.passive else what,
+                 v.name.lower()]
         if inst.kp_scores is not None:
             parts.append(f"score {float(inst.kp_scores[k]):.2f}")
         x, y = self._xy[k]
@@ -289,9 +342,15 @@ class InstanceItem(QGraphicsItem):
 
     def set_instance(self, inst: Instance, selected: bool, selected_keypoint: int | None) -> None:
         """Show another instance of the same kind in place (no item churn while playing)."""
+        recolor = inst.track_id != self.instance.track_id
         self.instance = inst
         self.instance_id = -1 if inst.id is None else int(inst.id)
         self._xy = np.array(inst.xy, dtype=np.float64)
+        if recolor:
+            for line, a, b in self.limbs:
+                pen = line.pen()
+                pen.setColor(self._limb_color(a, b))
+                line.setPen(pen)
         self.setPos(QPointF(0, 0))
         self.restyle(selected, selected_keypoint)
         self._sync()
@@ -310,12 +369,12 @@ class InstanceItem(QGraphicsItem):
         low = self._low_mask()
         for k, kp in enumerate(self.keypoints):
             kp.style(
-                _qcolor(self.skeleton.colors[k]), int(vis[k]), self.predicted,
+                self._colour(k), int(vis[k]), self.predicted,
                 selected and k == selected_keypoint, bool(low[k]),
             )
         for line, _a, _b in self.limbs:
             pen = line.pen()
-            pen.setWidthF((2.0 if not self.predicted else 1.5) + (1.0 if selected else 0.0))
+            pen.setWidthF(self._limb_width() + (1.0 if selected else 0.0))
             line.setPen(pen)
         self._sync_box()
 

@@ -3,10 +3,14 @@
 ``ModelPanel(settings=None, settings_key="model/last", parent=None, *, models_dir=None)``
 
 The pose-model list holds the bundled models (``*.onnx`` in
-:func:`pose_studio.core.paths.models_dir`, detectors told apart by their model card's
-``family``), the last model used (from ``settings``), and anything picked with "…". The panel
-never loads a model itself: it asks, and the window forwards to the
-:class:`~pose_studio.gui.workers.inference.InferenceController`.
+:func:`pose_studio.core.paths.models_dir`, detectors told apart by
+:func:`pose_studio.app.models.model_kind`), the catalogue models downloaded with "Get a model…"
+(:meth:`add_model` adds one just downloaded), the last model used (from ``settings``), and
+anything picked with "…". The panel never loads a model itself: it asks, and the window
+forwards to the :class:`~pose_studio.gui.workers.inference.InferenceController`.
+
+A loaded model is described from ``ModelInfo.top_down`` / ``needs_boxes`` (never its family
+name): a top-down model without a detector gets a warning that says what it will crop.
 
 Signals (out):
 
@@ -28,7 +32,6 @@ Slots (in): :meth:`set_model_info` (``InferenceController.model_loaded``),
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from pose_studio.app.models import installed_models, model_kind, model_name
+from pose_studio.app.predictions import NO_DETECTOR_WARNING
 
 PROVIDER_LABELS: dict[str, str] = {
     "auto": "Auto (fastest available)",
@@ -73,15 +79,6 @@ def available_provider_keys() -> list[str]:
     return keys or ["cpu"]
 
 
-def _card_family(onnx_path: Path) -> str:
-    card = onnx_path.with_suffix(".json")
-    try:
-        data = json.loads(card.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return str(data.get("family", "")) if isinstance(data, dict) else ""
-
-
 def bundled_models(folder: Path | None = None) -> tuple[list[Path], list[Path]]:
     """``(pose_models, detectors)`` among the ``*.onnx`` files of the bundled models folder."""
     if folder is None:
@@ -95,11 +92,37 @@ def bundled_models(folder: Path | None = None) -> tuple[list[Path], list[Path]]:
     except OSError:
         return pose, det
     for f in files:
-        fam = _card_family(f)
-        is_det = fam.startswith("detector") or (not fam and any(
-            w in f.stem.lower() for w in ("yolox", "det", "person")))
-        (det if is_det else pose).append(f)
+        (det if model_kind(f) == "detector" else pose).append(f)
     return pose, det
+
+
+#: The Model panel's line for a top-down model loaded without a detector (short: the panel is
+#: small), and its tooltip.
+NO_DETECTOR_TEXT = ("No person detector: this top-down model crops the people already on the "
+                    "frame, else the whole frame.")
+NO_DETECTOR_TIP = ("A top-down model needs person boxes. Without a detector it crops the "
+                   "people already on the frame (labels, predictions), else takes the whole "
+                   "frame as one person, so new people are not found. Choose a detector above "
+                   "(Model ▸ Get a Model… has person detectors) and load again.")
+
+
+def describe_model(info: Any) -> tuple[list[str], list[str]]:
+    """``(info lines, warnings)`` for a loaded model, from ``top_down``/``needs_boxes``."""
+    name = model_name(getattr(info, "pose_path", "") or "model")
+    kps = getattr(info, "keypoints", ()) or ()
+    providers = ", ".join(p.replace("ExecutionProvider", "")
+                          for p in getattr(info, "providers", ()) or ()) or "?"
+    det = getattr(info, "detector_path", None)
+    top_down = bool(getattr(info, "top_down", True))
+    how = "top-down (crops each person)" if top_down else "one-stage (finds people itself)"
+    lines = [f"<b>{name}</b> · {len(kps)} keypoints · {how}", f"Running on: {providers}"]
+    if det:
+        lines.append(f"Detector: {Path(det).name}" + ("" if top_down else
+                                                      " (not used: this model finds people)"))
+    warnings = [w for w in getattr(info, "warnings", ()) or () if w != NO_DETECTOR_WARNING]
+    if getattr(info, "needs_boxes", False):
+        warnings.insert(0, NO_DETECTOR_TEXT)
+    return lines, warnings
 
 
 def format_progress(done: int, total: int, fps: float) -> str:
@@ -165,7 +188,8 @@ class ModelPanel(QWidget):
     status_message = Signal(str)
 
     def __init__(self, settings: QSettings | None = None, settings_key: str = "model/last",
-                 parent: QWidget | None = None, *, models_dir: Path | None = None) -> None:
+                 parent: QWidget | None = None, *, models_dir: Path | None = None,
+                 downloads_dir: Path | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self._key = settings_key.rstrip("/")
@@ -249,16 +273,23 @@ class ModelPanel(QWidget):
             self._add_path(self.pose_combo, p, bundled=True)
         for d in det:
             self._add_path(self.det_combo, d, bundled=True)
+        try:
+            for m in installed_models(downloads_dir):
+                self._add_path(self.pose_combo if m.kind == "pose" else self.det_combo, m.path,
+                               label=f"{m.name} (downloaded)")
+        except Exception:  # an unreadable models folder must not stop the window
+            pass
         self._restore()
         self._update_enabled()
 
     # --- choices -----------------------------------------------------------------------------
     @staticmethod
-    def _add_path(combo: QComboBox, path: Path | str, *, bundled: bool = False) -> int:
+    def _add_path(combo: QComboBox, path: Path | str, *, bundled: bool = False,
+                  label: str | None = None) -> int:
         p = str(Path(path))
         idx = combo.findData(p)
         if idx < 0:
-            label = Path(p).stem + (" (bundled)" if bundled else "")
+            label = label or (Path(p).stem + (" (bundled)" if bundled else ""))
             combo.addItem(label, p)
             idx = combo.count() - 1
             combo.setItemData(idx, p, Qt.ItemDataRole.ToolTipRole)
@@ -302,6 +333,13 @@ class ModelPanel(QWidget):
         if path:
             self.det_combo.setCurrentIndex(self._add_path(self.det_combo, path))
 
+    def add_model(self, path: str | Path, kind: str, label: str | None = None) -> None:
+        """List a model just made ready (downloaded) and select it: a pose model in the pose
+        list, a detector in the detector list."""
+        combo = self.det_combo if kind == "detector" else self.pose_combo
+        combo.setCurrentIndex(self._add_path(combo, path, label=label))
+        self._update_enabled()
+
     def set_pose_path(self, path: str | Path) -> None:
         """Select ``path`` in the pose list (adding it), e.g. a freshly trained model."""
         self.pose_combo.setCurrentIndex(self._add_path(self.pose_combo, path))
@@ -326,9 +364,9 @@ class ModelPanel(QWidget):
             return
         self._save()
         self._loaded = False
-        self.info_label.setText(f"Loading {Path(pose).name}…")
+        self.info_label.setText(f"Loading {model_name(pose)}…")
         self.warning_label.setVisible(False)
-        self.status_message.emit(f"Loading model {Path(pose).name}…")
+        self.status_message.emit(f"Loading model {model_name(pose)}…")
         self._update_enabled()
         self.load_requested.emit(pose, self.detector_path(), self.provider())
 
@@ -344,19 +382,14 @@ class ModelPanel(QWidget):
     def set_model_info(self, info: Any) -> None:
         """Show a loaded model (an ``InferenceController`` ``ModelInfo``)."""
         self._loaded = True
-        name = Path(getattr(info, "pose_path", "") or "model").name
-        fam = getattr(info, "family", "")
-        kps = getattr(info, "keypoints", ()) or ()
+        name = model_name(getattr(info, "pose_path", "") or "model")
         providers = ", ".join(p.replace("ExecutionProvider", "")
                               for p in getattr(info, "providers", ()) or ()) or "?"
-        det = getattr(info, "detector_path", None)
-        lines = [f"<b>{name}</b> · {fam} · {len(kps)} keypoints",
-                 f"Running on: {providers}"]
-        if det:
-            lines.append(f"Detector: {Path(det).name}")
+        lines, warnings = describe_model(info)
         self.info_label.setText("<br>".join(lines))
-        warnings = list(getattr(info, "warnings", ()) or ())
+        self.warning_label.setStyleSheet("color: #b9770e;")
         self.warning_label.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.warning_label.setToolTip(NO_DETECTOR_TIP if NO_DETECTOR_TEXT in warnings else "")
         self.warning_label.setVisible(bool(warnings))
         self.status_message.emit(f"Model {name} ready on {providers}")
         self._update_enabled()

@@ -1,4 +1,5 @@
-"""Seekbar with labeled/predicted marks and a per-frame confidence strip.
+"""Seekbar with labeled/predicted marks and a per-frame confidence strip; while a second model
+run is shown (A/B), a row for each run in its colour.
 
 Per-frame arrays are reduced to one value per pixel column with ``np.*.reduceat`` (O(frames),
 vectorised: a few ms for a million frames) and cached as a small image; painting only blits that
@@ -63,6 +64,7 @@ class Timeline(QWidget):
     scrub_finished = Signal()
 
     ROWS = (0.0, 0.3, 0.6, 1.0)  # row boundaries: labeled, predicted, confidence
+    ROWS_AB = (0.0, 0.25, 0.45, 0.65, 1.0)  # labeled, A predicted, B predicted, confidence
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +78,9 @@ class Timeline(QWidget):
         self._labeled = np.zeros(0, bool)
         self._predicted = np.zeros(0, bool)
         self._min_score = np.zeros(0, np.float32)
+        self._compare: np.ndarray | None = None  # B's predicted frames (A/B), else None
+        self._pred_rgb = PREDICTED_RGB
+        self._b_rgb = PREDICTED_RGB
         self._image: QImage | None = None
         self._image_buf: np.ndarray | None = None
         self._scrubbing = False
@@ -93,6 +98,22 @@ class Timeline(QWidget):
         self._min_score = min_score
         self._image = None
         self.update()
+
+    def set_compare(self, predicted_b: np.ndarray | None,
+                    colours: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+                    ) -> None:
+        """Show a second run's predicted frames in a row of their own (None: one run);
+        ``colours``: (A, B) row colours."""
+        self._compare = None if predicted_b is None else np.asarray(predicted_b, bool)
+        a, b = colours if colours is not None and predicted_b is not None else \
+            (PREDICTED_RGB, PREDICTED_RGB)
+        self._pred_rgb, self._b_rgb = a, b
+        self._image = None
+        self.update()
+
+    @property
+    def rows(self) -> tuple[float, ...]:
+        return self.ROWS if self._compare is None else self.ROWS_AB
 
     def set_current(self, frame_idx: int) -> None:
         if frame_idx != self.current:
@@ -123,7 +144,8 @@ class Timeline(QWidget):
     def _build_image(self) -> None:
         r = self._track()
         w = max(1, r.width())
-        buf = np.empty((3, w, 3), np.uint8)
+        ab = self._compare is not None
+        buf = np.empty((4 if ab else 3, w, 3), np.uint8)
         buf[:] = EMPTY_RGB
         if self.n_frames > 0:
             starts, lab, pred, mins = reduce_columns(
@@ -132,11 +154,18 @@ class Timeline(QWidget):
             col_frame = (np.arange(w) * (self.n_frames / w)).astype(np.int64)
             col_bin = np.searchsorted(starts, col_frame, side="right") - 1
             buf[0][lab[col_bin]] = LABELED_RGB
-            buf[1][pred[col_bin]] = PREDICTED_RGB
-            buf[2] = score_colors(mins[col_bin])
+            buf[1][pred[col_bin]] = self._pred_rgb
+            if self._compare is not None:
+                b = np.zeros(self.n_frames, bool)
+                m = min(self.n_frames, len(self._compare))
+                b[:m] = self._compare[:m]
+                bcol = np.maximum.reduceat(b.view(np.uint8), starts).astype(bool)
+                buf[2][bcol[col_bin]] = self._b_rgb
+            buf[-1] = score_colors(mins[col_bin])
         self._image_buf = np.ascontiguousarray(buf)
         self._image = QImage(
-            self._image_buf.data, w, 3, int(self._image_buf.strides[0]), QImage.Format.Format_RGB888
+            self._image_buf.data, w, buf.shape[0], int(self._image_buf.strides[0]),
+            QImage.Format.Format_RGB888
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -147,9 +176,10 @@ class Timeline(QWidget):
                 self._build_image()
             assert self._image is not None
             h = r.height()
-            for row in range(3):
-                y0 = r.top() + round(self.ROWS[row] * h)
-                y1 = r.top() + round(self.ROWS[row + 1] * h)
+            rows = self.rows
+            for row in range(len(rows) - 1):
+                y0 = r.top() + round(rows[row] * h)
+                y1 = r.top() + round(rows[row + 1] * h)
                 p.drawImage(QRect(r.left(), y0, r.width(), max(1, y1 - y0 - 1)), self._image,
                             QRect(0, row, self._image.width(), 1))
             if self.n_frames > 0:
@@ -188,7 +218,11 @@ class Timeline(QWidget):
         parts = [f"frame {f}"]
         if f < len(self._labeled) and self._labeled[f]:
             parts.append("labeled")
+        ab = self._compare is not None
         if f < len(self._predicted) and self._predicted[f]:
             s = self._min_score[f]
-            parts.append(f"predicted (min score {s:.2f})" if np.isfinite(s) else "predicted")
+            what = "A predicted" if ab else "predicted"
+            parts.append(f"{what} (min score {s:.2f})" if np.isfinite(s) else what)
+        if self._compare is not None and f < len(self._compare) and self._compare[f]:
+            parts.append("B predicted")
         return ", ".join(parts)

@@ -1,8 +1,9 @@
-"""The project's videos; missing files are marked and can be relinked."""
+"""The project's sources (videos and image sets); missing files are marked and can be
+relinked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +11,19 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QStyle, QWidget
 
+from pose_studio.app.frame_info import source_details, source_name
 
-def details(video: Any) -> str:
-    """Size, frames and fps of a :class:`VideoRecord` (an image folder: its image count)."""
-    if getattr(video, "kind", "file") == "images":
-        return f"{video.width}×{video.height}, {video.frame_count} images"
-    bits = [f"{video.width}×{video.height}", f"{video.frame_count} frames"]
-    if getattr(video, "fps", None):
-        bits.append(f"{float(video.fps):.3g} fps" + (" VFR" if getattr(video, "vfr", False) else ""))
-    return ", ".join(bits)
+Sizes = Mapping[int, Mapping[tuple[int, int], int]]
+
+
+def details(video: Any, sizes: Mapping[tuple[int, int], int] | None = None) -> str:
+    """Size, frames and fps of a :class:`VideoRecord`; an image set: its images and sizes."""
+    return source_details(video, dict(sizes) if sizes is not None else None)
 
 
 def describe(video: Any) -> str:
     """One line for a :class:`VideoRecord`: name, size, frames, fps."""
-    return f"{Path(str(video.path)).name}  ({details(video)})"
+    return f"{source_name(video)}  ({details(video)})"
 
 
 class VideoList(QListWidget):
@@ -47,16 +47,19 @@ class VideoList(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setUniformItemSizes(True)
 
-    def set_videos(self, videos: Sequence[Any], current: int | None) -> None:
+    def set_videos(self, videos: Sequence[Any], current: int | None,
+                   sizes: Sizes | None = None) -> None:
+        """``sizes``: ``{image set id: {(w, h): images}}`` (``Project.image_sizes``)."""
         self.blockSignals(True)
         try:
             self.clear()
             self._ids = []
             for v in videos:
                 missing = not Path(str(v.path)).exists()
-                second = "missing: right-click to relink" if missing else details(v)
-                item = QListWidgetItem(f"{Path(str(v.path)).name}\n{second}")
-                item.setToolTip(f"{v.path}\n{describe(v)}")
+                info = details(v, (sizes or {}).get(int(v.id)))
+                second = "missing: right-click to relink" if missing else info
+                item = QListWidgetItem(f"{source_name(v)}\n{second}")
+                item.setToolTip(f"{v.path}\n{info}")
                 if missing:
                     item.setForeground(QBrush(QColor(230, 90, 80)))
                 self.addItem(item)

@@ -265,7 +265,8 @@ class _InferenceWorker(QObject):
             t0 = time.monotonic()
             last_emit = 0.0
             for chunk in _chunks(results, job.chunk, s.cancel):
-                n, _dropped = preds.write_results(project, job.video_id, chunk, run_id)
+                n, _dropped = preds.write_results(project, job.video_id, chunk, run_id,
+                                                  info.keypoints)
                 done += n
                 self.written.emit(job.video_id)
                 now = time.monotonic()
@@ -324,8 +325,7 @@ def _model_info(pose: Any, det: Any, pose_path: str, det_path: str | None,
     size = getattr(pose, "input_size", None)
     top_down = bool(getattr(pose, "top_down", True))
     if top_down and det is None:
-        warnings.append("no detector: frames are cropped to the people already on them, else "
-                        "taken whole as one person")
+        warnings.append(preds.NO_DETECTOR_WARNING)
     params_fn = getattr(pose, "params", None)
     params = params_fn() if callable(params_fn) else {}
     return ModelInfo(

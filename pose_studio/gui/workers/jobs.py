@@ -102,13 +102,17 @@ class Jobs(QObject):
         self.closed = False
 
     def run(self, purpose: str, fn: Callable[[Callable[[], bool]], Any],
-            on_done: Callable[[Any], None]) -> None:
-        """Run ``fn(cancelled)`` off the GUI thread and hand its result to ``on_done``."""
+            on_done: Callable[[Any], None],
+            on_failed: Callable[[str], None] | None = None) -> None:
+        """Run ``fn(cancelled)`` off the GUI thread and hand its result to ``on_done`` (a
+        failure's reason to ``on_failed`` too, when given)."""
         if self.closed:
             return
         self.cancel(purpose)
         job = BackgroundJob(fn, self, name=f"pose-studio-{purpose}")
         job.done.connect(on_done)
+        if on_failed is not None:
+            job.failed.connect(on_failed)
         if self._on_failed is not None:
             cb = self._on_failed
             job.failed.connect(lambda msg, p=purpose: cb(p, msg))
@@ -123,6 +127,14 @@ class Jobs(QObject):
             if old is not None:
                 old.cancel()
                 self._finishing.append(old)
+
+    def stop(self, purpose: str, timeout_ms: int = 3000) -> None:
+        """Cancel one purpose's job and wait for its thread (it may be writing)."""
+        job = self._jobs.pop(purpose, None)
+        if job is not None:
+            job.stop(timeout_ms)
+            if job.running:
+                self._finishing.append(job)
 
     @property
     def busy(self) -> bool:

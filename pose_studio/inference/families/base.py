@@ -87,14 +87,25 @@ class Probe:
         return self.family is None or self.family == family
 
 
+#: Longest metadata value parsed as a Python literal (ultralytics' ``names`` of a thousand
+#: classes fits many times over); longer values stay text.
+MAX_LITERAL_CHARS = 1 << 20
+
+
 def literal(meta: Mapping[str, str], key: str) -> Any:
-    """An ultralytics metadata value (written with ``str(python_obj)``), or None."""
+    """An ultralytics metadata value (written with ``str(python_obj)``), or None. A value that
+    is not a literal stays the text it is (the caller finds it is not what it needs)."""
     if key not in meta:
         return None
+    text = meta[key]
+    if len(text) > MAX_LITERAL_CHARS:
+        return text
     try:
-        return ast.literal_eval(meta[key])
-    except (ValueError, SyntaxError):
-        return meta[key]
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        # RecursionError and MemoryError ("parser stack overflowed"): a crafted value nested
+        # thousands of levels deep (``-------1``), not a lack of memory
+        return text
 
 
 def anchors(h: int, w: int, strides: Sequence[int] = STRIDES) -> int:

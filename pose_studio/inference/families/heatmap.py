@@ -131,6 +131,7 @@ class HeatmapAdapter(FamilyAdapter):
         maps = None
         if keep_maps:
             inv = [geo.invert_affine(m) for m in batch.affines]
-            maps = [CropMaps("heatmap", geo.compose_affine(inv[i], to_input), maps=hm[i].copy())
+            maps = [CropMaps("heatmap", geo.compose_affine(inv[i], to_input), maps=hm[i].copy(),
+                             dark_kernel=self.dark_kernel)
                     for i in range(len(batch))]
         return top_down_predictions(locs, vals, to_input, batch, self.keypoint_threshold, maps)

@@ -58,6 +58,16 @@ def _top_scores(scores: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray
     return keep, best[keep], cls[keep]
 
 
+def _boxes_kept(boxes: np.ndarray, scores: np.ndarray, conf: float,
+                iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes, scores and classes of the anchors above ``conf`` after class-wise NMS, best
+    first (``scores``: per anchor and class)."""
+    keep, best, classes = _top_scores(scores, conf)
+    boxes = boxes[keep]
+    order = _class_wise_nms(boxes, best, classes, iou)
+    return boxes[order], best[order], classes[order]
+
+
 class RtmdetHeadsAdapter(FamilyAdapter):
     family = "detector_rtmdet"
     kind = "detector"
@@ -121,12 +131,8 @@ class RtmdetHeadsAdapter(FamilyAdapter):
             d = box.reshape(4, -1)
             all_boxes.append(np.stack([px - d[0], py - d[1], px + d[2], py + d[3]], axis=1))
             all_scores.append(sigmoid(cls.reshape(c, -1).T))
-        scores = np.concatenate(all_scores)
-        boxes = np.concatenate(all_boxes)
-        keep, best, classes = _top_scores(scores, self.score_threshold)
-        boxes = boxes[keep]
-        order = _class_wise_nms(boxes, best, classes, self.nms_threshold)
-        return boxes[order], best[order], classes[order]
+        return _boxes_kept(np.concatenate(all_boxes), np.concatenate(all_scores),
+                           self.score_threshold, self.nms_threshold)
 
 
 class NanodetHeadsAdapter(FamilyAdapter):
@@ -215,9 +221,5 @@ class NanodetHeadsAdapter(FamilyAdapter):
             all_boxes.append(np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]],
                                       axis=1))
             all_scores.append(sc)
-        scores = np.concatenate(all_scores)
-        boxes = np.concatenate(all_boxes)
-        keep, best, classes = _top_scores(scores, self.score_threshold)
-        boxes = boxes[keep]
-        order = _class_wise_nms(boxes, best, classes, self.nms_threshold)
-        return boxes[order], best[order], classes[order]
+        return _boxes_kept(np.concatenate(all_boxes), np.concatenate(all_scores),
+                           self.score_threshold, self.nms_threshold)
