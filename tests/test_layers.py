@@ -38,7 +38,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "video": {"numpy", "cv2", "av"},
     "store": {"numpy", "sqlalchemy", "psycopg"},
     "formats": {"numpy", "cv2", "av", "yaml", "h5py", "pandas", "tables"},
-    "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
+    "inference": {"numpy", "cv2", "onnxruntime", "onnx", "ray"},
     "labeling": {"numpy", "cv2", "scipy"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
     "app": {"numpy"},

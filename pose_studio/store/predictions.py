@@ -74,6 +74,22 @@ class PredictionOps(ProjectBase):
         Returns:
             The number of instances written.
         """
+        n = self._store_predictions(video_id, items, model_run_id, replace=replace)
+        assert n is not None
+        return n
+
+    def add_prediction_chunk(self, video_id: int, first: int, stop: int,
+                             items: Iterable[tuple[int, Instance]], model_run_id: int) -> int | None:
+        """Store the predictions of frames ``[first, stop)`` of a batch run, exactly once: the
+        chunk is claimed in ``run_chunks`` in the same transaction, so a chunk a cluster
+        retried after it was written is not written again (returns None then; else the number
+        of instances written). Safe from several processes at once on a server."""
+        return self._store_predictions(video_id, items, model_run_id, replace=True,
+                                       chunk=(int(first), int(stop)))
+
+    def _store_predictions(self, video_id: int, items: Iterable[tuple[int, Instance]],
+                           model_run_id: int | None, *, replace: bool,
+                           chunk: tuple[int, int] | None = None) -> int | None:
         self._check_writable()
         now = time.time()
         rows = []
@@ -87,6 +103,12 @@ class PredictionOps(ProjectBase):
         with self._write(bulk=True) as s:
             conn = s.connection()
             server.lock_videos(conn, (video_id,))
+            if chunk is not None and conn.exec_driver_sql(
+                    "INSERT INTO run_chunks (run_id, video_id, first_frame, stop_frame, "
+                    "instances, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+                    "RETURNING run_id",
+                    (model_run_id, video_id, chunk[0], chunk[1], len(rows), now)).first() is None:
+                return None  # written before (a retried chunk): nothing more to do
             self._check_frames(conn, video_id, frames)
             if not rows:
                 return 0
