@@ -2,7 +2,7 @@
 updates; against raw psycopg single-row updates in the same run.
 
     python bench/team.py [--url postgresql+psycopg://user@host/db] [--annotators 2 4 8]
-                         [--edits 1000 | --seconds 10] [--instances 200]
+                         [--edits 1000 | --seconds 10] [--instances 200] [--think-ms 0]
 
 ``--url`` names a server and a database to administer (default: $POSE_STUDIO_TEST_PG_URL);
 the bench creates a database of its own there and drops it afterwards.
@@ -15,6 +15,10 @@ with ``StaleEditError``. Every edit that was accepted adds exactly one pixel, so
 instance's x minus its starting x must equal the number of accepted edits on it; any shortfall
 is a lost update. The baseline does the same read-modify-write with plain psycopg (``SELECT``
 then ``UPDATE ... WHERE id``, autocommit): faster, and it loses updates.
+
+``--think-ms``: each annotator waits this long between edits (0: edits back to back, which
+saturates the cores; a person edits far slower than once per 20 ms). Latency is the commit's
+(``apply_edit``) only, the wait is not counted; edits/s counts the wall time, waits included.
 
 Targets (issue #16): 8 annotators x 1,000 edits: 0 lost updates, every conflict reported,
 p99 commit < 50 ms on a local server.
@@ -71,7 +75,8 @@ def _x0(url: str) -> dict[int, float]:
 
 
 def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]],
-               edits: int, seconds: float, seed: int, start: Any, out: Any) -> None:
+               edits: int, seconds: float, think: float, seed: int, start: Any,
+               out: Any) -> None:
     rng = np.random.default_rng(seed)
     ids = np.array(sorted(where))
     lat: list[float] = []
@@ -84,6 +89,8 @@ def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]]
         n = 0
         while (n < edits) if t_end is None else (time.perf_counter() < t_end):
             n += 1
+            if think:
+                time.sleep(think)
             iid = int(rng.choice(ids))
             v, f = where[iid]
             before = p.instance(iid)
@@ -106,6 +113,8 @@ def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]]
             n = 0
             while (n < edits) if t_end is None else (time.perf_counter() < t_end):
                 n += 1
+                if think:
+                    time.sleep(think)
                 iid = int(rng.choice(ids))
                 blob = conn.execute("SELECT xy FROM instances WHERE id = %s", (iid,)).fetchone()
                 assert blob is not None
@@ -120,13 +129,13 @@ def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]]
 
 
 def _round(mode: str, url: str, where: dict[int, tuple[int, int]], n: int, edits: int,
-           seconds: float) -> dict[str, float]:
+           seconds: float, think: float) -> dict[str, float]:
     ctx = mp.get_context("fork")
     start = ctx.Barrier(n + 1)
     out = ctx.Queue()
     before = _x0(url)
     procs = [ctx.Process(target=_annotator, args=(mode, url, f"ann{i}", where, edits, seconds,
-                                                  1000 * n + i, start, out))
+                                                  think, 1000 * n + i, start, out))
              for i in range(n)]
     for pr in procs:
         pr.start()
@@ -157,6 +166,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=0.0,
                     help="instead of --edits: edit for this long")
     ap.add_argument("--instances", type=int, default=200)
+    ap.add_argument("--think-ms", type=float, default=0.0,
+                    help="each annotator waits this long between edits")
     args = ap.parse_args()
     if not args.url:
         print("bench/team.py needs a PostgreSQL server: --url or $POSE_STUDIO_TEST_PG_URL",
@@ -172,12 +183,14 @@ def main() -> int:
     try:
         where = _setup(url, args.instances)
         budget = f"{args.seconds:g} s each" if args.seconds else f"{args.edits} edits each"
+        budget += f", {args.think_ms:g} ms between edits"
         print(f"{args.instances} instances on {VIDEOS} videos; {budget}; cores: {os.cpu_count()}")
         print(f"{'annotators':>10} {'how':>8} {'edits/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'conflicts':>9} {'lost':>5}")
         for n in args.annotators:
             for mode in ("project", "raw"):
-                r = _round(mode, url, where, n, args.edits, args.seconds)
+                r = _round(mode, url, where, n, args.edits, args.seconds,
+                           args.think_ms / 1e3)
                 print(f"{n:>10} {mode:>8} {r['per_s']:>8.0f} {r['p50_ms']:>7.1f} "
                       f"{r['p99_ms']:>7.1f} {int(r['conflicts']):>9} {int(r['lost']):>5}",
                       flush=True)
