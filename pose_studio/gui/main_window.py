@@ -71,6 +71,9 @@ from .workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
+# Bumped whenever the panels change, so an older saved dock layout is not restored.
+LAYOUT_VERSION = 3
+
 
 def log_path() -> str | None:
     """Where this process logs (the newest file handler ``pose-studio`` set up), if anywhere."""
@@ -142,13 +145,13 @@ class MainWindow(QMainWindow):
         self.runs = install_runs(self)  # Runs, Compare Runs, A/B, Get a Model…
         self.view_tools = install_view_tools(self)  # trails, display, place, prefs, skeleton
         self.team = install_team(self)  # Connect to a Server…, live updates, the Team panel
+        self._default_size()
         self._restore_layout()
         self.view.show_message(NO_PROJECT)
         self.display.update_title()
         self.display.update_enabled()
         self.setAcceptDrops(True)
         self._closed = False
-        self.resize(1280, 800)
 
     # --- building ------------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -358,12 +361,26 @@ class MainWindow(QMainWindow):
         else:
             self.recent_menu.addAction("(none)").setEnabled(False)
 
+    def _default_size(self) -> None:
+        """Most of the screen, up to 1600x1000 (a saved geometry replaces it)."""
+        screen = QApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        if avail is None or avail.width() <= 0:
+            self.resize(1280, 800)
+            return
+        self.resize(min(1600, int(avail.width() * 0.9)), min(1000, int(avail.height() * 0.9)))
+
     def _restore_layout(self) -> None:
         geo, state = self.settings.geometry(), self.settings.window_state()
         if geo is not None:
             self.restoreGeometry(geo)
-        if state is not None:
-            self.restoreState(state)
+        # A layout saved by a version with other panels is ignored (Qt checks the number), so
+        # new panels appear where they belong instead of wherever an old layout leaves them.
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
+            side = [d for d in (self.docks.get("videos"), self.docks.get("instances")) if d]
+            self.resizeDocks(side, [240, 340][:len(side)], Qt.Orientation.Horizontal)
+            if "review" in self.docks:
+                self.resizeDocks([self.docks["review"]], [200], Qt.Orientation.Vertical)
 
     # --- messages ------------------------------------------------------------------------------
     def show_error(self, title: str, text: str, *, critical: bool = False) -> None:
@@ -546,7 +563,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         try:
-            self.settings.save_layout(self.saveGeometry(), self.saveState())
+            self.settings.save_layout(self.saveGeometry(), self.saveState(LAYOUT_VERSION))
             self.settings.sync()
         except Exception:
             log.exception("saving the window layout failed")

@@ -229,3 +229,41 @@ def test_keypoint_scores_from_a_project(tmp_path: Path) -> None:
     assert m.shape == (10, 17)
     np.testing.assert_allclose(m[3], scores / 2, rtol=1e-6)
     assert np.isnan(m[[0, 4]]).all()
+
+
+def _layout_window(qtbot, qs):
+    from pose_studio.gui.main_window import MainWindow
+    from pose_studio.gui.settings import Settings
+
+    win = MainWindow(Settings(qs), inference_factory=lambda p: None)
+    qtbot.addWidget(win)
+    return win
+
+
+def test_a_dock_layout_saved_by_an_older_version_is_not_restored(qtbot, tmp_path):
+    """Panels added since a layout was saved land where this version puts them (tabbed),
+    not wherever the old layout's state leaves them."""
+    from PySide6.QtCore import QSettings
+
+    from pose_studio.gui.main_window import LAYOUT_VERSION
+
+    qs = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    win = _layout_window(qtbot, qs)
+    videos, sugg = win.docks["videos"], win.docks["suggestions"]
+    assert sugg in win.tabifiedDockWidgets(videos)
+    # an "old" layout: the suggestions panel floating on its own, saved under the previous number
+    win.removeDockWidget(sugg)
+    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, sugg)
+    sugg.show()
+    old, current = win.saveState(LAYOUT_VERSION - 1), win.saveState(LAYOUT_VERSION)
+    win.close()  # (saves its own layout)
+    qs.setValue("window/state", old)
+    qs.sync()
+    again = _layout_window(qtbot, qs)
+    assert again.docks["suggestions"] in again.tabifiedDockWidgets(again.docks["videos"])
+    again.close()
+    # the same layout saved under this version's number is the user's own and is restored
+    qs.setValue("window/state", current)
+    qs.sync()
+    third = _layout_window(qtbot, qs)
+    assert third.dockWidgetArea(third.docks["suggestions"]) == Qt.DockWidgetArea.RightDockWidgetArea

@@ -19,7 +19,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -29,13 +28,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from pose_studio.gui.widgets.tables import row_table
 from pose_studio.inference.catalogue import CatalogueEntry, default_models_dir, load_catalogue
 from pose_studio.inference.download import get_model, installed
 
@@ -65,17 +64,10 @@ class GetModelDialog(QDialog):
         self.task: BackgroundTask | None = None
         self.result: Any = None
         self._name = ""
-        self.table = QTableWidget(len(self.entries), len(COLUMNS))
-        self.table.setObjectName("catalogue_table")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table = row_table(COLUMNS, rows=len(self.entries), name="catalogue_table",
+                               compact=False)
         self.table.setWordWrap(True)  # what a model is for may take two lines
         head = self.table.horizontalHeader()
-        for c in range(len(COLUMNS)):
-            head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         head.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
         head.resizeSection(2, 190)  # licenses are long: the full text is in the tooltip

@@ -11,7 +11,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,13 +21,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from pose_studio.gui.widgets.tables import row_table
 from pose_studio.store.journal import default_user
 
 from ..actions import ACTIONS, ACTIONS_BY_ID
@@ -89,13 +88,8 @@ class PreferencesDialog(QDialog):
         self.filter = QLineEdit(w)
         self.filter.setPlaceholderText("Filter (action or key)")
         self.filter.setClearButtonEnabled(True)
-        self.table = QTableWidget(len(ACTIONS), 3, w)
-        self.table.setObjectName("shortcut_table")
-        self.table.setHorizontalHeaderLabels(["Menu", "Action", "Shortcut"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table = row_table(["Menu", "Action", "Shortcut"], w, rows=len(ACTIONS),
+                               name="shortcut_table", compact=False)
         for r, spec in enumerate(ACTIONS):
             for c, text in enumerate((spec.menu.replace("&", ""), spec.label.rstrip("…"), "")):
                 item = QTableWidgetItem(text)

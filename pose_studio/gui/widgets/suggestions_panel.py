@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QGridLayout,
     QHBoxLayout,
@@ -25,13 +24,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from pose_studio.app.suggestions import DEFAULT_KINDS, KINDS
+from pose_studio.gui.widgets.tables import row_table
 from pose_studio.store.suggestions import SuggestionRecord
 
 #: The check boxes' words (the tooltips say more).
@@ -83,16 +82,8 @@ class SuggestionsPanel(QWidget):
         self.hide_done.toggled.connect(lambda _on: self._fill())
         row.addWidget(self.hide_done)
         lay.addLayout(row)
-        self.table = QTableWidget(0, len(self.COLUMNS), self)
-        self.table.setObjectName("suggestions_table")
-        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = row_table(self.COLUMNS, self, name="suggestions_table")
         head = self.table.horizontalHeader()
-        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.table, 1)
         nav = QHBoxLayout()
