@@ -149,3 +149,25 @@ def test_on_a_server_the_workers_write(tmp_path: Path, local_ray: object, models
         assert rc == 0, out.err
         assert "ray: 3 chunks of 1 videos" in out.err
         assert _predictions(url) == _predictions(seq)
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_workers_and_keeps_what_was_written(
+        tmp_path: Path, local_ray: object, models: tuple[str, str]) -> None:
+    import threading
+
+    from pose_studio.inference.cluster import InferJob, run_on_ray
+
+    target = _project(str(tmp_path / "c.posestudio"), tmp_path, (24,))
+    cancel = threading.Event()
+    with Project.open(target) as p:
+        run = p.create_model_run(model_path=models[0], model_hash="x", providers=["CPU"],
+                                 params={})
+        v = p.videos()[0]
+        chunks = plan_chunks([(v.id, run, str(v.path), p.video_index(v.id), 0, 24)], 8, 4, False)
+        job = InferJob(model=models[0], detector=models[1], provider="cpu", batch=4)
+        got = run_on_ray(p, job, chunks, workers=1, cancel=cancel,
+                         on_progress=lambda prog, c: cancel.set())  # Ctrl-C after one chunk
+        assert sum(got.done.values()) == 8
+        written = [f for f in range(24) if p.instances(v.id, f, "predicted")]
+    assert len(written) == 8 and written[-1] - written[0] == 7  # one whole chunk, no part

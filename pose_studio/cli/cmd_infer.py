@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
         "infer", help="run an ONNX pose model on a project's videos",
         description="Predict poses with an ONNX model (top-down with an optional person "
         "detector, or one-stage) and store them in the project as predictions.")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--model", required=True, help="pose model (.onnx)")
     p.add_argument("--detector", help="person detector (.onnx) for top-down models")
     p.add_argument("--video", help="video id or path in the project (default: all videos)")
