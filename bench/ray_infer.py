@@ -1,6 +1,6 @@
 """Batch inference on Ray against the sequential ``infer`` loop: same model, same videos.
 
-    python bench/ray_infer.py [--videos 4] [--frames 48] [--workers 2] [--chunk 48]
+    python bench/ray_infer.py [--videos 4] [--frames 400] [--workers 2] [--chunk 200]
 
 K synthetic videos go through ``pose-studio infer`` twice: the sequential loop (one ONNX
 Runtime session with every core's threads) and ``--ray`` on a local Ray with ``--workers``
@@ -62,9 +62,9 @@ def _predictions(path: Path) -> dict[tuple[int, int], bytes]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--videos", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk", type=int, default=48)
+    ap.add_argument("--chunk", type=int, default=200)
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
     try:
