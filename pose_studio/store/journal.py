@@ -34,8 +34,8 @@ from pose_studio.store.journal_base import (
     _entry,
     _span,
     default_user,
-    insert_entry,
     last_done,
+    new_entry,
     read_entry,
 )
 
@@ -88,17 +88,17 @@ def apply_edit(host: JournalHost, edit: Edit, *, user: str | None = None,
         ProjectError: a bad value or a read-only project (nothing is written).
     """
     who = user or default_user()
-    with host._write_conn(user=who) as conn:
-        # on a server: the edited videos' locks first, then the checks (see server.py)
-        server.lock_videos(conn, (v for v, _ in edit.frames))
+    # on a server: the edited videos' locks as it begins, then the checks (see server.py)
+    with host._write_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
         store = ConnStore(host, conn, who)
         applied = apply(edit, store)
         store.finish()
         seq = _try_merge(conn, merge_into, applied, who) if merge_into is not None else None
         if seq is None:
-            seq = insert_entry(conn, "edit", applied.label, who, applied.frames,
-                               len(applied.changes), encode_edit(applied), applied.merge_key)
-        entry = read_entry(conn, seq)
+            entry = new_entry(conn, "edit", applied.label, who, applied.frames,
+                              len(applied.changes), encode_edit(applied), applied.merge_key)
+        else:
+            entry = read_entry(conn, seq)
     return Applied(entry, store.frames(), applied)
 
 

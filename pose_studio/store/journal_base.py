@@ -37,6 +37,7 @@ __all__ = [
     "JournalHost",
     "default_user",
     "insert_entry",
+    "new_entry",
     "read_entry",
 ]
 
@@ -69,8 +70,9 @@ class JournalHost(Protocol):
     @property
     def skeleton(self) -> Skeleton: ...
 
-    def _write_conn(self, *, exclusive: bool = False, user: str | None = None
-                    ) -> contextlib.AbstractContextManager[Connection]: ...
+    def _write_conn(self, *, exclusive: bool = False, user: str | None = None,
+                    videos: Iterable[int] = ()) -> contextlib.AbstractContextManager[Connection]:
+        ...
     def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
     def _check_frames(self, conn: Connection, video_id: int, frames: np.ndarray) -> None: ...
 
@@ -275,16 +277,27 @@ def insert_entry(conn: Connection, kind: str, label: str, user: str,
 
     ``span``: ``(video_id, first, last, n_frames)`` when known (else from ``frames``).
     """
+    return new_entry(conn, kind, label, user, frames, n_instances, payload, merge_key,
+                     span).seq
+
+
+def new_entry(conn: Connection, kind: str, label: str, user: str,
+              frames: list[tuple[int, int]], n_instances: int, payload: bytes,
+              merge_key: str | None = None,
+              span: tuple[int | None, int | None, int | None, int] | None = None
+              ) -> JournalEntry:
+    """:func:`insert_entry` returning the whole entry (the insert reads it back: one round
+    trip less than :func:`read_entry` afterwards on a server)."""
     conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE made_by = ? AND seq > ({LAST_DONE_SQL})",
                          (user, user))
     server.note_change(conn, "history")
     vid, first, last, n = span if span is not None else _span(frames)
-    return int(conn.exec_driver_sql(
+    return _entry(conn.exec_driver_sql(
         "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "
         "last_frame, n_frames, n_instances, merge_key, payload) "
-        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        f"VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ENTRY_COLUMNS}",
         (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key,
-         payload)).scalar_one())
+         payload)).one())
 
 
 def read_entry(conn: Connection, seq: int) -> JournalEntry:

@@ -130,7 +130,12 @@ def _on_begin(conn: Connection) -> None:
     if opts.get("ps_sync") == "NORMAL":
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     fn = "pg_advisory_xact_lock" if mode == "EXCLUSIVE" else "pg_advisory_xact_lock_shared"
-    conn.exec_driver_sql(f"SELECT {fn}({LOCK_SPACE}, 0)")
+    # The videos a write names up front (``ps_videos``) are locked in the same round trip,
+    # after the project's lock and in id order (the select list is evaluated left to right).
+    videos = sorted({int(v) for v in opts.get("ps_videos", ())})
+    conn.exec_driver_sql(f"SELECT {fn}({LOCK_SPACE}, 0)" + "".join(
+        f", pg_advisory_xact_lock({LOCK_SPACE}, {v})" for v in videos))
+    conn.info["ps_locked"].update(videos)
 
 
 def lock_videos(conn: Connection, video_ids: Iterable[int | None]) -> None:
