@@ -219,6 +219,61 @@ def test_videos_a_file_names_are_looked_for_and_asked_for(project, tmp_path):
     assert s.n_user > 0 and [v.path.name for v in project.videos()] == ["clip.mp4"]
 
 
+
+def test_a_video_path_from_another_machine_lands_on_the_projects_video_of_that_name(
+        project, tmp_path):
+    """SLEAP and DeepLabCut store absolute paths; the project's one video of the same file
+    name is the one meant (the media check already counted it as present)."""
+    from pose_studio.formats.registry import WriteOptions, get_format
+    from tests.support.datasets import make_dataset
+    from tests.support.videos import make_indexed_video
+
+    ds = make_dataset(images=False, skeleton=COCO17)  # labels video "/data/clip.mp4"
+    slp = tmp_path / "labels.slp"
+    get_format("slp").write(ds, slp, WriteOptions())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_indexed_video(tmp_path / "a" / "clip.mp4", 10, size=(96, 64))
+    second = make_indexed_video(tmp_path / "b" / "clip.mp4", 10, size=(96, 64))
+    with Project.create(tmp_path / "q.posestudio", COCO17) as other:
+        _add_videos(project, [first])
+        assert di.missing_media(ds, slp, project) == []
+        s = di.run_import(project, di.ImportRequest(slp))
+        assert s.n_user > 0 and len(project.videos()) == 1
+        # two videos of that name: which one is meant is not guessed
+        _add_videos(other, [first, second])
+        with pytest.raises(PoseStudioError, match="--video"):
+            di.run_import(other, di.ImportRequest(slp))
+        assert other.counts()["user_instances"] == 0
+
+
+def _add_videos(project: Project, paths: list[Path]) -> None:
+    from pose_studio.video import open_video
+
+    for p in paths:
+        with open_video(p) as r:
+            project.add_video(p, width=r.meta.width, height=r.meta.height,
+                              frame_count=r.meta.frame_count, fps=r.meta.fps,
+                              index=r.index_bytes())
+
+
+@pytest.mark.parametrize("layout", ["images/val", "val", "images"])
+def test_coco_images_are_found_in_the_usual_folders_next_to_annotations(
+        project, tmp_path, layout):
+    """``annotations/person_keypoints_val.json`` with its images in ``images/val/`` (Datumaro,
+    CVAT), ``val/`` (COCO's own ``val2017/``) or ``images/``."""
+    root = tmp_path / "ds"
+    images = write_mixed_set(root / layout)
+    coco = write_coco(images, hand=False)
+    (root / "annotations").mkdir()
+    target = root / "annotations" / "person_keypoints_val.json"
+    target.write_text(coco.read_text())
+    coco.unlink()
+    s = di.run_import(project, di.ImportRequest(target))
+    assert s.n_user > 0
+    (v,) = project.videos()
+    assert v.kind == "images" and Path(v.path).resolve() == images.resolve()
+
 def test_a_new_project_takes_the_files_skeleton_and_leaves_nothing_when_it_fails(
         tmp_path, image_set):
     src = write_coco(image_set, hand=False)

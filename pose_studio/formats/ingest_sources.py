@@ -122,6 +122,11 @@ def _place_video(project: Any, pl: Placement, used: set[int], dataset_path: Path
         if name and name in (str(v.path), str(v.stored_path), Path(v.path).name):
             found = int(v.id)
             break
+    if found is None and name:
+        # A path from another machine (SLEAP and DeepLabCut store absolute ones): the project's
+        # one video of that file name, as the window's media check already counts it.
+        same = [int(v.id) for v in project.videos() if Path(v.path).name == basename(name)]
+        found = same[0] if len(same) == 1 else None
     if found is not None:
         pl.frame_of = {i: (found, i) for i in used}
         return pl
@@ -147,8 +152,8 @@ def _place_video(project: Any, pl: Placement, used: set[int], dataset_path: Path
                 problems.add(f"video {name!r}: {e}")
             return pl
     problems.add(f"video {name or src.key!r} is not in the project and its file was not found"
-                 + ("" if n is None else f" ({n} frames)") + "; add it with add-video first "
-                 "or give --video")
+                 + ("" if n is None else f" ({n} frames)") + "; add it with add-video first, "
+                 "give --video, or give the folder that holds it with --images DIR")
     return pl
 
 
@@ -219,15 +224,29 @@ def _place_images(project: Any, pl: Placement, used: set[int], dataset_path: Pat
             return pl
     if video_targets(project):
         return _on_videos(project, pl, used, dataset_path, None, frame_offset, problems, notes)
-    if dataset_path is not None:
-        root = dataset_path.parent.absolute()
+    for root in image_roots(dataset_path):
         if all(_resolve(root, src.images[i].path, {}) is not None for i in used):
             _into_folder(project, pl, root, used, problems, notes, not_kept)
             return pl
     problems.add(f"the project has no video or image set to put the {len(src.images)} "
-                 "image(s) on, and they are not beside the file; give the image folder with "
-                 "--images DIR")
+                 "image(s) on, and they are neither beside the file nor in an images folder "
+                 "next to it; give the image folder with --images DIR")
     return pl
+
+
+def image_roots(dataset_path: Path | None) -> list[Path]:
+    """Where a dataset's images usually are, nearest first: beside the file, then the layouts
+    of ``annotations/<name>_<split>.json`` (COCO's ``<split>/``, Datumaro's and CVAT's
+    ``images/<split>/``, ``images/``)."""
+    if dataset_path is None:
+        return []
+    here = dataset_path.parent.absolute()
+    split = dataset_path.stem.rsplit("_", 1)[-1]
+    up = here.parent
+    out = [here]
+    if up != here:
+        out += [up / split, up / "images" / split, up / "images"]
+    return [p for p in out if p.is_dir()]
 
 
 def _on_videos(project: Any, pl: Placement, used: set[int], dataset_path: Path | None,

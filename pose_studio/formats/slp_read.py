@@ -204,10 +204,9 @@ def _videos(f: Any, path: Path, opts: ReadOptions, not_kept: list[str]) -> list[
         elif isinstance(be.get("filenames"), list):
             out.append(_image_list(key, be["filenames"], path, opts, w, h, not_kept))
         else:
+            # Not found here is not a loss: the importer matches the project's videos (by path,
+            # then file name) and refuses the import, naming the video, if none fits.
             found = _resolve(written, path, opts.images_dir)
-            if found is None:
-                not_kept.append(f"video {written!r} was not found; its labels are kept and the "
-                                "importer needs the video")
             src = Source(key, "video", str(found) if found else written, width=w, height=h,
                          extra={"slp_filename": written})
             out.append(_Video(src, None))
