@@ -7,3 +7,31 @@ import os
 # Before anything imports Qt.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# --- both store backends (a project file; a PostgreSQL database): tests/support/backends.py ----
+import pytest
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` or ``"postgresql"`` (skipped with the reason when no server is available)."""
+    if request.param == "postgresql":
+        from tests.support.backends import unavailable
+
+        why = unavailable()
+        if why is not None:
+            pytest.skip(why)
+    return str(request.param)
+
+
+@pytest.fixture
+def project_target(backend: str, tmp_path):  # type: ignore[no-untyped-def]
+    """Where to create a project on ``backend``: a file path, or the URL of a new database."""
+    if backend == "sqlite":
+        yield str(tmp_path / "proj.posestudio")
+        return
+    from tests.support.backends import fresh_database
+
+    with fresh_database() as url:
+        yield url

@@ -174,7 +174,7 @@ def test_import_is_one_step_and_its_report_lists_what_was_not_kept(project, imag
     assert [x for x in lines if x.startswith("not kept:")] == [f"not kept: {x}"
                                                               for x in s.not_kept]
     assert len(s.not_kept) == 1 and "'hand'" in s.not_kept[0]
-    project.undo()
+    project.undo(user="ann")  # each user undoes their own steps
     assert int(project.frame_arrays(vid).labeled.sum()) == 0
 
 

@@ -162,7 +162,7 @@ def test_history_is_there_after_reopen(session: Session) -> None:
     steps = list(session.history.steps)
     path = session.require().path
     session.close()
-    again = Session()
+    again = Session(user=session.user)  # each user's own undo stack
     again.open(Project.open(path))
     assert again.history.steps == steps and again.history.can_undo() and again.history.can_redo()
     again.set_video(1, 50, 25.0)

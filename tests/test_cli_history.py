@@ -38,18 +38,26 @@ def test_history_undo_redo(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert "ann" in out[1] and "add instance" in out[1] and "video 1 frame 4" in out[1]
     assert "cid" in out[3] and "import labels.json" in out[3] and "frames 10-19" in out[3]
     monkeypatch.setenv("POSE_STUDIO_USER", "dora")
-    assert main(["undo", str(path), "-n", "2"]) == 0
+    assert main(["undo", str(path), "-n", "2"]) == 0  # dora's undo takes nobody else's edit
+    assert "nothing more to undo" in capsys.readouterr().out
+    assert main(["undo", str(path), "--user", "cid", "-n", "2"]) == 0
     out = capsys.readouterr().out
-    assert "undid step 3: import labels.json" in out and "undid step 2: move instance" in out
+    assert "undid step 3: import labels.json" in out and "nothing more to undo after 1" in out
+    assert main(["undo", str(path), "--user", "ben"]) == 0
+    out = capsys.readouterr().out
+    assert "undid step 2: move instance" in out
     with Project.open(path) as p:
         assert [f for _v, f, _i in p.iter_instances()] == [4]
         assert p.instances(1, 4)[0].xy[0, 0] == 10.0
     assert main(["history", str(path), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["what"], r["undone"], r["undone_by"]) for r in rows] == [
-        ("add instance", False, None), ("move instance", True, "dora"),
-        ("import labels.json", True, "dora")]
-    assert main(["redo", str(path), "-n", "5"]) == 0
+        ("add instance", False, None), ("move instance", True, "ben"),
+        ("import labels.json", True, "cid")]
+    assert main(["history", str(path), "--user", "ben"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # the header and ben's one step
+    assert main(["redo", str(path), "--user", "ben", "-n", "5"]) == 0
+    assert main(["redo", str(path), "--user", "cid"]) == 0
     out = capsys.readouterr().out
     assert "redid step 2" in out and "redid step 3" in out and "nothing more to redo" in out
     with Project.open(path) as p:
@@ -61,7 +69,7 @@ def test_undo_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     with Project.open(path) as p:
         victim = p.instances(1, 12)[0]
         p.delete_instance(victim.id)  # outside the history
-    assert main(["undo", str(path)]) == 1
+    assert main(["undo", str(path), "--user", "cid"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot undo 'import labels.json'") and "Traceback" not in err
     assert main(["undo", str(tmp_path / "none.posestudio")]) == 1

@@ -36,9 +36,9 @@ THIRD_PARTY: dict[str, set[str]] = {
     "core": {"numpy"},
     "synth": {"numpy", "cv2"},
     "video": {"numpy", "cv2", "av"},
-    "store": {"numpy", "sqlalchemy"},
+    "store": {"numpy", "sqlalchemy", "psycopg"},
     "formats": {"numpy", "cv2", "av", "yaml", "h5py", "pandas", "tables"},
-    "inference": {"numpy", "cv2", "onnxruntime", "onnx"},
+    "inference": {"numpy", "cv2", "onnxruntime", "onnx", "ray"},
     "labeling": {"numpy", "cv2", "scipy"},
     "train": {"numpy", "cv2", "torch", "onnx", "onnxruntime", "pycocotools"},
     "app": {"numpy"},
@@ -48,7 +48,7 @@ THIRD_PARTY: dict[str, set[str]] = {
 }
 
 #: Optional packages (not runtime dependencies) that may only be imported inside functions.
-LAZY_ONLY = {"torch", "onnx", "pycocotools", "h5py", "pandas", "tables"}
+LAZY_ONLY = {"torch", "onnx", "pycocotools", "h5py", "pandas", "tables", "psycopg", "ray"}
 #: torch-only training modules may import torch at the top; the GUI and CLI import only these
 #: entry modules of ``train``, which must work without torch.
 TRAIN_ENTRY_MODULES = {"__init__.py", "api.py"}

@@ -34,8 +34,9 @@ def predicted_instance(rng: np.random.Generator, score: float | None = 0.5, **kw
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    p = Project.create(tmp_path / "proj", COCO17)
+def project(tmp_path: Path, project_target: str) -> Project:
+    """A project with one video, as a file and (with a test server) in a PostgreSQL database."""
+    p = Project.create(project_target, COCO17)
     p.add_video(tmp_path / "v.mp4", width=640, height=480, frame_count=N_FRAMES, fps=30.0,
                 vfr=False, codec="h264", duration_s=100.0, index=b"\x00idx\xff")
     yield p
@@ -64,7 +65,7 @@ def test_user_and_predicted_round_trip_every_field(project: Project, tmp_path: P
     assert stored.id is not None and stored.id != pred.id
     no_score = predicted_instance(rng, score=None)
     project.add_predictions(1, [(8, no_score)], run)
-    path = project.path
+    path = project.location
     project.close()
     with Project.open(path) as p:
         got_user = p.instances(1, 7, InstanceKind.USER)
@@ -94,7 +95,10 @@ def test_video_record_index_and_fingerprints(project: Project, tmp_path: Path) -
     v = project.video(1)
     assert (v.width, v.height, v.frame_count, v.fps, v.vfr, v.codec, v.duration_s) == (
         640, 480, N_FRAMES, 30.0, False, "h264", 100.0)
-    assert v.path == tmp_path / "v.mp4" and v.stored_path == "v.mp4" and v.missing
+    # a file keeps the path relative to itself; a server project, which has no folder, the
+    # absolute path
+    stored = str(tmp_path / "v.mp4") if project.is_server else "v.mp4"
+    assert v.path == tmp_path / "v.mp4" and v.stored_path == stored and v.missing
     assert project.video_index(1) == b"\x00idx\xff"
     project.set_video_index(1, b"new")
     assert project.video_index(1) == b"new"

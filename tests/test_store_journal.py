@@ -16,6 +16,7 @@ from pose_studio.store import SCHEMA_VERSION, Project, ProjectError
 from pose_studio.store import journal as jr
 from pose_studio.store.edit_codec import decode_edit, encode_edit
 from pose_studio.store.migrations import MIGRATIONS, create_v1
+from tests.support.backends import raw_execute
 
 K = 17
 
@@ -29,8 +30,8 @@ def _inst(seed: int, kind: InstanceKind = InstanceKind.USER) -> Instance:
 
 
 @pytest.fixture
-def project(tmp_path: Path):
-    p = Project.create(tmp_path / "p.posestudio", COCO17)
+def project(tmp_path: Path, project_target: str):
+    p = Project.create(project_target, COCO17)
     p.add_video(tmp_path / "v.mp4", width=100, height=100, frame_count=50, fps=25.0)
     yield p
     p.close()
@@ -53,17 +54,20 @@ def test_edit_undo_redo_and_who(project: Project, monkeypatch: pytest.MonkeyPatc
     moved = added[0].with_keypoint(0, xy=(5.0, 6.0))  # type: ignore[union-attr]
     project.apply_edit(Edit.set_instance(1, 3, added[0], moved, "move nose"), user="bob")
     assert project.instance(moved.id).same_values(moved)
-    undone = project.undo(user="carol")
+    # each annotator undoes their own steps: carol has none, bob's undo takes his move back
+    assert project.undo(user="carol") is None
+    undone = project.undo(user="bob")
     assert undone is not None and undone.entry.label == "move nose"
-    assert undone.entry.undone and undone.entry.undone_by == "carol"
+    assert undone.entry.undone and undone.entry.undone_by == "bob"
     assert project.instance(moved.id).same_values(added[0])
-    project.undo()
+    project.undo()  # alice's (the environment's user) add
     assert _all(project) == [] and project.frame_arrays(1).labeled.sum() == 0
     assert project.undo() is None
     project.redo()
-    project.redo()
+    assert project.redo() is None  # alice has nothing more to redo; bob has
+    project.redo(user="bob")
     assert project.instance(moved.id).same_values(moved)
-    assert project.redo() is None
+    assert project.redo(user="bob") is None
     assert [e.made_by for e in project.history()] == ["alice", "bob"]
 
 
@@ -80,7 +84,7 @@ def test_history_and_undo_survive_reopen(tmp_path: Path, project: Project) -> No
     applied = project.apply_edit(Edit.add(1, 8, _inst(5), "add another"))
     project.undo()
     before = project.history()
-    path = project.path
+    path = project.location
     project.close()
     with Project.open(path) as again:
         assert again.history() == before
@@ -141,10 +145,7 @@ def test_codec_roundtrip_and_damage(project: Project) -> None:
     with pytest.raises(ProjectError, match="damaged"):
         decode_edit(encode_edit(e)[:-20])
     project.apply_edit(Edit.add(1, 0, _inst(1), "add"))
-    con = sqlite3.connect(project.path)
-    con.execute("UPDATE edit_journal SET payload = x'00'")
-    con.commit()
-    con.close()
+    raw_execute(project, "UPDATE edit_journal SET payload = ?", (b"\x00",))
     with pytest.raises(ProjectError, match="damaged"):
         project.undo()
 
@@ -161,10 +162,10 @@ def test_an_import_is_one_step(project: Project, tmp_path: Path) -> None:
     assert [(e.kind, e.label, e.made_by, e.n_instances) for e in hist[1:]] == [
         ("import", "import poses.json", "dave", 5)]
     after = _all(project)
-    project.undo()
+    project.undo(user="dave")  # dave's step (each user undoes their own)
     assert [(v, f) for v, f, _ in _all(project)] == [(1, 0)]
     assert [v.id for v in project.videos()] == [1]
-    project.redo()
+    project.redo(user="dave")
     again = _all(project)
     assert [(v, f, i.id) for v, f, i in again] == [(v, f, i.id) for v, f, i in after]
     assert all(a[2].same_values(b[2]) for a, b in zip(after, again))
@@ -174,7 +175,7 @@ def test_an_import_is_one_step(project: Project, tmp_path: Path) -> None:
     (_v, _f, first) = next(t for t in again if t[1] == 1 and t[0] == 1)
     project.update_instance(first.translated(1, 1))
     with pytest.raises(StaleEditError, match="changed or deleted"):
-        project.undo()
+        project.undo(user="dave")
     assert len(_all(project)) == 6
 
 
@@ -226,7 +227,7 @@ def test_an_older_file_gets_an_empty_journal(tmp_path: Path) -> None:
 
 def test_read_only_project_refuses_edits_and_undo(project: Project, tmp_path: Path) -> None:
     project.apply_edit(Edit.add(1, 0, _inst(1), "add"))
-    path = project.path
+    path = project.location
     project.close()
     with Project.open(path, read_only=True) as ro:
         assert len(ro.history()) == 1

@@ -29,8 +29,8 @@ def pred(x: float, score: float = 0.8) -> Instance:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    p = Project.create(tmp_path / "proj", COCO17)
+def project(tmp_path: Path, project_target: str) -> Project:
+    p = Project.create(project_target, COCO17)
     p.add_video(tmp_path / "v.mp4", width=640, height=480, frame_count=600, fps=30.0,
                 vfr=False, codec="h264", duration_s=20.0, index=None)
     yield p
@@ -156,8 +156,9 @@ def test_a_v4_file_is_migrated_to_its_newest_run(tmp_path: Path) -> None:
                 for f in range(0, 10)]
         rows += [instance_row(pred(20.0), 1, f, 0.0, model_run_id=2, new_id=True)
                  for f in range(10, 15)]
-        conn.exec_driver_sql(f"INSERT INTO instances ({', '.join(INSERT_COLUMNS)}) VALUES "
-                             f"({', '.join('?' * len(INSERT_COLUMNS))})", rows)
+        cols = INSERT_COLUMNS[:20]  # format 4 had no version and edited_by
+        conn.exec_driver_sql(f"INSERT INTO instances ({', '.join(cols)}) VALUES "
+                             f"({', '.join('?' * len(cols))})", [r[:20] for r in rows])
         from pose_studio.store import summary
 
         summary.rebuild_all(conn)  # as format 4 kept them: every prediction counted

@@ -23,7 +23,8 @@ def _row(inst: Instance, **change: object) -> tuple[object, ...]:
     by_name = dict(zip(("id", "video_id", "frame_idx", "kind", "score", "bbox_x", "bbox_y",
                         "bbox_w", "bbox_h", "track_id", "source_id", "model_run_id",
                         "created_at", "updated_at", "num_keypoints", "xy", "visibility",
-                        "provenance", "kp_scores", "summary_score"), full))
+                        "provenance", "kp_scores", "summary_score", "version", "edited_by"),
+                       full))
     by_name.update(change)
     return tuple(by_name[c] for c in READ_COLUMNS)
 

@@ -28,9 +28,11 @@ SHOWN = 500
 
 
 class History:
-    """Recent steps (oldest first) and how many of them are done."""
+    """Recent steps of one user (oldest first) and how many of them are done: each annotator
+    has their own undo stack (``user``; None: ``$POSE_STUDIO_USER`` or the login)."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: str | None = None) -> None:
+        self.user = user
         self.steps: list[JournalEntry] = []
         self.older = 0  # done steps in the file before ``steps[0]``
         self.dropped: list[str] = []  # why steps were dropped (for the window to say)
@@ -39,11 +41,15 @@ class History:
         if project is None:
             self.steps, self.older = [], 0
             return
-        self.steps = project.history(SHOWN)
+        if self.user is None:
+            from pose_studio.store.journal import default_user
+
+            self.user = default_user()
+        self.steps = project.history(SHOWN, user=self.user)
         done = sum(1 for s in self.steps if not s.undone)
         from pose_studio.store.journal import count_done
 
-        self.older = max(0, count_done(project) - done)
+        self.older = max(0, count_done(project, self.user) - done)
 
     @property
     def done(self) -> int:
@@ -85,7 +91,7 @@ class History:
         try:
             done = project.undo(user=user)
         except StaleEditError as e:
-            self._drop_top(project, undoing=True, why=str(e))
+            self._drop_top(project, undoing=True, why=str(e), user=user)
             raise
         if done is None:
             return None
@@ -99,14 +105,15 @@ class History:
         try:
             done = project.redo(user=user)
         except StaleEditError as e:
-            self._drop_top(project, undoing=False, why=str(e))
+            self._drop_top(project, undoing=False, why=str(e), user=user)
             raise
         if done is not None:
             self._replace(replace(done.entry))
         return done
 
-    def _drop_top(self, project: Project, *, undoing: bool, why: str) -> None:
-        seq = drop_step(project, undoing=undoing)
+    def _drop_top(self, project: Project, *, undoing: bool, why: str,
+                  user: str | None = None) -> None:
+        seq = drop_step(project, undoing=undoing, user=user or self.user)
         if seq is not None:
             self.steps = [s for s in self.steps if s.seq != seq]
             self.dropped.append(why)

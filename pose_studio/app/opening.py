@@ -31,9 +31,17 @@ VIDEO_SUFFIXES = frozenset({
 
 
 def split_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """``(projects, videos)``; videos include image folders. Missing paths are refused."""
-    projects, videos = [], []
-    for p in (Path(x) for x in paths):
+    """``(projects, videos)``; videos include image folders. Missing paths are refused. A
+    database URL (a project on a server) is a project, kept as the URL text."""
+    from pose_studio.store.server import is_url
+
+    projects: list[Path] = []
+    videos: list[Path] = []
+    for x in paths:
+        if is_url(str(x)):
+            projects.append(str(x))  # type: ignore[arg-type]  # Project.open takes the text
+            continue
+        p = Path(x)
         if p.suffix.lower() == PROJECT_SUFFIX:
             projects.append(p)
             continue

@@ -25,7 +25,7 @@ import numpy as np
 
 from pose_studio.core import people
 from pose_studio.core.annotation import Instance, InstanceKind
-from pose_studio.core.edits import Edit
+from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.skeleton import Skeleton
 from pose_studio.core.skeleton_edit import SkeletonChange
@@ -55,6 +55,7 @@ class Topic(str, Enum):
     RUNS = "runs"            # predictions were written (by a model run)
     TRACKS = "tracks"        # track rows changed, or instances joined or left a track
     SKELETON = "skeleton"    # the project's skeleton changed (every instance was rewritten)
+    ASSIGNMENTS = "assignments"  # work given to annotators changed (several annotators)
 
 
 Listener = Callable[[frozenset[Topic], tuple[tuple[int, int], ...]], None]
@@ -133,7 +134,7 @@ class Session:
         self.selected_keypoint: int | None = None
         self.frames = FrameFlags.empty(0)
         self.shown: ShownFrame | None = None
-        self.history = History()
+        self.history = History(self.user)  # this user's own undo stack
         self.last_frame: dict[int, int] = {}  # video id -> where the user was (per video)
         self._cache_key: tuple[int, int] | None = None
         self._cache: list[Instance] = []
@@ -341,7 +342,14 @@ class Session:
         project = self.require()
         self._remember_fingerprint(edit)
         merge = self._merge_seq if edit.merge_key is not None else None
-        done = project.apply_edit(edit, user=self.user, merge_into=merge)
+        try:
+            done = project.apply_edit(edit, user=self.user, merge_into=merge)
+        except StaleEditError:
+            # someone else changed these instances: show what the store holds now
+            self._merge_seq = None
+            touched = self._frames_changed(edit.frames)
+            self._emit(Topic.INSTANCES, Topic.ARRAYS, Topic.SELECTION, frames=touched)
+            raise
         self._merge_seq = done.entry.seq if edit.merge_key is not None else None
         self.history.record(done.entry)
         had = self.selected_instance_id
@@ -518,6 +526,40 @@ class Session:
         else:
             touched = self._frames_changed((video_id, int(f)) for f in frames)
         self._emit(Topic.RUNS, Topic.INSTANCES, Topic.ARRAYS, frames=touched)
+
+    def changed_elsewhere(self, frames: dict[int, tuple[int, ...] | None] | None,
+                          topics: Iterable[str] = ()) -> None:
+        """Another annotator (or process) changed the project: ``frames`` per video (None for
+        a video: all of it; ``frames`` None: anything). Re-reads only what is shown."""
+        names = set(topics)
+        project = self.project
+        if project is not None and (frames is None or "skeleton" in names):
+            # a skeleton changed elsewhere rewrote every instance: take it, re-read everything
+            before = project.skeleton.to_json()
+            if project.reload_skeleton().to_json() != before:
+                self._skeleton_changed()
+        out: set[Topic] = set()
+        touched: Frames = ()
+        vid = self.video_id
+        if frames is None or (vid is not None and vid in frames and frames[vid] is None):
+            self._invalidate()
+            self.reload_arrays(emit=False)
+            out |= {Topic.INSTANCES, Topic.ARRAYS, Topic.RUNS}
+            touched = ((vid, self.frame_idx),) if vid is not None else ()
+        elif vid is not None and vid in frames:
+            had = self.selected_instance_id
+            touched = self._frames_changed((vid, int(f)) for f in frames[vid] or ())
+            out |= {Topic.INSTANCES, Topic.ARRAYS}
+            if had != self.selected_instance_id:
+                out.add(Topic.SELECTION)
+        if frames is None or names & {"videos", "project"}:
+            out.add(Topic.VIDEOS)
+        if frames is None or "assignments" in names or out:
+            out.add(Topic.ASSIGNMENTS)  # progress follows the labels
+        if "runs" in names:
+            out.add(Topic.RUNS)
+        if out:
+            self._emit(*out, frames=touched)
 
     def refresh(self) -> None:
         """Re-read everything of the current video (after an import from a dialog)."""

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
         "(all or nothing). Image files given as arguments form one image set (of exactly those "
         "files, rooted at their common folder).",
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("videos", nargs="*", metavar="SOURCE",
                    help="video file, image folder, or image files")
     p.add_argument("--image-list", metavar="FILE",

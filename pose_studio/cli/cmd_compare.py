@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
         description="Compare two model runs of a project (ids from 'pose-studio info' or "
         "'compare --list'): OKS AP of each against the user's labels, per-keypoint OKS, and "
         "the frames that changed most.")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("run_a", nargs="?", help="model run id (or 'none': predictions without "
                    "a run)")
     p.add_argument("run_b", nargs="?", help="the other model run")

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
             "another registered format. The file is written atomically."
         ),
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--out", required=True, metavar="PATH", help="the file (or folder) to write")
     p.add_argument("--format", default="coco", metavar="NAME",
                    help="coco (default) or another registered format that writes")

@@ -19,10 +19,12 @@ def register(subparsers: Any) -> None:
             "List the edits recorded in PROJECT, oldest first: each step's number, time, who "
             "made it, what it was and where (video and frames). Undone steps (the redo list) "
             "are marked. The history is kept in the project file: it survives closing the "
-            "window and crashes. Who: $POSE_STUDIO_USER, else the login name."
+            "window and crashes. Who: $POSE_STUDIO_USER, else the login name. Each annotator "
+            "has their own undo: 'undo' and 'redo' walk the steps of one user."
         ),
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
+    p.add_argument("--user", help="only this user's steps (what their undo walks)")
     p.add_argument("-n", "--limit", type=int, default=50, metavar="N",
                    help="show the newest N done steps and the redo list (default 50; 0: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from pose_studio.store.journal import describe
 
     with Project.open(args.project, read_only=True) as project:
-        steps = project.history(None if args.limit <= 0 else args.limit)
+        steps = project.history(None if args.limit <= 0 else args.limit, user=args.user)
     if args.json:
         for e in steps:
             print(json.dumps({"step": e.seq, "kind": e.kind, "what": e.label, "where": e.where(),
@@ -63,7 +65,7 @@ def walk(args: argparse.Namespace, undoing: bool) -> int:
     done = 0
     with Project.open(args.project) as project:
         for _ in range(args.n):
-            step = project.undo() if undoing else project.redo()
+            step = project.undo(user=args.user) if undoing else project.redo(user=args.user)
             if step is None:
                 break
             done += 1
@@ -79,16 +81,18 @@ def register_walk(subparsers: Any, name: str, run_fn: Any) -> None:
     undoing = name == "undo"
     p = subparsers.add_parser(
         name,
-        help=("undo the newest edits of the history" if undoing
-              else "redo the edits undone last"),
+        help=("undo your newest edits of the history" if undoing
+              else "redo the edits you undid last"),
         description=(
-            ("Undo the newest N steps of PROJECT's edit history (see 'history'), newest "
-             "first, one transaction each. A step whose instances were changed since by "
-             "something outside the history is refused, with the reason, and nothing of it "
-             "changes.") if undoing else
-            "Redo the N steps undone last (see 'history'), one transaction each. Any new edit "
-            "drops the steps that could be redone."),
+            ("Undo your newest N steps of PROJECT's edit history (see 'history'), newest "
+             "first, one transaction each. Each annotator has their own undo: it never takes "
+             "back someone else's edit. A step whose instances were changed since (by "
+             "someone else, or outside the history) is refused, with the reason, and nothing "
+             "of it changes.") if undoing else
+            "Redo the N steps you undid last (see 'history'), one transaction each. Any new "
+            "edit of yours drops the steps you could redo."),
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
+    p.add_argument("--user", help="whose steps (default: $POSE_STUDIO_USER, else the login)")
     p.add_argument("-n", type=int, default=1, metavar="N", help="how many steps (default 1)")
     p.set_defaults(func=run_fn)

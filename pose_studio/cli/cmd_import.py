@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
             "file. The summary ends with everything that was not kept."
         ),
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("file", metavar="FILE", help="the dataset file")
     p.add_argument("--format", default="auto", metavar="NAME",
                    help="the file's format: auto (default: found from the content), coco, "

@@ -17,10 +17,12 @@ def register(subparsers: Any) -> None:
         "infer", help="run an ONNX pose model on a project's videos",
         description="Predict poses with an ONNX model (top-down with an optional person "
         "detector, or one-stage) and store them in the project as predictions.")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--model", required=True, help="pose model (.onnx)")
     p.add_argument("--detector", help="person detector (.onnx) for top-down models")
     p.add_argument("--video", help="video id or path in the project (default: all videos)")
+    p.add_argument("--videos", nargs="+", metavar="ID",
+                   help="'all' or video ids/paths (several at once; default: all)")
     p.add_argument("--frames", help="frame range a:b (half-open, either side optional)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "dml", "coreml"])
     p.add_argument("--device-id", type=int, default=0, help="GPU index (default 0)")
@@ -32,6 +34,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--redetect-every", type=int, default=0,
                    help="with --track: re-detect every N frames (0: only when lost)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="fan videos and chunks out to a Ray cluster (ADDRESS: ray://host:port or "
+                   "'auto'; none: a local one); needs pip install \"pose-studio[cluster]\"")
+    p.add_argument("--workers", type=int, help="with --ray: workers (default: the cluster's "
+                   "GPUs, else its CPUs)")
+    p.add_argument("--chunk", type=int, default=512,
+                   help="with --ray: frames per chunk of a long video (default 512)")
     p.set_defaults(func=run)
 
 
@@ -76,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise CliError("--batch must be at least 1")
+    if args.ray is not None:
+        from pose_studio.inference.cluster import ClusterError, require_ray
+
+        try:
+            require_ray()
+        except ClusterError as e:
+            raise CliError(str(e)) from None
     if args.threads is not None and args.threads < 1:
         raise CliError("--threads must be at least 1")
     # Unlike the window, the command line has no GUI thread to keep responsive: on 2 cores the
@@ -131,8 +147,17 @@ def run(args: argparse.Namespace) -> int:
             if mapping is not None:
                 print(f"storing the {len(mapping)} keypoints of {pose.skeleton.name} that "
                       f"{project.skeleton.name} has (matched by name)", file=sys.stderr)
-        videos = _videos(project, args.video)
+        if args.videos and args.video:
+            raise CliError("give --video or --videos, not both")
+        if args.videos and [s.lower() for s in args.videos] != ["all"]:
+            videos = [v for spec in args.videos for v in _videos(project, spec)]
+        else:
+            videos = _videos(project, args.video)
         verify_sources(project, [v.id for v in videos], action="infer")
+        if args.ray is not None:
+            from pose_studio.cli.infer_ray import run_ray
+
+            return run_ray(args, project, pose, det, videos, mapping, fill, threads, cancel)
         for v in videos:
             if cancel.is_set():
                 break

@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
         description="Summarise a project (opens it read-only, so it works while the window "
         "has it open).",
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--check", action="store_true",
                    help="read every labeled frame and compare it with its stored fingerprint: "

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         description="Interpolate every keypoint between consecutive user labels of a track "
         "(linear or cubic); a point missing at either end is not invented. Writes user "
         "instances with provenance 'interpolated' as one undoable step.")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--video", help="video id or path (needed when the project has several)")
     p.add_argument("--frames", required=True, help="frame range a:b (half-open)")
     p.add_argument("--track", help="only this track (id or name)")

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         description="Pyramidal Lucas-Kanade per keypoint with a forward-backward check, "
         "combined with the model's predictions by their confidence. Writes user instances "
         "with provenance 'propagated' as one undoable step.")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--video", help="video id or path (needed when the project has several)")
     p.add_argument("--from", dest="src", type=int, required=True, help="labeled frame")
     p.add_argument("--to", dest="dst", type=int, required=True, help="last frame to fill")

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
             "videos and write a video file or a folder of PNGs."
         ),
     )
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--video", help="video id, file name or path (default: the only video)")
     p.add_argument("--frames", metavar="A:B", help="half-open frame range (default: all)")
     p.add_argument("--source", choices=("user", "predicted", "all"), default="all",

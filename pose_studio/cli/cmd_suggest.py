@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
         description="Rank frames to look at: " + ", ".join(KINDS) + ". Opens the project "
         "read-only, unless --save keeps them in it (for the window's Suggestions panel; "
         "suggestions already marked done stay).")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--video", help="video id or path (default: every video)")
     p.add_argument("--kinds", default="confidence,jumps,swaps,identities",
                    help="comma-separated sources (default: confidence,jumps,swaps,identities; "

@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
         "constant-velocity Kalman filter, optimal assignment, re-identification after short "
         "occlusions. Writes track ids only (one undoable step) and lists likely identity "
         "switches as (frame, tracks, reason).")
-    p.add_argument("project", help="project file (.posestudio)")
+    p.add_argument("project", help="project file (.posestudio) or database URL")
     p.add_argument("--video", help="video id or path (default: every video)")
     p.add_argument("--frames", help="frame range a:b (half-open, either side optional)")
     p.add_argument("--run", type=int, help="only the predictions of this model run id")

@@ -45,6 +45,8 @@ COMMANDS: dict[str, str] = {
     "propagate": "cmd_propagate",
     "suggest": "cmd_suggest",
     "repair": "cmd_repair",
+    "copy": "cmd_copy",
+    "assign": "cmd_assign",
 }
 
 #: Exit statuses (also printed by ``pose-studio --help``).

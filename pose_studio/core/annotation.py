@@ -66,6 +66,12 @@ class Instance:
         id: Store id; None until the instance is stored.
         source_id: For a user instance made by accepting a prediction, that prediction's id.
         model_run_id: For a prediction, the model run that made it.
+        version: The stored row's version when read (None: never stored); an edit made from
+            this value is refused when the store holds a newer one.
+        edited_by: Who wrote the stored row last (None: a model, or not known).
+
+    ``version`` and ``edited_by`` describe the stored copy, not the pose: :meth:`same_values`
+    ignores them.
     """
 
     xy: np.ndarray
@@ -79,6 +85,8 @@ class Instance:
     id: int | None = None
     source_id: int | None = None
     model_run_id: int | None = None
+    version: int | None = None
+    edited_by: str | None = None
 
     def __post_init__(self) -> None:
         xy = np.asarray(self.xy, dtype=np.float64)

@@ -8,7 +8,11 @@ edit is the same changes swapped and in reverse order.
 
 Applying an edit (:func:`apply`) first checks that the store still holds each change's
 ``before`` state (optimistic concurrency): an edit made against a stale view of the store is
-refused with :class:`StaleEditError` and nothing is written. The store runs :func:`apply` inside
+refused with :class:`StaleEditError` and nothing is written. The check is on values: an
+instance changed and changed back by someone else is not stale (nothing would be lost). The
+store also carries a version per instance (``Instance.version``): the refusal names who
+changed it and which version it is at, and the store's write names the version it checked, so
+a concurrent writer cannot slip in between the check and the write. The store runs :func:`apply` inside
 one transaction through the narrow :class:`InstanceStore` protocol
 (``pose_studio.store.journal``), and records the edit in its journal in the same transaction.
 
@@ -242,7 +246,9 @@ class InstanceStore(Protocol):
         """Store a new instance (keeping ``inst.id`` when set); returns it with its id."""
         ...
 
-    def update(self, video_id: int, frame_idx: int, inst: Instance) -> None: ...
+    def update(self, video_id: int, frame_idx: int, inst: Instance) -> Instance | None:
+        """Replace the stored values; may return the instance as stored (its new version)."""
+        ...
 
     def remove(self, instance_id: int) -> None: ...
 
@@ -265,6 +271,14 @@ class TrackStore(Protocol):
 
 def _what(c: Change) -> str:
     return f"instance {c.instance_id} on video {c.video_id} frame {c.frame_idx}"
+
+
+def _by_whom(now: Instance, seen: Instance) -> str:
+    """`` by bob (now version 5; the edit was made on version 4)`` as far as known."""
+    by = f" by {now.edited_by}" if now.edited_by else ""
+    if now.version is not None and seen.version is not None and now.version != seen.version:
+        by += f" (now version {now.version}; the edit was made on version {seen.version})"
+    return by
 
 
 def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
@@ -299,8 +313,8 @@ def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
                     f"cannot {what}: {_what(c)} is gone (deleted since); nothing was changed")
             v, f, inst = cur
             if (v, f) != (c.video_id, c.frame_idx) or not same_state(inst, c.before):
-                raise StaleEditError(
-                    f"cannot {what}: {_what(c)} was changed since; nothing was changed")
+                raise StaleEditError(f"cannot {what}: {_what(c)} was changed since"
+                                     f"{_by_whom(inst, c.before)}; nothing was changed")
         if c.after is None:
             assert iid is not None
             store.remove(iid)
@@ -310,7 +324,7 @@ def apply(edit: Edit, store: InstanceStore, action: str | None = None) -> Edit:
             done.append(Change(c.video_id, c.frame_idx, None, stored))
         else:
             after = c.after if c.after.id is not None else c.after.replace(id=iid)
-            store.update(c.video_id, c.frame_idx, after)
+            after = store.update(c.video_id, c.frame_idx, after) or after
             done.append(Change(c.video_id, c.frame_idx, c.before, after))
     for t in edit.tracks:
         if t.after is None:

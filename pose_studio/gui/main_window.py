@@ -55,6 +55,7 @@ from .controllers.sources import SourceController
 from .dialogs import files
 from .session_qt import SessionSignals
 from .settings import Settings
+from .team import install as install_team
 from .view.frame_view import FrameView
 from .view.options import OverlayOptions
 from .view_tools import install as install_view_tools
@@ -71,7 +72,7 @@ from .workers.jobs import Jobs
 log = logging.getLogger(__name__)
 
 # Bumped whenever the panels change, so an older saved dock layout is not restored.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 
 def log_path() -> str | None:
@@ -143,6 +144,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.runs = install_runs(self)  # Runs, Compare Runs, A/B, Get a Model…
         self.view_tools = install_view_tools(self)  # trails, display, place, prefs, skeleton
+        self.team = install_team(self)  # Connect to a Server…, live updates, the Team panel
         self._default_size()
         self._restore_layout()
         self.view.show_message(NO_PROJECT)
@@ -579,6 +581,7 @@ class MainWindow(QMainWindow):
                     log.exception("stopping a worker failed")
         while QApplication.overrideCursor() is not None:
             QApplication.restoreOverrideCursor()
+        self.team.stop()  # the listener thread and its connection
         try:
             self.session.close()
         except Exception:

@@ -17,9 +17,12 @@ __all__ = [
     "MAX_KEYPOINTS",
     "READ_COLUMNS",
     "READ_SQL",
+    "UPDATE_COLUMNS",
+    "UPDATE_SQL",
     "instance_from_row",
     "instance_row",
     "instance_row_problem",
+    "update_params",
     "validate_rows",
 ]
 
@@ -27,13 +30,20 @@ __all__ = [
 INSERT_COLUMNS: tuple[str, ...] = (
     "id", "video_id", "frame_idx", "kind", "score", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
     "track_id", "source_id", "model_run_id", "created_at", "updated_at", "num_keypoints",
-    "xy", "visibility", "provenance", "kp_scores", "summary_score",
+    "xy", "visibility", "provenance", "kp_scores", "summary_score", "version", "edited_by",
 )  # fmt: skip
+#: What an update writes (everything but id, video_id, frame_idx, created_at and the version,
+#: which the update counts up itself).
+UPDATE_COLUMNS: tuple[str, ...] = INSERT_COLUMNS[3:12] + INSERT_COLUMNS[13:20]
+#: ``UPDATE`` of one instance: :func:`update_params` of its row, then who, then the id.
+UPDATE_SQL = ("UPDATE instances SET " + ", ".join(f"{c} = ?" for c in UPDATE_COLUMNS)
+              + ", version = version + 1, edited_by = ? WHERE id = ?")
 
 #: Columns :func:`instance_from_row` expects, in order.
 READ_COLUMNS: tuple[str, ...] = (
     "id", "kind", "score", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "track_id", "source_id",
     "model_run_id", "num_keypoints", "xy", "visibility", "provenance", "kp_scores",
+    "version", "edited_by",
 )  # fmt: skip
 
 #: Most keypoints an instance may have (the read guard: no blob longer than this is fetched).
@@ -44,7 +54,7 @@ _BLOB_LIMITS = {"xy": 16 * MAX_KEYPOINTS, "visibility": MAX_KEYPOINTS,
 #: read as an empty blob (reported as damage) instead of fetched, so a hostile row cannot make a
 #: read allocate more than ~160 KiB (``length()`` of a blob does not read it).
 READ_SQL = ", ".join(
-    f"CASE WHEN {c} IS NULL OR length({c}) <= {_BLOB_LIMITS[c]} THEN {c} ELSE x'' END"
+    f"CASE WHEN {c} IS NULL OR length({c}) <= {_BLOB_LIMITS[c]} THEN {c} ELSE substr({c}, 1, 0) END"
     if c in _BLOB_LIMITS else c
     for c in READ_COLUMNS
 )
@@ -118,7 +128,7 @@ def _is_int(v: Any) -> bool:
 def _structure_problem(row: Sequence[Any], num_keypoints: int) -> str | None:
     """Problems that need no array maths (codes, counts, blob lengths, types)."""
     (iid, kind, score, bx, by, bw, bh, track_id, source_id, model_run_id, k, xy, vis, prov,
-     kps) = row  # fmt: skip
+     kps) = row[:15]  # fmt: skip
     if not _is_int(iid):
         return f"id {iid!r} is not an integer"
     if kind not in (KIND_USER, KIND_PREDICTED) or not _is_int(kind):
@@ -208,8 +218,11 @@ def instance_row(
     model_run_id: int | None = None,
     kind: InstanceKind | None = None,
     new_id: bool = False,
+    user: str | None = None,
+    version: int = 1,
 ) -> tuple[Any, ...]:
-    """One row in :data:`INSERT_COLUMNS` order (``new_id``: id NULL, the table assigns one)."""
+    """One row in :data:`INSERT_COLUMNS` order (``new_id``: id NULL, the table assigns one;
+    ``user``: who writes it; ``version``: the row's version)."""
     bbox = inst.bbox
     kps = inst.kp_scores
     prov = inst.provenance
@@ -233,13 +246,21 @@ def instance_row(
         prov.tobytes(),
         None if kps is None else kps.astype(_F4, copy=False).tobytes(),
         inst.mean_score(),
+        version,
+        user,
     )
+
+
+def update_params(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The values of :data:`UPDATE_COLUMNS` from an :func:`instance_row` row."""
+    return (*row[3:12], *row[13:20])
 
 
 def instance_from_row(row: Sequence[Any]) -> Instance:
     """An :class:`Instance` from a row of :data:`READ_COLUMNS`."""
     (iid, kind, score, bx, by, bw, bh, track_id, source_id, model_run_id, k, xy, vis, prov,
-     kps) = row  # fmt: skip
+     kps) = row[:15]  # fmt: skip
+    version, edited_by = (row[15], row[16]) if len(row) > 16 else (None, None)
     return Instance(
         xy=np.frombuffer(xy, dtype=_F8).reshape(k, 2),
         visibility=np.frombuffer(vis, dtype=_U1),
@@ -252,4 +273,6 @@ def instance_from_row(row: Sequence[Any]) -> Instance:
         id=iid,
         source_id=source_id,
         model_run_id=model_run_id,
+        version=version if isinstance(version, int) else None,
+        edited_by=edited_by if isinstance(edited_by, str) else None,
     )

@@ -267,7 +267,8 @@ class DatasetWrites:
                                    (f"dataset:{key}",)).scalar()
         merged = {**_loads(old), **dict(value)}
         conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)",
+            "INSERT INTO project_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (f"dataset:{key}", json.dumps(merged, separators=(",", ":"), allow_nan=False)))
 
     def set_frame_files(
@@ -277,8 +278,9 @@ class DatasetWrites:
         rows = [(video_id, int(f), str(p), w, h) for f, p, w, h in files]
         if rows:
             self._conn().exec_driver_sql(
-                "INSERT OR REPLACE INTO source_images (video_id, frame_idx, path, width, height) "
-                "VALUES (?, ?, ?, ?, ?)", rows)
+                "INSERT INTO source_images (video_id, frame_idx, path, width, height) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (video_id, frame_idx) DO UPDATE SET "
+                "path = excluded.path, width = excluded.width, height = excluded.height", rows)
 
     def ensure_categories(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, int]:
         """Category ids by name, adding the missing ones (an existing one keeps its facts, and
@@ -290,10 +292,9 @@ class DatasetWrites:
         for name, extra in items:
             found = have.get(name)
             if found is None:
-                cur = conn.exec_driver_sql(
-                    "INSERT INTO categories (name, extra_json) VALUES (?, ?)",
-                    (name, _dumps(extra)))
-                out[name] = int(cur.lastrowid)  # type: ignore[arg-type]
+                out[name] = int(conn.exec_driver_sql(
+                    "INSERT INTO categories (name, extra_json) VALUES (?, ?) RETURNING id",
+                    (name, _dumps(extra))).scalar_one())
                 have[name] = (out[name], _dumps(extra))
             else:
                 out[name] = found[0]
@@ -306,18 +307,20 @@ class DatasetWrites:
         """The id the next new instance gets (ids are never reused: AUTOINCREMENT), so an
         import can give its instances ids and attach their meta rows in the same transaction."""
         conn = self._conn()
-        seq = conn.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'instances'").scalar()
+        from pose_studio.store import ids
+
+        seq = ids.handed_out(conn, "instances")
         top = conn.exec_driver_sql("SELECT max(id) FROM instances").scalar()
-        return max(int(seq or 0), int(top or 0)) + 1
+        return max(seq, int(top or 0)) + 1
 
     def set_instance_meta(self, rows: Iterable[tuple[int, int | None, str | None]]) -> None:
         """``(instance id, category id, extra JSON text)`` rows (JSON from :func:`dump_extra`)."""
         batch = [r for r in rows if r[1] is not None or r[2] is not None]
         if batch:
             self._conn().exec_driver_sql(
-                "INSERT OR REPLACE INTO instance_meta (instance_id, category_id, extra_json) "
-                "VALUES (?, ?, ?)", batch)
+                "INSERT INTO instance_meta (instance_id, category_id, extra_json) "
+                "VALUES (?, ?, ?) ON CONFLICT (instance_id) DO UPDATE SET "
+                "category_id = excluded.category_id, extra_json = excluded.extra_json", batch)
 
     def add_regions(
         self,
@@ -339,8 +342,9 @@ class DatasetWrites:
                  if i is not None or e is not None]
         if batch:
             self._conn().exec_driver_sql(
-                "INSERT OR REPLACE INTO frame_meta (video_id, frame_idx, image_id, extra_json) "
-                "VALUES (?, ?, ?, ?)", batch)
+                "INSERT INTO frame_meta (video_id, frame_idx, image_id, extra_json) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (video_id, frame_idx) DO UPDATE SET "
+                "image_id = excluded.image_id, extra_json = excluded.extra_json", batch)
 
 
 def dump_extra(extra: Mapping[str, Any] | None) -> str | None:

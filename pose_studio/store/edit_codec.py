@@ -74,6 +74,8 @@ def encode_edit(edit: Edit) -> bytes:
     kps, arrays["kps_set"] = _opt(
         [None if s.kp_scores is None else s.kp_scores for s in states], np.zeros(k), "<f4")
     arrays["kps"] = kps.reshape(m, k)
+    # format 10: the stored version of each state (-1: none); older entries have no such array
+    arrays["version"] = np.array([-1 if s.version is None else s.version for s in states], "<i8")
     header: dict[str, Any] = {
         "label": edit.label, "merge_key": edit.merge_key, "k": k,
         "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in arrays.items()]}
@@ -130,6 +132,8 @@ def _rebuild(header: dict[str, Any], a: dict[str, np.ndarray]) -> Edit:
     m = int(has.sum())
     if has.shape != (n, 2) or len(a["frame"]) != n or a["kind"].shape != (m,):
         raise ValueError("inconsistent sizes")
+    if "version" in a and a["version"].shape != (m,):
+        raise ValueError("inconsistent sizes")
     states = [_state(a, i) for i in range(m)]
     changes = []
     j = 0
@@ -160,6 +164,7 @@ def _tracks(rows: Any) -> tuple[TrackChange, ...]:
 def _state(a: dict[str, np.ndarray], i: int) -> Instance:
     refs = [int(r) if s else None for r, s in zip(a["refs"][i], a["refs_set"][i])]
     bbox = tuple(float(v) for v in a["bbox"][i]) if a["bbox_set"][i] else None
+    version = int(a["version"][i]) if "version" in a else -1
     return Instance(
         xy=a["xy"][i], visibility=a["vis"][i],
         kind=InstanceKind.PREDICTED if a["kind"][i] else InstanceKind.USER,
@@ -167,4 +172,5 @@ def _state(a: dict[str, np.ndarray], i: int) -> Instance:
         score=float(a["score"][i]) if a["score_set"][i] else None,
         bbox=bbox,  # type: ignore[arg-type]
         track_id=refs[1], id=refs[0], source_id=refs[2], model_run_id=refs[3],
+        version=version if version >= 0 else None,
     )

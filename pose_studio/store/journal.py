@@ -21,7 +21,7 @@ import time
 from sqlalchemy import Connection
 
 from pose_studio.core.edits import Edit, apply
-from pose_studio.store import journal_import, skeleton_change
+from pose_studio.store import journal_import, server, skeleton_change
 from pose_studio.store.edit_codec import decode_edit, encode_edit
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import (
@@ -34,8 +34,8 @@ from pose_studio.store.journal_base import (
     _entry,
     _span,
     default_user,
-    insert_entry,
     last_done,
+    new_entry,
     read_entry,
 )
 
@@ -55,11 +55,12 @@ __all__ = [
 ]
 
 
-def _try_merge(conn: Connection, merge_into: int, applied: Edit) -> int | None:
-    """Fold ``applied`` into step ``merge_into`` when it is still the newest step and done."""
+def _try_merge(conn: Connection, merge_into: int, applied: Edit, user: str) -> int | None:
+    """Fold ``applied`` into step ``merge_into`` when it is still the user's newest step and
+    done."""
     top = conn.exec_driver_sql(
-        "SELECT seq, kind, undone, merge_key, payload FROM edit_journal "
-        "ORDER BY seq DESC LIMIT 1").first()
+        "SELECT seq, kind, undone, merge_key, payload FROM edit_journal WHERE made_by = ? "
+        "ORDER BY seq DESC LIMIT 1", (user,)).first()
     if (top is None or int(top[0]) != merge_into or top[1] != "edit" or top[2]
             or top[3] is None or top[3] != applied.merge_key):
         return None
@@ -87,48 +88,69 @@ def apply_edit(host: JournalHost, edit: Edit, *, user: str | None = None,
         ProjectError: a bad value or a read-only project (nothing is written).
     """
     who = user or default_user()
-    with host._write_conn() as conn:
-        store = ConnStore(host, conn)
+    # on a server: the edited videos' locks as it begins, then the checks (see server.py)
+    with host._write_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
+        store = ConnStore(host, conn, who)
         applied = apply(edit, store)
         store.finish()
-        seq = _try_merge(conn, merge_into, applied) if merge_into is not None else None
+        seq = _try_merge(conn, merge_into, applied, who) if merge_into is not None else None
         if seq is None:
-            seq = insert_entry(conn, "edit", applied.label, who, applied.frames,
-                               len(applied.changes), encode_edit(applied), applied.merge_key)
-        entry = read_entry(conn, seq)
+            entry = new_entry(conn, "edit", applied.label, who, applied.frames,
+                              len(applied.changes), encode_edit(applied), applied.merge_key)
+        else:
+            entry = read_entry(conn, seq)
     return Applied(entry, store.frames(), applied)
 
 
-def _next_seq(conn: Connection, undoing: bool) -> int | None:
-    """The step undo (the newest done one) or redo (the oldest undone one) takes next."""
-    top = last_done(conn)
+def _next_seq(conn: Connection, undoing: bool, user: str) -> int | None:
+    """The step undo (the user's newest done one) or redo (their oldest undone one) takes
+    next."""
+    top = last_done(conn, user)
     if undoing:
         return top or None
-    nxt = conn.exec_driver_sql("SELECT seq FROM edit_journal WHERE seq > ? ORDER BY seq LIMIT 1",
-                               (top,)).scalar()
+    nxt = conn.exec_driver_sql(
+        "SELECT seq FROM edit_journal WHERE made_by = ? AND seq > ? ORDER BY seq LIMIT 1",
+        (user, top)).scalar()
     return None if nxt is None else int(nxt)
+
+
+class _NeedsExclusive(Exception):
+    """An import step met in a shared-lock transaction (on a server it needs the whole project)."""
 
 
 def _step(host: JournalHost, *, undoing: bool, user: str | None) -> Applied | None:
     who = user or default_user()
-    with host._write_conn() as conn:
+    try:
+        return _step_in(host, undoing=undoing, who=who, exclusive=False)
+    except _NeedsExclusive:
+        return _step_in(host, undoing=undoing, who=who, exclusive=True)
+
+
+def _step_in(host: JournalHost, *, undoing: bool, who: str, exclusive: bool) -> Applied | None:
+    with host._write_conn(exclusive=exclusive, user=who) as conn:
         row = conn.exec_driver_sql(
             "SELECT seq, kind, label, payload FROM edit_journal WHERE seq = ?",
-            (_next_seq(conn, undoing),)).first()
+            (_next_seq(conn, undoing, who),)).first()
         if row is None:
             return None
         seq, kind, label = int(row[0]), str(row[1]), str(row[2])
-        store = ConnStore(host, conn)
+        store = ConnStore(host, conn, who)
         done: Edit | None = None
+        server.note_change(conn, "history")
         skeleton = None
+        if kind in ("import", skeleton_change.KIND) and not exclusive \
+                and conn.dialect.name == "postgresql":
+            raise _NeedsExclusive  # both touch every video: the whole project's lock
         if kind == "import":
             journal_import.step(host, conn, store, seq, label, undoing=undoing)
         elif kind == skeleton_change.KIND:
+            server.note_change(conn, "skeleton")
             skeleton = skeleton_change.step(conn, seq, row[3], undoing=undoing,
                                             where=f"step {seq} of the history of {host.path}")
         else:
             edit = decode_edit(row[3], f"step {seq} of the history of {host.path}")
             todo = edit.inverse() if undoing else edit
+            server.lock_videos(conn, (v for v, _ in todo.frames))
             done = apply(todo, store, action=f"{'undo' if undoing else 'redo'} {label!r}")
         store.finish()
         if undoing:
@@ -160,36 +182,51 @@ def redo(host: JournalHost, *, user: str | None = None) -> Applied | None:
     return _step(host, undoing=False, user=user)
 
 
-def entries(host: JournalHost, limit: int | None = None) -> list[JournalEntry]:
-    """The history, oldest first: every step, or the newest ``limit`` done steps and the whole
-    redo list."""
+def entries(host: JournalHost, limit: int | None = None, *,
+            user: str | None = None) -> list[JournalEntry]:
+    """The history, oldest first: every step (of everyone, or of ``user``); with ``limit``,
+    everyone's newest ``limit`` steps, or ``user``'s newest ``limit`` done steps and their
+    whole redo list (what their undo walks)."""
     with host._read() as conn:
         if limit is None:
+            where, params = ("WHERE made_by = ? ", (user,)) if user is not None else ("", ())
             rows = conn.exec_driver_sql(
-                f"SELECT {_ENTRY_COLUMNS} FROM edit_journal ORDER BY seq").fetchall()
+                f"SELECT {_ENTRY_COLUMNS} FROM edit_journal {where}ORDER BY seq",
+                params).fetchall()
+        elif user is None:
+            rows = conn.exec_driver_sql(
+                f"SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM edit_journal ORDER BY seq DESC "
+                "LIMIT ?) AS newest ORDER BY 1", (int(limit),)).fetchall()
         else:
-            top = last_done(conn)
+            who = user
+            top = last_done(conn, who)
             rows = conn.exec_driver_sql(
-                f"SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM edit_journal WHERE seq <= ? "
-                f"ORDER BY seq DESC LIMIT ?) UNION ALL SELECT {_ENTRY_COLUMNS} FROM edit_journal "
-                "WHERE seq > ? ORDER BY 1", (top, int(limit), top)).fetchall()
+                f"SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM edit_journal WHERE made_by = ? "
+                f"AND seq <= ? ORDER BY seq DESC LIMIT ?) AS done UNION ALL SELECT "
+                f"{_ENTRY_COLUMNS} FROM edit_journal WHERE made_by = ? AND seq > ? ORDER BY 1",
+                (who, top, int(limit), who, top)).fetchall()
     return [_entry(r) for r in rows]
 
 
-def drop_step(host: JournalHost, *, undoing: bool) -> int | None:
-    """Remove the step :func:`undo` (or :func:`redo`) would take next, when it can no longer
-    apply; returns its ``seq`` (None: there is none). The instances are not touched."""
-    with host._write_conn() as conn:
-        seq = _next_seq(conn, undoing)
+def drop_step(host: JournalHost, *, undoing: bool, user: str | None = None) -> int | None:
+    """Remove the step :func:`undo` (or :func:`redo`) would take next for ``user``, when it
+    can no longer apply; returns its ``seq`` (None: there is none). The instances are not
+    touched."""
+    who = user or default_user()
+    with host._write_conn(user=who) as conn:
+        seq = _next_seq(conn, undoing, who)
         if seq is not None:
             conn.exec_driver_sql("DELETE FROM edit_journal WHERE seq = ?", (seq,))
+            server.note_change(conn, "history")
     return None if seq is None else int(seq)
 
 
-def count_done(host: JournalHost) -> int:
+def count_done(host: JournalHost, user: str | None = None) -> int:
+    """How many steps ``user`` (default: ``$POSE_STUDIO_USER`` or the login) can undo."""
     with host._read() as conn:
         return int(conn.exec_driver_sql(
-            "SELECT count(*) FROM edit_journal WHERE undone = 0").scalar_one())
+            "SELECT count(*) FROM edit_journal WHERE made_by = ? AND undone = 0",
+            (user or default_user(),)).scalar_one())
 
 
 def entry_edit(host: JournalHost, seq: int) -> Edit:

@@ -18,13 +18,14 @@ from sqlalchemy import Connection
 from pose_studio.core.annotation import Instance
 from pose_studio.core.edits import Edit, StaleEditError
 from pose_studio.core.skeleton import Skeleton
-from pose_studio.store import summary
+from pose_studio.store import bulk, ids, server, summary
 from pose_studio.store.codec import (
-    INSERT_COLUMNS,
     READ_COLUMNS,
+    UPDATE_SQL,
     check_instance,
     instance_from_row,
     instance_row,
+    update_params,
 )
 from pose_studio.store.errors import ProjectError
 
@@ -36,21 +37,17 @@ __all__ = [
     "JournalHost",
     "default_user",
     "insert_entry",
+    "new_entry",
     "read_entry",
 ]
 
 #: Environment variable naming the person who edits (overrides the OS login).
 USER_ENV = "POSE_STUDIO_USER"
 
-_UPDATE_SQL = (
-    "UPDATE instances SET "
-    + ", ".join(f"{c} = ?" for c in INSERT_COLUMNS[3:12] + INSERT_COLUMNS[13:])
-    + " WHERE id = ?"
-)
-_INSERT_SQL = (
-    f"INSERT INTO instances ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
-)
+# An edit's update and delete name the version they checked: on PostgreSQL a concurrent
+# writer that changed the row in between makes them match nothing (refused, not overwritten).
+_UPDATE_SQL = UPDATE_SQL + " AND version = ? RETURNING version"
+_DELETE_SQL = "DELETE FROM instances WHERE id = ? AND version = ? RETURNING video_id, frame_idx"
 _ENTRY_COLUMNS = ("seq, kind, label, made_by, made_at, undone, undone_by, undone_at, video_id, "
                   "first_frame, last_frame, n_frames, n_instances, merge_key")
 
@@ -73,7 +70,9 @@ class JournalHost(Protocol):
     @property
     def skeleton(self) -> Skeleton: ...
 
-    def _write_conn(self) -> contextlib.AbstractContextManager[Connection]: ...
+    def _write_conn(self, *, exclusive: bool = False, user: str | None = None,
+                    videos: Iterable[int] = ()) -> contextlib.AbstractContextManager[Connection]:
+        ...
     def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
     def _check_frames(self, conn: Connection, video_id: int, frames: np.ndarray) -> None: ...
 
@@ -123,13 +122,18 @@ def _entry(row: Any) -> JournalEntry:
 
 
 class ConnStore:
-    """:class:`~pose_studio.core.edits.InstanceStore` over one open write transaction."""
+    """:class:`~pose_studio.core.edits.InstanceStore` over one open write transaction.
 
-    def __init__(self, host: JournalHost, conn: Connection) -> None:
+    Writes record ``user`` as the row's last editor and count its version up; an update or
+    delete only touches the version :meth:`current` read (see ``_UPDATE_SQL``)."""
+
+    def __init__(self, host: JournalHost, conn: Connection, user: str | None = None) -> None:
         self.host = host
         self.conn = conn
+        self.user = user
         self.touched: dict[int, set[int]] = {}
         self._k = host.skeleton.num_keypoints
+        self._seen: dict[int, int] = {}  # instance id -> version read by current()
         self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
 
     def prefetch(self, instance_ids: Iterable[int]) -> None:
@@ -144,7 +148,10 @@ class ConnStore:
                 f"({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
             self._known.update(dict.fromkeys(chunk))
             for r in rows:
-                self._known[int(r[0])] = (int(r[1]), int(r[2]), instance_from_row(r[3:]))
+                inst = instance_from_row(r[3:])
+                if inst.version is not None:
+                    self._seen[int(r[0])] = inst.version
+                self._known[int(r[0])] = (int(r[1]), int(r[2]), inst)
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
         if instance_id in self._known:
@@ -152,7 +159,17 @@ class ConnStore:
         row = self.conn.exec_driver_sql(
             f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
             (instance_id,)).first()
-        return None if row is None else (int(row[0]), int(row[1]), instance_from_row(row[2:]))
+        if row is None:
+            return None
+        inst = instance_from_row(row[2:])
+        if inst.version is not None:
+            self._seen[instance_id] = inst.version
+        return int(row[0]), int(row[1]), inst
+
+    def _raced(self, instance_id: int) -> StaleEditError:
+        return StaleEditError(
+            f"instance {instance_id} was changed by someone else at the same moment; nothing "
+            "was changed")
 
     def _where(self, video_id: int, frame_idx: int) -> str:
         return f"project {self.host.path}, video {video_id} frame {frame_idx}"
@@ -160,27 +177,40 @@ class ConnStore:
     def insert(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         check_instance(inst, self._k, self._where(video_id, frame_idx))
         self.host._check_frames(self.conn, video_id, np.array([frame_idx]))
-        cur = self.conn.exec_driver_sql(
-            _INSERT_SQL, instance_row(inst, video_id, frame_idx, time.time()))
-        self._known.pop(int(cur.lastrowid), None)
+        # a row put back (undo of a delete) continues its old versions
+        version = (inst.version or 0) + 1 if inst.id is not None else 1
+        new_id = bulk.insert_instance(self.conn, instance_row(
+            inst, video_id, frame_idx, time.time(), user=self.user, version=version))
+        self._known.pop(new_id, None)
         self.touched.setdefault(video_id, set()).add(frame_idx)
-        new_id = int(cur.lastrowid)
-        return inst if inst.id == new_id else inst.replace(id=new_id)
+        return inst.replace(id=new_id, version=version, edited_by=self.user)
 
-    def update(self, video_id: int, frame_idx: int, inst: Instance) -> None:
+    def update(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         check_instance(inst, self._k, self._where(video_id, frame_idx))
+        assert inst.id is not None
         row = instance_row(inst, video_id, frame_idx, time.time())
-        self.conn.exec_driver_sql(_UPDATE_SQL, (*row[3:12], *row[13:], inst.id))
-        self._known.pop(int(inst.id), None)  # type: ignore[arg-type]
+        expected = self._seen.get(inst.id, inst.version or 1)
+        got = self.conn.exec_driver_sql(
+            _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected)).scalar()
+        if got is None:
+            raise self._raced(inst.id)
+        self._seen[inst.id] = int(got)
+        self._known.pop(int(inst.id), None)
         self.touched.setdefault(video_id, set()).add(frame_idx)
+        return inst.replace(version=int(got), edited_by=self.user)
 
     def remove(self, instance_id: int) -> None:
         self._known.pop(int(instance_id), None)
-        row = self.conn.exec_driver_sql(
-            "DELETE FROM instances WHERE id = ? RETURNING video_id, frame_idx",
-            (instance_id,)).first()
-        if row is not None:
-            self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
+        expected = self._seen.get(instance_id)
+        if expected is None:
+            cur = self.current(instance_id)
+            if cur is None:
+                return
+            expected = self._seen.get(instance_id, 1)
+        row = self.conn.exec_driver_sql(_DELETE_SQL, (instance_id, expected)).first()
+        if row is None:
+            raise self._raced(instance_id)
+        self.touched.setdefault(int(row[0]), set()).add(int(row[1]))
 
     # --- tracks (core.edits.TrackStore) ---------------------------------------------------------
     def track_name(self, track_id: int) -> str | None:
@@ -193,6 +223,7 @@ class ConnStore:
             self.conn.exec_driver_sql(
                 "INSERT INTO tracks (id, name, created_at) VALUES (?, ?, ?)",
                 (track_id, name, time.time()))
+            ids.catch_up(self.conn, "tracks", track_id)  # a server's sequence moves past it
         else:
             self.conn.exec_driver_sql("UPDATE tracks SET name = ? WHERE id = ?", (name, track_id))
 
@@ -208,7 +239,8 @@ class ConnStore:
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""
-        for video_id, frames in self.touched.items():
+        server.lock_videos(self.conn, self.touched)
+        for video_id, frames in sorted(self.touched.items()):
             summary.refresh_frames(self.conn, video_id, frames)
 
     def frames(self) -> tuple[tuple[int, int], ...]:
@@ -225,33 +257,47 @@ def _span(frames: list[tuple[int, int]]) -> tuple[int | None, int | None, int | 
     return vid, first, last, len(frames)
 
 
-#: The newest done step (0: none). Done steps all come before the undone ones, so every query
-#: about "the newest done" or "the redo list" walks the table from its end (the rowid order),
-#: never the whole history.
-LAST_DONE_SQL = ("SELECT coalesce((SELECT seq FROM edit_journal WHERE undone = 0 "
-                 "ORDER BY seq DESC LIMIT 1), 0)")
+#: A user's newest done step (0: none). Each user has their own undo stack (several annotators
+#: on one project: my Ctrl+Z never undoes your edit); a user's done steps all come before their
+#: undone ones, so every query about "the newest done" or "the redo list" walks that user's
+#: steps from the end (the ``(made_by, seq)`` index), never the whole history.
+LAST_DONE_SQL = ("SELECT coalesce((SELECT seq FROM edit_journal WHERE made_by = ? AND "
+                 "undone = 0 ORDER BY seq DESC LIMIT 1), 0)")
 
 
-def last_done(conn: Connection) -> int:
-    return int(conn.exec_driver_sql(LAST_DONE_SQL).scalar_one())
+def last_done(conn: Connection, user: str) -> int:
+    return int(conn.exec_driver_sql(LAST_DONE_SQL, (user,)).scalar_one())
 
 
 def insert_entry(conn: Connection, kind: str, label: str, user: str,
                  frames: list[tuple[int, int]], n_instances: int, payload: bytes,
                  merge_key: str | None = None,
                  span: tuple[int | None, int | None, int | None, int] | None = None) -> int:
-    """Drop the redo list and append a done step; returns its ``seq``.
+    """Drop ``user``'s redo list and append a done step; returns its ``seq``.
 
     ``span``: ``(video_id, first, last, n_frames)`` when known (else from ``frames``).
     """
-    conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE seq > ({LAST_DONE_SQL})")
+    return new_entry(conn, kind, label, user, frames, n_instances, payload, merge_key,
+                     span).seq
+
+
+def new_entry(conn: Connection, kind: str, label: str, user: str,
+              frames: list[tuple[int, int]], n_instances: int, payload: bytes,
+              merge_key: str | None = None,
+              span: tuple[int | None, int | None, int | None, int] | None = None
+              ) -> JournalEntry:
+    """:func:`insert_entry` returning the whole entry (the insert reads it back: one round
+    trip less than :func:`read_entry` afterwards on a server)."""
+    conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE made_by = ? AND seq > ({LAST_DONE_SQL})",
+                         (user, user))
+    server.note_change(conn, "history")
     vid, first, last, n = span if span is not None else _span(frames)
-    cur = conn.exec_driver_sql(
+    return _entry(conn.exec_driver_sql(
         "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "
         "last_frame, n_frames, n_instances, merge_key, payload) "
-        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
-        (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key, payload))
-    return int(cur.lastrowid)
+        f"VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ENTRY_COLUMNS}",
+        (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key,
+         payload)).one())
 
 
 def read_entry(conn: Connection, seq: int) -> JournalEntry:

@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from pose_studio.core.edits import StaleEditError
+from pose_studio.store import ids
 from pose_studio.store.codec import INSERT_COLUMNS
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import ConnStore, JournalHost, insert_entry
@@ -36,8 +37,7 @@ _BLOB_COLUMNS = frozenset({"xy", "visibility", "provenance", "kp_scores"})
 
 def mark(conn: Connection) -> int:
     """The highest instance id ever handed out (AUTOINCREMENT), before an import writes."""
-    v = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'instances'").scalar()
-    return int(v or 0)
+    return ids.handed_out(conn, "instances")
 
 
 def id_ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -69,7 +69,7 @@ def _ranges_since(conn: Connection, since: int) -> list[list[int]]:
         return [[int(lo), int(hi) + 1]]
     return [[int(a), int(b)] for a, b in conn.exec_driver_sql(
         "SELECT min(id), max(id) + 1 FROM (SELECT id, id - row_number() OVER (ORDER BY id) AS g "
-        "FROM instances WHERE id > ?) GROUP BY g ORDER BY 1", (since,))]
+        "FROM instances WHERE id > ?) AS runs GROUP BY g ORDER BY 1", (since,))]
 
 
 def _stamp(conn: Connection, ranges: Sequence[Sequence[int]]) -> list[float]:
@@ -82,7 +82,8 @@ def _stamp(conn: Connection, ranges: Sequence[Sequence[int]]) -> list[float]:
     out = [0.0, 0.0, 0.0, 0.0]
     for a, b in ranges:
         n, mx, tu, tc = conn.exec_driver_sql(
-            "SELECT count(*), max(updated_at), total(updated_at), total(created_at) "
+            "SELECT count(*), max(updated_at), coalesce(sum(updated_at), 0.0), "
+            "coalesce(sum(created_at), 0.0) "
             "FROM instances WHERE id >= ? AND id < ?", (int(a), int(b))).one()
         out = [out[0] + n, max(out[1], mx or 0.0), out[2] + tu, out[3] + tc]
     return out

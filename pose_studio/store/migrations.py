@@ -28,6 +28,25 @@ History:
        empty for upgraded files.
     9: ``edit_journal.kind`` may be ``skeleton``: a change of the project's skeleton (every
        instance following) is one step of the history (``store/skeleton_change.py``).
+    10: several annotators and batch runs on a cluster: ``instances.version`` (1 for existing
+       rows) and ``instances.edited_by``, an index on ``edit_journal (made_by, seq)`` (each
+       user undoes their own steps), ``assignments`` (work given to annotators) and
+       ``run_chunks`` (the chunks of a batch run already written, so a retry writes none
+       twice).
+
+One mechanism for both backends: a PostgreSQL database is created at the current version from
+the ORM metadata (``Base.metadata.create_all``) and, like a file, upgraded by these steps from
+then on; steps from 10 on build their DDL from the ORM tables, compiled for the connection's
+database (``_create``, ``_add_column``), so one step serves both. Steps 1-9 exist only for
+files (no database is older than 10) and stay as they were written.
+
+Why not Alembic: its version record is a revision id in its own table, but the version of a
+file must stay the integer in ``schema_version``, because every released Pose Studio reads it
+to refuse a newer file untouched, and the schema check of files (``guard.py``) reads it before
+anything in the file may run. Its script directory (``env.py``, revision files) would be a
+second copy of this chain to keep in step; what is left that it does better (``ALTER`` through
+table copies on SQLite) no step needs: SQLite adds columns, tables and indexes in place, and
+SQLAlchemy compiles those for either database.
 """
 
 from __future__ import annotations
@@ -36,9 +55,10 @@ from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import Connection
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from pose_studio.store import summary
-from pose_studio.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from pose_studio.store.schema import APPLICATION_ID, SCHEMA_VERSION, Base
 
 __all__ = ["MIGRATIONS", "V1_DDL", "create_v1", "migrate"]
 
@@ -206,9 +226,34 @@ def _allow_skeleton_steps(conn: Connection) -> None:
             "INSERT INTO sqlite_sequence (name, seq) VALUES ('edit_journal', ?)", (counter,))
 
 
+def _create(conn: Connection, table: str) -> None:
+    """``CREATE TABLE`` (and its indexes) as the ORM declares it, for this database."""
+    t = Base.metadata.tables[table]
+    conn.execute(CreateTable(t))
+    for ix in sorted(t.indexes, key=lambda i: str(i.name)):
+        conn.execute(CreateIndex(ix))
+
+
+def _add_column(conn: Connection, table: str, column: str) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` as the ORM declares the column, for this database."""
+    col = Base.metadata.tables[table].c[column]
+    ddl = CreateColumn(col).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {ddl}")
+
+
+def _add_team_tables(conn: Connection) -> None:
+    _add_column(conn, "instances", "version")
+    _add_column(conn, "instances", "edited_by")
+    ix = next(i for i in Base.metadata.tables["edit_journal"].indexes
+              if i.name == "ix_journal_user")
+    conn.execute(CreateIndex(ix))
+    _create(conn, "assignments")
+    _create(conn, "run_chunks")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_to_v2, _v2_to_v3, _v3_to_v4, _keep_model_runs_side_by_side, _add_dataset_tables,
-    _add_edit_journal, _add_suggestions, _allow_skeleton_steps,
+    _add_edit_journal, _add_suggestions, _allow_skeleton_steps, _add_team_tables,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-from pose_studio.store import summary
+from pose_studio.store import sqlport, summary
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.schema import KIND_PREDICTED
 
@@ -96,8 +96,9 @@ def shown(conn: Connection, video_id: int) -> ShownRuns:
 
 def _store(conn: Connection, s: ShownRuns) -> None:
     conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO shown_runs (video_id, run_id, compare_run_id, pinned) "
-        "VALUES (?, ?, ?, ?)", (s.video_id, s.run_id, s.compare_run_id, int(s.pinned)))
+        "INSERT INTO shown_runs (video_id, run_id, compare_run_id, pinned) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (video_id) DO UPDATE SET run_id = excluded.run_id, "
+        "compare_run_id = excluded.compare_run_id, pinned = excluded.pinned", (s.video_id, s.run_id, s.compare_run_id, int(s.pinned)))
 
 
 def _has_predictions(conn: Connection, video_id: int, run_id: int | None) -> bool:
@@ -202,7 +203,7 @@ def run_infos(conn: Connection, video_id: int | None = None) -> list[RunInfo]:
         "SELECT i.model_run_id, i.video_id, count(*), count(DISTINCT i.frame_idx), "
         "min(i.frame_idx), max(i.frame_idx), r.model_path, r.params_json, r.created_at "
         "FROM instances i LEFT JOIN model_runs r ON r.id = i.model_run_id "
-        f"WHERE i.kind = 1{where} GROUP BY i.model_run_id, i.video_id "
+        f"WHERE i.kind = 1{where} GROUP BY i.model_run_id, i.video_id, r.id "
         "ORDER BY i.video_id, i.model_run_id",
         (video_id,) if video_id is not None else ()).fetchall()
     out = []
@@ -249,8 +250,7 @@ def read_keypoints(conn: Connection, video_id: int, *, kind: int, run: int | str
         sql += " AND model_run_id IS ?"
         params += (run,)
     # the raw DB-API cursor (same connection and transaction): plain tuples, no Row objects
-    raw = conn.connection.driver_connection
-    rows = raw.execute(sql + " ORDER BY frame_idx, id", params).fetchall()  # type: ignore[union-attr]
+    rows = sqlport.raw_rows(conn, sql + " ORDER BY frame_idx, id", params)
     n, k = len(rows), num_keypoints
     if n == 0:
         return RunKeypoints(np.zeros(0, np.int64), np.zeros(0, np.int64),

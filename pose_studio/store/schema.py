@@ -17,6 +17,7 @@ changing them needs a migration.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -25,12 +26,14 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
+    "AssignmentRow",
     "Base",
     "CategoryRow",
     "FrameMetaRow",
@@ -42,6 +45,7 @@ __all__ = [
     "MetaRow",
     "ModelRunRow",
     "RegionRow",
+    "RunChunkRow",
     "SchemaVersionRow",
     "ShownRunRow",
     "SkeletonRow",
@@ -54,10 +58,15 @@ __all__ = [
 #: ``PRAGMA application_id`` of a project file ("PSTD"): tells it from any other SQLite file.
 APPLICATION_ID = 0x50535444
 #: The schema version this code writes; older files are migrated on open (migrations.py).
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 KIND_USER = 0
 KIND_PREDICTED = 1
+
+#: Every integer column: SQLite's INTEGER (64-bit already), PostgreSQL's BIGINT (ids, file sizes
+#: and times in nanoseconds, old 64-bit fingerprints do not fit its 32-bit INTEGER; an
+#: autoincrementing key becomes BIGSERIAL).
+Int = Integer().with_variant(BigInteger(), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -66,8 +75,8 @@ class Base(DeclarativeBase):
 
 class SchemaVersionRow(Base):
     __tablename__ = "schema_version"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    version: Mapped[int] = mapped_column(Int, nullable=False)
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 
@@ -83,36 +92,36 @@ class SkeletonRow(Base):
     """The project's skeleton as ``Skeleton.to_json()`` (names, edges, flips, sigmas, colours)."""
 
     __tablename__ = "skeletons"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String, nullable=False)
-    num_keypoints: Mapped[int] = mapped_column(Integer, nullable=False)
+    num_keypoints: Mapped[int] = mapped_column(Int, nullable=False)
     json: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class VideoRow(Base):
     __tablename__ = "videos"
     __table_args__ = ({"sqlite_autoincrement": True},)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     # Relative to the project file's folder (None when it cannot be expressed, e.g. another drive).
     rel_path: Mapped[str | None] = mapped_column(Text)
     abs_path: Mapped[str] = mapped_column(Text, nullable=False)
-    width: Mapped[int] = mapped_column(Integer, nullable=False)
-    height: Mapped[int] = mapped_column(Integer, nullable=False)
-    frame_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int] = mapped_column(Int, nullable=False)
+    height: Mapped[int] = mapped_column(Int, nullable=False)
+    frame_count: Mapped[int] = mapped_column(Int, nullable=False)
     fps: Mapped[float] = mapped_column(Float, nullable=False)
-    fps_num: Mapped[int | None] = mapped_column(Integer)
-    fps_den: Mapped[int | None] = mapped_column(Integer)
-    vfr: Mapped[bool] = mapped_column(Integer, nullable=False, default=0)
+    fps_num: Mapped[int | None] = mapped_column(Int)
+    fps_den: Mapped[int | None] = mapped_column(Int)
+    vfr: Mapped[bool] = mapped_column(Int, nullable=False, default=0)
     codec: Mapped[str] = mapped_column(String, nullable=False, default="")
     duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
-    rotation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rotation: Mapped[int] = mapped_column(Int, nullable=False, default=0)
     kind: Mapped[str] = mapped_column(String, nullable=False, default="file")
     index_blob: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     added_at: Mapped[float] = mapped_column(Float, nullable=False)
     # The file's identity when added (or last accepted): size, mtime and a digest of its first
     # and last MiB (see identity.py). NULL: not recorded (added by format 2 or earlier).
-    file_size: Mapped[int | None] = mapped_column(Integer)
-    file_mtime_ns: Mapped[int | None] = mapped_column(Integer)
+    file_size: Mapped[int | None] = mapped_column(Int)
+    file_mtime_ns: Mapped[int | None] = mapped_column(Int)
     file_digest: Mapped[str | None] = mapped_column(String)
 
 
@@ -124,10 +133,10 @@ class FrameRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_idx: Mapped[int] = mapped_column(Int, primary_key=True)
     # Old (format <= 3) unsigned 64-bit hash stored as signed (SQLite integers are signed);
     # still read and checked for frames fingerprinted by older versions.
-    fingerprint: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[int | None] = mapped_column(Int)
     # Format 4: the frame's signature (pose_studio.video.frame_signature: a small thumbnail).
     # A frame has at most one of the two (storing one clears the other).
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -136,7 +145,7 @@ class FrameRow(Base):
 class TrackRow(Base):
     __tablename__ = "tracks"
     __table_args__ = ({"sqlite_autoincrement": True},)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String, nullable=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
 
@@ -144,7 +153,7 @@ class TrackRow(Base):
 class ModelRunRow(Base):
     __tablename__ = "model_runs"
     __table_args__ = ({"sqlite_autoincrement": True},)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     model_path: Mapped[str] = mapped_column(Text, nullable=False)
     model_hash: Mapped[str] = mapped_column(String, nullable=False)
     providers_json: Mapped[str] = mapped_column(Text, nullable=False)
@@ -161,31 +170,36 @@ class InstanceRow(Base):
     """
 
     __tablename__ = "instances"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, nullable=False)
-    kind: Mapped[int] = mapped_column(Integer, nullable=False)
+    frame_idx: Mapped[int] = mapped_column(Int, nullable=False)
+    kind: Mapped[int] = mapped_column(Int, nullable=False)
     score: Mapped[float | None] = mapped_column(Float)
     bbox_x: Mapped[float | None] = mapped_column(Float)
     bbox_y: Mapped[float | None] = mapped_column(Float)
     bbox_w: Mapped[float | None] = mapped_column(Float)
     bbox_h: Mapped[float | None] = mapped_column(Float)
     track_id: Mapped[int | None] = mapped_column(ForeignKey("tracks.id", ondelete="SET NULL"))
-    source_id: Mapped[int | None] = mapped_column(Integer)
+    source_id: Mapped[int | None] = mapped_column(Int)
     model_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_runs.id", ondelete="SET NULL")
     )
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)
-    num_keypoints: Mapped[int] = mapped_column(Integer, nullable=False)
+    num_keypoints: Mapped[int] = mapped_column(Int, nullable=False)
     xy: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     visibility: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     provenance: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     kp_scores: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The value frame summaries use: score, else mean labeled keypoint score (None: neither).
     summary_score: Mapped[float | None] = mapped_column(Float)
+    # Format 8: the row's version (1 when written, +1 at every change through the store; an
+    # edit names the version it was made against) and who wrote it last (None: a model run or
+    # an older version of Pose Studio).
+    version: Mapped[int] = mapped_column(Int, nullable=False, server_default=text("1"))
+    edited_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("kind IN (0, 1)", name="kind_valid"),
@@ -209,9 +223,9 @@ class ShownRunRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    run_id: Mapped[int | None] = mapped_column(Integer)
-    compare_run_id: Mapped[int | None] = mapped_column(Integer)
-    pinned: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    run_id: Mapped[int | None] = mapped_column(Int)
+    compare_run_id: Mapped[int | None] = mapped_column(Int)
+    pinned: Mapped[int] = mapped_column(Int, nullable=False, default=0)
 
 
 class FrameSummaryRow(Base):
@@ -222,7 +236,7 @@ class FrameSummaryRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk: Mapped[int] = mapped_column(Int, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
@@ -236,10 +250,10 @@ class SourceImageRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_idx: Mapped[int] = mapped_column(Int, primary_key=True)
     path: Mapped[str] = mapped_column(Text, nullable=False)
-    width: Mapped[int | None] = mapped_column(Integer)
-    height: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Int)
+    height: Mapped[int | None] = mapped_column(Int)
 
 
 class CategoryRow(Base):
@@ -248,7 +262,7 @@ class CategoryRow(Base):
 
     __tablename__ = "categories"
     __table_args__ = ({"sqlite_autoincrement": True},)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String, nullable=False, unique=True)
     extra_json: Mapped[str | None] = mapped_column(Text)
 
@@ -262,7 +276,7 @@ class InstanceMetaRow(Base):
     """
 
     __tablename__ = "instance_meta"
-    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Int, primary_key=True)
     category_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="SET NULL")
     )
@@ -282,7 +296,7 @@ class FrameMetaRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_idx: Mapped[int] = mapped_column(Int, primary_key=True)
     image_id: Mapped[str | None] = mapped_column(Text)
     extra_json: Mapped[str | None] = mapped_column(Text)
 
@@ -296,11 +310,11 @@ class RegionRow(Base):
         Index("ix_regions_frame", "video_id", "frame_idx"),
         {"sqlite_autoincrement": True},
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, nullable=False)
+    frame_idx: Mapped[int] = mapped_column(Int, nullable=False)
     category_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="SET NULL")
     )
@@ -326,21 +340,22 @@ class JournalRow(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('edit', 'import', 'skeleton')", name="journal_kind"),
         CheckConstraint("undone IN (0, 1)", name="journal_undone"),
+        Index("ix_journal_user", "made_by", "seq"),  # format 10: each user's own undo stack
         {"sqlite_autoincrement": True},
     )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Int, primary_key=True)
     kind: Mapped[str] = mapped_column(String, nullable=False)
     label: Mapped[str] = mapped_column(Text, nullable=False)
     made_by: Mapped[str] = mapped_column(Text, nullable=False)
     made_at: Mapped[float] = mapped_column(Float, nullable=False)
-    undone: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    undone: Mapped[int] = mapped_column(Int, nullable=False, default=0)
     undone_by: Mapped[str | None] = mapped_column(Text)
     undone_at: Mapped[float | None] = mapped_column(Float)
-    video_id: Mapped[int | None] = mapped_column(Integer)
-    first_frame: Mapped[int | None] = mapped_column(Integer)
-    last_frame: Mapped[int | None] = mapped_column(Integer)
-    n_frames: Mapped[int] = mapped_column(Integer, nullable=False)
-    n_instances: Mapped[int] = mapped_column(Integer, nullable=False)
+    video_id: Mapped[int | None] = mapped_column(Int)
+    first_frame: Mapped[int | None] = mapped_column(Int)
+    last_frame: Mapped[int | None] = mapped_column(Int)
+    n_frames: Mapped[int] = mapped_column(Int, nullable=False)
+    n_instances: Mapped[int] = mapped_column(Int, nullable=False)
     merge_key: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     stash: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
@@ -359,10 +374,51 @@ class SuggestionRow(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    frame_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_idx: Mapped[int] = mapped_column(Int, primary_key=True)
     kinds: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     score: Mapped[float] = mapped_column(Float, nullable=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
     done_at: Mapped[float | None] = mapped_column(Float)
     done_by: Mapped[str | None] = mapped_column(Text)
+
+
+# --- format 10: several annotators, batch inference on a cluster ------------------------------------
+class AssignmentRow(Base):
+    """Work given to an annotator: a video, or frames ``[first_frame, stop_frame)`` of it
+    (both NULL: the whole video). ``done_at`` is set when the assignee marks it done."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index("ix_assignments_user", "assignee"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
+    )
+    first_frame: Mapped[int | None] = mapped_column(Int)
+    stop_frame: Mapped[int | None] = mapped_column(Int)
+    assignee: Mapped[str] = mapped_column(Text, nullable=False)
+    assigned_by: Mapped[str] = mapped_column(Text, nullable=False)
+    assigned_at: Mapped[float] = mapped_column(Float, nullable=False)
+    done_at: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RunChunkRow(Base):
+    """A chunk of a batch model run that was written (frames ``[first_frame, stop_frame)`` of a
+    video), recorded in the same transaction as its predictions: a chunk retried by the cluster
+    after it was written is not written twice."""
+
+    __tablename__ = "run_chunks"
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("model_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_id: Mapped[int] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_frame: Mapped[int] = mapped_column(Int, primary_key=True)
+    stop_frame: Mapped[int] = mapped_column(Int, nullable=False)
+    instances: Mapped[int] = mapped_column(Int, nullable=False)
+    written_at: Mapped[float] = mapped_column(Float, nullable=False)

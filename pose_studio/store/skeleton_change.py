@@ -31,9 +31,10 @@ from sqlalchemy import Connection
 from pose_studio.core.edits import StaleEditError
 from pose_studio.core.skeleton import Skeleton, SkeletonError
 from pose_studio.core.skeleton_edit import Columns, SkeletonChange, remap, restore
-from pose_studio.store import summary
+from pose_studio.store import server, summary
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import Applied, JournalHost, insert_entry, read_entry
+from pose_studio.store.sqlport import is_postgres, raw_rows, translate
 
 __all__ = ["KIND", "adopt", "apply_change", "decode", "encode", "labeled_counts", "step"]
 
@@ -124,14 +125,13 @@ def _summary_scores(score: list[float | None], vis: np.ndarray, kps: np.ndarray,
 def _rewrite(conn: Connection, k_from: int, k_to: int, convert: Any) -> set[int]:
     """Rewrite every instance's keypoint columns with ``convert(ids, cols) -> cols`` (``k_from``
     keypoints in, ``k_to`` out), batch by batch; returns the videos whose summaries changed."""
-    raw = conn.connection.driver_connection  # plain tuples, the same transaction
     videos: set[int] = set()
     last = -1
     while True:
-        rows = raw.execute(  # type: ignore[union-attr]
-            "SELECT id, video_id, num_keypoints, xy, visibility, provenance, kp_scores, score, "
-            "summary_score FROM instances WHERE id > ? ORDER BY id LIMIT ?",
-            (last, _BATCH)).fetchall()
+        rows = raw_rows(  # plain tuples, the same transaction
+            conn, "SELECT id, video_id, num_keypoints, xy, visibility, provenance, kp_scores, "
+            "score, summary_score FROM instances WHERE id > ? ORDER BY id LIMIT ?",
+            (last, _BATCH))
         if not rows:
             return videos
         last = int(rows[-1][0])
@@ -250,7 +250,9 @@ def apply_change(host: JournalHost, change: SkeletonChange, *,
 
     if change.empty:
         raise ProjectError("the skeleton is unchanged: nothing to do")
-    with host._write_conn() as conn:
+    # on a server it touches every video: the whole project's lock (as an import)
+    with host._write_conn(exclusive=bool(getattr(host, "is_server", False))) as conn:
+        server.note_change(conn, "skeleton")
         payload = _forward(conn, change)
         n = int(conn.exec_driver_sql("SELECT count(*) FROM instances").scalar_one())
         seq = insert_entry(conn, KIND, change.describe(), user or default_user(), [], n, payload,
@@ -286,9 +288,13 @@ def labeled_counts(host: JournalHost) -> tuple[np.ndarray, np.ndarray]:
     user = np.zeros(k, np.int64)
     pred = np.zeros(k, np.int64)
     with host._read() as conn:
-        raw = conn.connection.driver_connection
-        cur = raw.execute("SELECT kind, visibility FROM instances WHERE num_keypoints = ?",  # type: ignore[union-attr]
-                          (k,))
+        raw: Any = conn.connection.driver_connection
+        sql = "SELECT kind, visibility FROM instances WHERE num_keypoints = ?"
+        if is_postgres(conn):
+            cur = raw.cursor()
+            cur.execute(translate(sql), (k,))
+        else:
+            cur = raw.execute(sql, (k,))
         while True:
             rows = cur.fetchmany(_BATCH)
             if not rows:

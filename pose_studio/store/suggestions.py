@@ -65,8 +65,8 @@ def replace(project: _Host, video_ids: Iterable[int],
             return 0
         before = conn.exec_driver_sql("SELECT count(*) FROM suggestions").scalar_one()
         conn.exec_driver_sql(
-            "INSERT OR IGNORE INTO suggestions (video_id, frame_idx, kinds, reason, score, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            "INSERT INTO suggestions (video_id, frame_idx, kinds, reason, score, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
         after = conn.exec_driver_sql("SELECT count(*) FROM suggestions").scalar_one()
     return int(after) - int(before)
 

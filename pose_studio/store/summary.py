@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from pose_studio.store import server
 from pose_studio.store.records import FrameArrays
 from pose_studio.store.schema import KIND_USER
 
@@ -59,6 +60,8 @@ ALL_PREDICTIONS: Any = _All()
 View = Any  # int | None | ALL_PREDICTIONS
 
 _ROWS = "SELECT frame_idx, kind, summary_score FROM instances WHERE video_id = ?"
+_UPSERT = ("INSERT INTO frame_summary (video_id, chunk, data) VALUES (?, ?, ?) "
+           "ON CONFLICT (video_id, chunk) DO UPDATE SET data = excluded.data")
 
 
 def shown_view(conn: Connection, video_id: int) -> View:
@@ -75,6 +78,8 @@ def _filter(view: View) -> tuple[str, tuple[Any, ...]]:
 
 
 def _has_shown_runs(conn: Connection) -> bool:
+    if conn.dialect.name != "sqlite":  # a database is never older than format 8
+        return True
     return conn.exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'shown_runs'").first() \
         is not None
@@ -157,10 +162,7 @@ def _store_chunk(conn: Connection, video_id: int, chunk: int, rec: np.ndarray) -
             "DELETE FROM frame_summary WHERE video_id = ? AND chunk = ?", (video_id, chunk)
         )
         return
-    conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO frame_summary (video_id, chunk, data) VALUES (?, ?, ?)",
-        (video_id, chunk, rec.tobytes()),
-    )
+    conn.exec_driver_sql(_UPSERT, (video_id, chunk, rec.tobytes()))
 
 
 def refresh_frames(conn: Connection, video_id: int, frames: Iterable[int],
@@ -170,6 +172,8 @@ def refresh_frames(conn: Connection, video_id: int, frames: Iterable[int],
     fr = np.unique(np.fromiter(frames, dtype=np.int64))
     if fr.size == 0:
         return
+    server.lock_videos(conn, (video_id,))
+    server.note_change(conn, "instances", video_id, fr.tolist())
     if view is None and lookup:
         view = shown_view(conn, video_id)
     where, extra = _filter(view)
@@ -249,6 +253,8 @@ def add_predicted(
     """
     if frames.size == 0:
         return
+    server.lock_videos(conn, (video_id,))
+    server.note_change(conn, "runs", video_id, frames.tolist())
     if chunks is None:
         chunks = load_chunks(conn, video_id, frames, shown_view(conn, video_id))
     order = np.argsort(frames, kind="stable")
@@ -269,9 +275,7 @@ def add_predicted(
         _accumulate(rec, off, np.ones(len(fr), dtype=np.int64), sc)
         out.append((video_id, chunk, rec.tobytes()))
     # Predictions were added, so no touched chunk is empty: plain upserts.
-    conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO frame_summary (video_id, chunk, data) VALUES (?, ?, ?)", out
-    )
+    conn.exec_driver_sql(_UPSERT, out)
 
 
 def rebuild_all(conn: Connection) -> None:
@@ -289,6 +293,8 @@ def rebuild_all(conn: Connection) -> None:
 def rebuild_video(conn: Connection, video_id: int) -> None:
     """Recompute one video's summary from its instances (repair of a damaged summary, another
     run shown)."""
+    server.lock_videos(conn, (video_id,))
+    server.note_change(conn, "runs", video_id)
     conn.exec_driver_sql("DELETE FROM frame_summary WHERE video_id = ?", (video_id,))
     frames = conn.exec_driver_sql(
         "SELECT DISTINCT frame_idx FROM instances WHERE video_id = ?", (video_id,)
@@ -300,6 +306,8 @@ def rebuild_video(conn: Connection, video_id: int) -> None:
 def clear_predicted(conn: Connection, video_id: int) -> None:
     """Zero the prediction part of a video's summaries (a run with no predictions yet becomes
     the shown one), keeping the user counts; reads the chunks only, never the instances."""
+    server.lock_videos(conn, (video_id,))
+    server.note_change(conn, "runs", video_id)
     rows = conn.exec_driver_sql(
         "SELECT chunk, data FROM frame_summary WHERE video_id = ?", (video_id,)).fetchall()
     for chunk, data in rows:

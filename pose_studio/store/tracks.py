@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from pose_studio.core.annotation import Instance
 from pose_studio.store.codec import READ_COLUMNS, instance_from_row
+from pose_studio.store.ids import handed_out
 from pose_studio.store.schema import KIND_USER
 
 __all__ = ["TrackSpan", "next_track_id", "track_counts", "track_instances", "track_spans"]
@@ -53,7 +54,8 @@ def track_spans(project: _Readable, video_id: int | None) -> list[TrackSpan]:
         names = conn.exec_driver_sql("SELECT id, name FROM tracks ORDER BY id").fetchall()
         rows = [] if video_id is None else conn.exec_driver_sql(
             "SELECT track_id, min(frame_idx), max(frame_idx), "
-            f"sum(kind = {KIND_USER}), sum(kind != {KIND_USER}) FROM instances "
+            f"sum(CASE WHEN kind = {KIND_USER} THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN kind != {KIND_USER} THEN 1 ELSE 0 END) FROM instances "
             "WHERE video_id = ? AND track_id IS NOT NULL "
             f"AND (kind = {KIND_USER} OR model_run_id IS (SELECT run_id FROM shown_runs "
             "WHERE shown_runs.video_id = instances.video_id)) GROUP BY track_id",
@@ -71,10 +73,15 @@ def next_track_id(project: _Readable, count: int = 1) -> list[int]:
     """``count`` track ids no track ever had (the table never hands an id out twice, so a
     track created by an edit keeps its id through undo and redo)."""
     with project._read() as conn:
-        seq = conn.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'tracks'").scalar()
+        if conn.dialect.name == "postgresql":
+            # Several annotators: take them from the sequence (nextval is never rolled back),
+            # so two people's new tracks never get the same id.
+            return [int(r[0]) for r in conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('tracks', 'id')) "
+                "FROM generate_series(1, ?)", (int(count),)).fetchall()]
+        seq = handed_out(conn, "tracks")
         top = conn.exec_driver_sql("SELECT max(id) FROM tracks").scalar()
-    start = max(int(seq or 0), int(top or 0)) + 1
+    start = max(seq, int(top or 0)) + 1
     return list(range(start, start + count))
 
 

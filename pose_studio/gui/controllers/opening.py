@@ -82,8 +82,8 @@ class OpeningController(QObject):
         for p in projects[:1]:
             self.open_project(p)
         if len(projects) > 1:
-            self.shell.status(f"opened {projects[0].name}; only one project can be open at a "
-                              "time", 6000)
+            self.shell.status(f"opened {Path(str(projects[0])).name}; only one project can be "
+                              "open at a time", 6000)
         if not videos:
             return
         s = self.session

@@ -114,6 +114,8 @@ class FrameView(QGraphicsView):
         self._scene.addItem(self.message_item)
 
         self.options = OverlayOptions()
+        # several annotators: show only the labels this one edited last ("": everyone's)
+        self.annotator = ""
         self.skeleton: Skeleton | None = None
         self.instance_items: list[InstanceItem] = []
         self._items_key: object = None
@@ -363,9 +365,10 @@ class FrameView(QGraphicsView):
         sel_inst, sel_kp = selected
         tints = tints or {}
         shown = [] if skeleton is None else [
-            i for i in instances if self.options.predictions or not i.is_prediction
+            i for i in instances if (self.options.predictions or not i.is_prediction)
+            and (not self.annotator or i.is_prediction or i.edited_by == self.annotator)
         ]
-        key = (skeleton, dataclasses.astuple(self.options))
+        key = (skeleton, dataclasses.astuple(self.options), self.annotator)
         reuse = key == self._items_key and [
             (it.predicted, it.tint, it.passive) for it in self.instance_items
         ] == [(i.is_prediction, tints.get(-1 if i.id is None else i.id), i.id in passive)

@@ -25,7 +25,7 @@ class InstanceList(QTreeWidget):
     instance_selected = Signal(int)
     instance_activated = Signal(int)
 
-    COLUMNS = ("#", "Kind", "Score", "Keypoints", "Track")
+    COLUMNS = ("#", "Kind", "Score", "Keypoints", "Track", "By")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +68,13 @@ class InstanceList(QTreeWidget):
                     "" if inst.id is None else str(inst.id), kind, "" if score is None else f"{score:.2f}",
                     f"{labeled}/{inst.num_keypoints}",
                     "" if inst.track_id is None else str(inst.track_id),
+                    "" if inst.is_prediction else (inst.edited_by or ""),
                 ])
+                if inst.edited_by and not inst.is_prediction:  # several annotators: who, by colour
+                    from .team_panel import annotator_color
+
+                    row.setForeground(5, QBrush(annotator_color(inst.edited_by)))
+                    row.setToolTip(5, f"last edited by {inst.edited_by}")
                 if inst.is_prediction:
                     # Readable blue for predictions; grey for those a label already covers.
                     color = QColor(150, 150, 150) if hidden else QColor(30, 80, 170)

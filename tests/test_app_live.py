@@ -1,0 +1,103 @@
+"""Others' edits reach the session live (PostgreSQL LISTEN/NOTIFY; a read-only file polls its
+data version), and a refused stale edit leaves the session showing what the store holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pose_studio.app.live import LiveUpdates
+from pose_studio.app.session import Session, Topic
+from pose_studio.core.annotation import Instance
+from pose_studio.core.edits import Edit, StaleEditError
+from pose_studio.core.skeleton import COCO17
+from pose_studio.store import Project
+
+K = COCO17.num_keypoints
+
+
+def _inst(x: float) -> Instance:
+    return Instance(xy=np.column_stack([np.full(K, x), np.linspace(5, 60, K)]),
+                    visibility=np.full(K, 2, np.uint8))
+
+
+def _wait(live: LiveUpdates, timeout: float = 5.0) -> list[object]:
+    """Poll like the window's timer until something arrives (or give up)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = live.poll()
+        if got:
+            return list(got)
+        time.sleep(0.05)
+    return []
+
+
+@pytest.fixture
+def target(tmp_path: Path, project_target: str) -> str:
+    with Project.create(project_target, COCO17) as p:
+        p.add_video(tmp_path / "v.mp4", width=100, height=100, frame_count=60, fps=25.0)
+    return project_target
+
+
+def test_another_annotators_edit_appears(target: str, backend: str) -> None:
+    """Bob edits in his own process (here: his own Project); Ann's session re-reads the frame,
+    the timeline arrays and says so by topic, within the poll."""
+    writer = Project.open(target)
+    # a file has one writer: the other window opens it read-only and polls it
+    reader = Project.open(target, read_only=backend == "sqlite") if backend == "sqlite" \
+        else Project.open(target)
+    ann = Session(user="ann")
+    ann.open(reader)
+    ann.set_video(1, 60, 25.0, frame=5)
+    seen: list[frozenset[Topic]] = []
+    ann.subscribe(lambda topics, frames: seen.append(topics))
+    live = LiveUpdates(ann)
+    try:
+        live.follow()
+        assert live.listening
+        time.sleep(0.3)  # the listener is connected before bob writes
+        writer.apply_edit(Edit.add(1, 5, _inst(10.0), "add"), user="bob")
+        writer.apply_edit(Edit.add(1, 40, _inst(20.0), "add"), user="bob")
+        got = _wait(live)
+        while len(got) < 2 and backend == "postgresql":
+            more = _wait(live, 2.0)
+            if not more:
+                break
+            got += more
+        assert got, "no change arrived"
+        assert [i.xy[0, 0] for i in ann.instances()] == [10.0]
+        assert ann.frames.labeled[5] and ann.frames.labeled[40]
+        assert any(Topic.INSTANCES in t and Topic.ARRAYS in t for t in seen)
+        if backend == "postgresql":  # the notes say who and where
+            assert got[0].user == "bob" and got[0].frames == {1: (5,)}
+            # ann's own edits are not echoed back to her
+            ann.apply(Edit.add(1, 6, _inst(30.0), "add"))
+            assert _wait(live, 1.0) == []
+    finally:
+        live.stop()
+        ann.close()
+        writer.close()
+
+
+def test_a_stale_edit_shows_the_current_state(target: str, backend: str) -> None:
+    ann = Session(user="ann")
+    ann.open(Project.open(target))
+    ann.set_video(1, 60, 25.0, frame=3)
+    added = ann.apply(Edit.add(1, 3, _inst(10.0), "add")).changes[0].after
+    seen = ann.instances()[0]
+    # bob moves it meanwhile (on a file: through the same store, as a tool outside the session)
+    bob = Project.open(target) if backend == "postgresql" else ann.require()
+    try:
+        bob.apply_edit(Edit.set_instance(1, 3, added, added.translated(5, 0), "move"),
+                       user="bob")
+        with pytest.raises(StaleEditError, match="changed since by bob"):
+            ann.apply(Edit.set_instance(1, 3, seen, seen.translated(0, 9), "move"))
+        (now,) = ann.instances()
+        assert now.xy[0, 0] == 15.0 and now.edited_by == "bob" and now.version == 2
+    finally:
+        if bob is not ann.project:
+            bob.close()
+        ann.close()
