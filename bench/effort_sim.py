@@ -49,6 +49,9 @@ from pose_studio.labeling.model_step import Redetect
 TARGET = 0.95
 MIN_AREA = 200.0
 GRID = 0.25
+#: Labeled frames behind the start that propagation reads (as the window's does:
+#: ``pose_studio.app.carry.HISTORY_FRAMES``).
+HISTORY = 8
 SIGMAS = np.asarray(COCO17.sigmas)
 
 
@@ -392,9 +395,10 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
             # the motion just before prev, from the labels at hand (interpolated between
             # pass-1 labels where the frames just before have none yet)
             keys = {g: labels[g][pid] for g in first if g <= prev and pid in labels[g]}
-            got = interpolate_track(keys, [prev - 1, prev - 2]) if len(keys) > 1 else {}
+            behind = [prev - b for b in range(1, HISTORY + 1)]
+            got = interpolate_track(keys, behind) if len(keys) > 1 else {}
             history.append([labels[g].get(pid) if g >= 0 and pid in labels[g] else got.get(g)
-                            for g in (prev - 1, prev - 2)])
+                            for g in behind])
         res = propagate(frame, src, prev, f, predictions=preds, candidates=cands,
                         flip_perm=flip, redetect=redetect, sigmas=SIGMAS, params=flow,
                         fusion=fu, start_sigmas=[sig[prev][pid] for pid in pids],
