@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pose_studio.core.annotation import Instance, InstanceKind
+from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.candidates import KeypointCandidates
 from pose_studio.core.fusion import FusionParams, learn_offsets, person_scale
 from pose_studio.core.interpolate import interpolate_track
@@ -51,7 +51,7 @@ MIN_AREA = 200.0
 GRID = 0.25
 #: Labeled frames behind the start that propagation reads (as the window's does:
 #: ``pose_studio.app.carry.HISTORY_FRAMES``).
-HISTORY = 8
+HISTORY = 24
 SIGMAS = np.asarray(COCO17.sigmas)
 
 
@@ -130,11 +130,13 @@ class Annotator:
             xy[~np.isfinite(xy)] = 0.0
             lab = shown.labeled.copy()
             track = shown.track_id
+        placed = np.zeros(len(xy), bool)
         while oks_value(xy, lab, p) < TARGET:
             e = oks_terms(xy, lab, p)
             j = int(np.argmin(e))
             xy[j] = np.round(p.xy[j] / GRID) * GRID
             lab[j] = True
+            placed[j] = True
             self.act("drag")
         if shown is not None and not set_visibility:
             vis = np.where(lab, np.where(shown.visibility > 0, shown.visibility, 2), 0)
@@ -143,7 +145,12 @@ class Annotator:
             if shown is not None:
                 was = np.where(shown.labeled, shown.visibility, 2)
                 self.act("visibility", int(((vis != was) & lab).sum()))
-        return Instance(xy=xy, visibility=vis, kind=InstanceKind.USER, track_id=track)
+        # as the window stores it: a dragged point becomes the person's (provenance user),
+        # the others keep where the tool's proposal took them from
+        prov = None if shown is None else np.where(placed, int(Provenance.USER),
+                                                   shown.provenance)
+        return Instance(xy=xy, visibility=vis, kind=InstanceKind.USER, track_id=track,
+                        provenance=prov)
 
 
 def match(shown: Sequence[Instance | None], people: Sequence[Person], min_oks: float = 0.1

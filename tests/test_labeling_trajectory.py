@@ -17,7 +17,7 @@ def _samples(path: list[np.ndarray], times: list[float]) -> tuple[np.ndarray, np
 
 
 def test_steady_motion_is_extrapolated_exactly_and_trusted() -> None:
-    times = [0.0, -1, -2, -3, -4, -5]
+    times = [0.0, -1, -2, -3, -4, -5, -6, -7]
     line = [np.array([[10 + 1.5 * t, 20 - 0.5 * t]]) for t in times]
     curve = [np.array([[3 * t + 0.4 * t * t, 7.0]]) for t in times]
     t, xy = _samples([np.concatenate([a, b]) for a, b in zip(line, curve)], times)
@@ -26,6 +26,31 @@ def test_steady_motion_is_extrapolated_exactly_and_trusted() -> None:
     np.testing.assert_allclose(got[1], [6 + 1.6, 7.0], atol=1e-9)  # a parabola, not a line
     # the backtest found no error: only the floor is left
     np.testing.assert_allclose(sig, TrajectoryParams().floor, atol=1e-9)
+
+
+def test_points_a_person_placed_carry_the_fit() -> None:
+    """Accepted proposals are near the path, placed points on it: the fit leans on the
+    placed ones and only they are the backtest's yardstick."""
+    times = np.arange(0.0, -16, -1)
+    path = np.stack([[[5 + 1.2 * t, 3 - 0.4 * t]] for t in times])
+    off = path.copy()
+    placed = np.zeros((len(times), 1), bool)
+    placed[::3] = True  # a person placed every third frame, accepted the others
+    off[~placed[:, 0]] += 2.0  # the accepted ones are 2.8 px off, the same way
+    truth = path[0, 0] + 2 * (path[0, 0] - path[1, 0])
+    got, sig = trajectory_estimate(times, off, 2.0, exact=placed)
+    naive, _ = trajectory_estimate(times, off, 2.0)
+    assert np.linalg.norm(got[0] - truth) < 0.5 < np.linalg.norm(naive[0] - truth)
+    assert sig[0] < 1.0
+    # too few placed points to backtest: no estimate, however many accepted ones
+    few = np.zeros_like(placed)
+    few[:3] = True
+    assert not np.isfinite(trajectory_estimate(times, off, 2.0, exact=few)[1]).any()
+    # backward (samples after the frame asked for): the same path, the other way
+    later = np.arange(3.0, 19.0)
+    line = np.stack([[[5 + 1.2 * t, 3 - 0.4 * t]] for t in later])
+    back, _ = trajectory_estimate(later, line, 1.0)
+    np.testing.assert_allclose(back[0], [5 + 1.2, 3 - 0.4], atol=1e-9)
 
 
 def test_jerky_motion_is_not_trusted_and_too_few_samples_give_nothing() -> None:

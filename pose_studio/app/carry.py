@@ -57,7 +57,7 @@ Method = Literal["linear", "cubic"]
 DEFAULT_PROPAGATE_FRAMES = 30
 #: How many frames behind the start propagation reads a track's labels from (its motion and
 #: each point's trajectory: ``labeling.flow.propagate``'s ``history``).
-HISTORY_FRAMES = 8
+HISTORY_FRAMES = 24
 #: Stand-in track id for "the one untracked label of each frame" (never stored).
 _UNTRACKED = -1
 

@@ -149,19 +149,21 @@ def _history_motion(start: Sequence[Instance], history: Sequence[Sequence[Instan
 
 def _history_samples(start: Sequence[Instance],
                      history: Sequence[Sequence[Instance | None]] | None, k: int
-                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per start instance, its labeled positions over time: ``times (T,)`` (0: the start,
-    -1 the frame before in the direction of travel, ...) and ``xy (T, K, 2)`` (NaN: not
-    labeled there)."""
+    -1 the frame before in the direction of travel, ...), ``xy (T, K, 2)`` (NaN: not
+    labeled there) and ``(T, K)`` which points a person placed (provenance ``user``).
+    """
     out = []
     for i, s in enumerate(start):
         h = list(history[i]) if history is not None and i < len(history) else []
-        times, pos = [0.0], [np.where(s.labeled[:, None], s.xy, np.nan)]
-        for back, inst in enumerate(h, start=1):
-            if inst is not None and inst.num_keypoints == k:
-                times.append(-float(back))
-                pos.append(np.where(inst.labeled[:, None], inst.xy, np.nan))
-        out.append((np.array(times), np.stack(pos).reshape(len(times), k, 2)))
+        insts = [(0.0, s)] + [(-float(back), inst) for back, inst in enumerate(h, start=1)
+                              if inst is not None and inst.num_keypoints == k]
+        times = np.array([t for t, _ in insts])
+        pos = np.stack([np.where(inst.labeled[:, None], inst.xy, np.nan) for _, inst in insts])
+        placed = np.stack([inst.labeled & (inst.provenance == int(Provenance.USER))
+                           for _, inst in insts])
+        out.append((times, pos.reshape(len(insts), k, 2), placed.reshape(len(insts), k)))
     return out
 
 
@@ -191,10 +193,11 @@ def propagate(
     Each step combines, per keypoint, the optical flow's estimate and, when filling, the
     model's (:func:`pose_studio.core.fusion.fuse`); where the flow has lost a point while
     filling, the point's own motion (constant velocity from the frames before, its sigma
-    growing with the point's acceleration) stands in for the flow. What the model's point
-    is chosen by (its heatmap peaks, the crop it is re-run on) is the flow and the motion
-    joined by each point's trajectory through its labels (:mod:`pose_studio.core.motion`):
-    a point behind the torso, where the flow follows the torso, is looked for on its path.
+    growing with the point's acceleration) stands in for the flow. While filling, each
+    point's path through the points a person placed on the frames before
+    (:mod:`pose_studio.core.motion`, with the sigma its backtest earned) is an estimate too,
+    and part of what the model's point is chosen by (its heatmap peaks, the crop it is re-run
+    on): a point behind the torso, where the flow follows the torso, goes on along its path.
 
     Args:
         get_frame: ``frame index -> BGR or grey image``.
@@ -220,9 +223,8 @@ def propagate(
             direction of travel, nearest first, one per frame; None where unknown): the
             motion prior (velocity from the first two) and, while filling, each point's
             trajectory (:func:`pose_studio.core.motion.trajectory_estimate`, from all of
-            them and the start; ``trajectory=None`` leaves it out): an estimate of its own
-            with the sigma its backtest on those frames earned, so a point the flow cannot
-            see (behind the torso) goes on along its path.
+            them and the start, the points of provenance ``user`` as the placed ones;
+            ``trajectory=None`` leaves it out).
         progress: ``progress(done, total)`` after each frame.
         cancel: Checked before each frame; True stops (the frames done are returned).
     """
@@ -289,7 +291,8 @@ def propagate(
         traj_est: list[Estimate | None] = [None] * len(start)
         if filling and trajectory is not None:
             for i in range(len(start)):
-                txy, tsg = trajectory_estimate(*samples[i], float(n + 1), trajectory)
+                t_i, xy_i, placed_i = samples[i]
+                txy, tsg = trajectory_estimate(t_i, xy_i, float(n + 1), trajectory, placed_i)
                 if np.isfinite(tsg).any():
                     traj_est[i] = Estimate(txy, tsg, Provenance.PROPAGATED, start[i].visibility)
         if filling:
@@ -320,11 +323,10 @@ def propagate(
         insts: list[Instance | None] = []
         sig_f = np.full((len(start), k), np.inf)
         for i, s in enumerate(start):
-            # the trajectory only guides the model (above): in the result itself it would
-            # carry the labels' own small errors on, and be sure of them
-            est = [e for e in (flow_est[i], motion_est[i], model[i]) if e is not None]
+            est = [e for e in (flow_est[i], motion_est[i], model[i], traj_est[i])
+                   if e is not None]
             fxy, fsg, w = fuse(est, fu)
-            w_model = w[-1] if model[i] is not None else np.zeros(k)
+            w_model = w[2] if model[i] is not None else np.zeros(k)
             ok = np.isfinite(fsg)
             # a point the model has just filled in had no place before: no velocity yet
             new_vel = np.where((ok & np.isfinite(sg[i]))[:, None], fxy - xy[i], np.nan)
