@@ -317,7 +317,9 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
     picked by the flow (``use_peaks``), re-run on a crop around the propagated pose
     (``redetect``), and its offset on each person learned from the points the annotator
     dragged (``learn_offsets_from_fixes``: the tool compares the drags with the model's
-    points it showed, nothing else).
+    points it showed, nothing else). Propagation reads the labels of the ``HISTORY`` frames
+    behind, for each point's path through the points the annotator placed
+    (``pose_studio.core.motion``).
 
     Runs of frames accepted unchanged cost 2 actions each (mark the range, accept it). After
     a fix the window recomputes the proposals ahead by itself (listed as "(auto)", not
