@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pose_studio.core.annotation import Instance, InstanceKind
+from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.candidates import KeypointCandidates
 from pose_studio.core.fusion import FusionParams, learn_offsets, person_scale
 from pose_studio.core.interpolate import interpolate_track
@@ -49,6 +49,9 @@ from pose_studio.labeling.model_step import Redetect
 TARGET = 0.95
 MIN_AREA = 200.0
 GRID = 0.25
+#: Labeled frames behind the start that propagation reads (as the window's does:
+#: ``pose_studio.app.carry.HISTORY_FRAMES``).
+HISTORY = 24
 SIGMAS = np.asarray(COCO17.sigmas)
 
 
@@ -127,11 +130,13 @@ class Annotator:
             xy[~np.isfinite(xy)] = 0.0
             lab = shown.labeled.copy()
             track = shown.track_id
+        placed = np.zeros(len(xy), bool)
         while oks_value(xy, lab, p) < TARGET:
             e = oks_terms(xy, lab, p)
             j = int(np.argmin(e))
             xy[j] = np.round(p.xy[j] / GRID) * GRID
             lab[j] = True
+            placed[j] = True
             self.act("drag")
         if shown is not None and not set_visibility:
             vis = np.where(lab, np.where(shown.visibility > 0, shown.visibility, 2), 0)
@@ -140,7 +145,12 @@ class Annotator:
             if shown is not None:
                 was = np.where(shown.labeled, shown.visibility, 2)
                 self.act("visibility", int(((vis != was) & lab).sum()))
-        return Instance(xy=xy, visibility=vis, kind=InstanceKind.USER, track_id=track)
+        # as the window stores it: a dragged point becomes the person's (provenance user),
+        # the others keep where the tool's proposal took them from
+        prov = None if shown is None else np.where(placed, int(Provenance.USER),
+                                                   shown.provenance)
+        return Instance(xy=xy, visibility=vis, kind=InstanceKind.USER, track_id=track,
+                        provenance=prov)
 
 
 def match(shown: Sequence[Instance | None], people: Sequence[Person], min_oks: float = 0.1
@@ -307,7 +317,9 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
     picked by the flow (``use_peaks``), re-run on a crop around the propagated pose
     (``redetect``), and its offset on each person learned from the points the annotator
     dragged (``learn_offsets_from_fixes``: the tool compares the drags with the model's
-    points it showed, nothing else).
+    points it showed, nothing else). Propagation reads the labels of the ``HISTORY`` frames
+    behind, for each point's path through the points the annotator placed
+    (``pose_studio.core.motion``).
 
     Runs of frames accepted unchanged cost 2 actions each (mark the range, accept it). After
     a fix the window recomputes the proposals ahead by itself (listed as "(auto)", not
@@ -392,9 +404,10 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
             # the motion just before prev, from the labels at hand (interpolated between
             # pass-1 labels where the frames just before have none yet)
             keys = {g: labels[g][pid] for g in first if g <= prev and pid in labels[g]}
-            got = interpolate_track(keys, [prev - 1, prev - 2]) if len(keys) > 1 else {}
+            behind = [prev - b for b in range(1, HISTORY + 1)]
+            got = interpolate_track(keys, behind) if len(keys) > 1 else {}
             history.append([labels[g].get(pid) if g >= 0 and pid in labels[g] else got.get(g)
-                            for g in (prev - 1, prev - 2)])
+                            for g in behind])
         res = propagate(frame, src, prev, f, predictions=preds, candidates=cands,
                         flip_perm=flip, redetect=redetect, sigmas=SIGMAS, params=flow,
                         fusion=fu, start_sigmas=[sig[prev][pid] for pid in pids],

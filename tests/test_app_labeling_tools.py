@@ -246,6 +246,26 @@ def test_propagation_request_run_and_one_step(s: Session) -> None:
     assert isinstance(why, ed.Plan) and "no label to propagate" in (why.why or "")
 
 
+def test_propagation_reads_the_tracks_labels_behind_the_start(s: Session) -> None:
+    """The labels on the frames behind the start are the motion and each point's trajectory
+    (``core.motion``): the request carries up to ``HISTORY_FRAMES`` of them, one per frame."""
+    p = s.require()
+    tid = p.create_track("t")
+    other = p.create_track("u")
+    for f in (2, 3, 5, 6):
+        put(s, f, label(f, tid), label(f, other, x0=150.0))
+    s.goto(6)
+    req = carry.propagation_request(s, +1)
+    assert isinstance(req, carry.PropagationRequest) and len(req.start) == 2
+    mine = next(i for i, st in enumerate(req.start) if st.track_id == tid)
+    behind = req.history[mine]
+    assert len(behind) == carry.HISTORY_FRAMES
+    got = [b is not None for b in behind]
+    assert got == [True, False, True, True] + [False] * (carry.HISTORY_FRAMES - 4)
+    assert all(b.track_id == tid for b in behind if b is not None)  # never the other track
+    np.testing.assert_allclose(behind[2].xy, figure(3))  # type: ignore[union-attr]
+
+
 def test_propagation_says_where_points_stopped(s: Session) -> None:
     p = s.require()
     inst = label(20)

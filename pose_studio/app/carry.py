@@ -41,6 +41,7 @@ from .session import Session
 
 __all__ = [
     "DEFAULT_PROPAGATE_FRAMES",
+    "HISTORY_FRAMES",
     "Interpolation",
     "PropagationRequest",
     "interpolation",
@@ -54,6 +55,9 @@ __all__ = [
 Method = Literal["linear", "cubic"]
 #: How far one propagation goes at most (it stops earlier at the track's next label).
 DEFAULT_PROPAGATE_FRAMES = 30
+#: How many frames behind the start propagation reads a track's labels from (its motion and
+#: each point's trajectory: ``labeling.flow.propagate``'s ``history``).
+HISTORY_FRAMES = 24
 #: Stand-in track id for "the one untracked label of each frame" (never stored).
 _UNTRACKED = -1
 
@@ -188,7 +192,7 @@ def propagation_request_for(project: Any, video: Any, from_frame: int, direction
     if far == from_frame:
         raise PoseStudioError(f"frame {from_frame} is the {'last' if d > 0 else 'first'} "
                               "frame: there is nothing to carry it to")
-    lo, hi = min(from_frame, far) - 2, max(from_frame, far) + 3
+    lo, hi = min(from_frame, far) - HISTORY_FRAMES, max(from_frame, far) + HISTORY_FRAMES + 1
     items = video_items(project, int(video.id), (max(0, lo), min(n, hi)))
     single = _single_untracked(items)
     here = [i for f, i in items if f == from_frame and is_keyframe(i)]
@@ -217,7 +221,7 @@ def propagation_request_for(project: Any, video: Any, from_frame: int, direction
     history = []
     for k in keys:
         behind: list[Instance | None] = []
-        for back in (from_frame - d, from_frame - 2 * d):
+        for back in range(from_frame - d, from_frame - (HISTORY_FRAMES + 1) * d, -d):
             same = [i for f, i in items if f == back and not i.is_prediction
                     and k is not None and _key(i, single) == k]
             behind.append(same[0] if len(same) == 1 else None)

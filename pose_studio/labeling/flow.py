@@ -28,6 +28,7 @@ import numpy as np
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
 from pose_studio.core.candidates import KeypointCandidates
 from pose_studio.core.fusion import Estimate, FusionParams, fuse
+from pose_studio.core.motion import TrajectoryParams, trajectory_estimate
 from pose_studio.labeling.model_step import Redetect, model_estimates
 
 #: The sigma (px) of a point known only roughly (where it was last seen).
@@ -146,6 +147,26 @@ def _history_motion(start: Sequence[Instance], history: Sequence[Sequence[Instan
     return vel, acc
 
 
+def _history_samples(start: Sequence[Instance],
+                     history: Sequence[Sequence[Instance | None]] | None, k: int
+                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per start instance, its labeled positions over time: ``times (T,)`` (0: the start,
+    -1 the frame before in the direction of travel, ...), ``xy (T, K, 2)`` (NaN: not
+    labeled there) and ``(T, K)`` which points a person placed (provenance ``user``).
+    """
+    out = []
+    for i, s in enumerate(start):
+        h = list(history[i]) if history is not None and i < len(history) else []
+        insts = [(0.0, s)] + [(-float(back), inst) for back, inst in enumerate(h, start=1)
+                              if inst is not None and inst.num_keypoints == k]
+        times = np.array([t for t, _ in insts])
+        pos = np.stack([np.where(inst.labeled[:, None], inst.xy, np.nan) for _, inst in insts])
+        placed = np.stack([inst.labeled & (inst.provenance == int(Provenance.USER))
+                           for _, inst in insts])
+        out.append((times, pos.reshape(len(insts), k, 2), placed.reshape(len(insts), k)))
+    return out
+
+
 def propagate(
     get_frame: Callable[[int], np.ndarray],
     start: Sequence[Instance],
@@ -162,6 +183,7 @@ def propagate(
     fusion: FusionParams | None = None,
     start_sigmas: Sequence[np.ndarray] | None = None,
     history: Sequence[Sequence[Instance | None]] | None = None,
+    trajectory: TrajectoryParams | None = TrajectoryParams(),  # noqa: B008 (frozen)
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> PropagationResult:
@@ -171,7 +193,11 @@ def propagate(
     Each step combines, per keypoint, the optical flow's estimate and, when filling, the
     model's (:func:`pose_studio.core.fusion.fuse`); where the flow has lost a point while
     filling, the point's own motion (constant velocity from the frames before, its sigma
-    growing with the point's acceleration) stands in for the flow.
+    growing with the point's acceleration) stands in for the flow. While filling, each
+    point's path through the points a person placed on the frames before
+    (:mod:`pose_studio.core.motion`, with the sigma its backtest earned) is an estimate too,
+    and part of what the model's point is chosen by (its heatmap peaks, the crop it is re-run
+    on): a point behind the torso, where the flow follows the torso, goes on along its path.
 
     Args:
         get_frame: ``frame index -> BGR or grey image``.
@@ -194,7 +220,11 @@ def propagate(
             user label's, ``fusion.user_sigma``); pass what a previous run returned to go on
             where it stopped.
         history: Per start instance, its poses on the frames before ``from_frame`` (in the
-            direction of travel, nearest first; None where unknown): the motion prior.
+            direction of travel, nearest first, one per frame; None where unknown): the
+            motion prior (velocity from the first two) and, while filling, each point's
+            trajectory (:func:`pose_studio.core.motion.trajectory_estimate`, from all of
+            them and the start, the points of provenance ``user`` as the placed ones;
+            ``trajectory=None`` leaves it out).
         progress: ``progress(done, total)`` after each frame.
         cancel: Checked before each frame; True stops (the frames done are returned).
     """
@@ -208,6 +238,7 @@ def propagate(
     sg = [np.where(s.labeled, fu.user_sigma if start_sigmas is None else
                    np.asarray(start_sigmas[i], np.float64), np.inf) for i, s in enumerate(start)]
     vel, acc = _history_motion(start, history, k)
+    samples = _history_samples(start, history, k)
     carried_on = [s.labeled.copy() for s in start]  # the flow still follows the point
     frames_out: dict[int, tuple[Instance | None, ...]] = {}
     sig_out: dict[int, np.ndarray] = {}
@@ -257,10 +288,18 @@ def propagate(
             motion_est.append(Estimate(guess, np.where(m_ok, m_sg, np.inf),
                                        Provenance.PROPAGATED, start[i].visibility))
         model: list[Estimate | None] = [None] * len(start)
+        traj_est: list[Estimate | None] = [None] * len(start)
+        if filling and trajectory is not None:
+            for i in range(len(start)):
+                t_i, xy_i, placed_i = samples[i]
+                txy, tsg = trajectory_estimate(t_i, xy_i, float(n + 1), trajectory, placed_i)
+                if np.isfinite(tsg).any():
+                    traj_est[i] = Estimate(txy, tsg, Provenance.PROPAGATED, start[i].visibility)
         if filling:
             priors: list[Estimate | None] = []
             for i in range(len(start)):
-                pxy, psg, _ = fuse([flow_est[i], motion_est[i]], fu)
+                known = [e for e in (flow_est[i], motion_est[i], traj_est[i]) if e is not None]
+                pxy, psg, _ = fuse(known, fu)
                 # a point neither the flow nor the motion has is still where it was last,
                 # roughly: enough to find the person, not to choose between peaks
                 last = ~np.isfinite(psg) & np.isfinite(sg[i])
@@ -284,8 +323,10 @@ def propagate(
         insts: list[Instance | None] = []
         sig_f = np.full((len(start), k), np.inf)
         for i, s in enumerate(start):
-            est = [flow_est[i], motion_est[i]] + ([model[i]] if model[i] is not None else [])
-            fxy, fsg, w = fuse(est, fu)  # type: ignore[arg-type]
+            est = [e for e in (flow_est[i], motion_est[i], model[i], traj_est[i])
+                   if e is not None]
+            fxy, fsg, w = fuse(est, fu)
+            w_model = w[2] if model[i] is not None else np.zeros(k)
             ok = np.isfinite(fsg)
             # a point the model has just filled in had no place before: no velocity yet
             new_vel = np.where((ok & np.isfinite(sg[i]))[:, None], fxy - xy[i], np.nan)
@@ -298,8 +339,7 @@ def propagate(
                 insts.append(None)
                 continue
             prov = np.full(k, int(Provenance.PROPAGATED), dtype=np.uint8)
-            if len(w) > 2:
-                prov = np.where(w[2] > w[0] + w[1], int(Provenance.PREDICTED), prov)
+            prov = np.where(w_model > 1 - w_model, int(Provenance.PREDICTED), prov)
             vis = np.where(ok, np.where(s.visibility > 0, s.visibility, int(Visibility.VISIBLE)),
                            int(Visibility.UNLABELED)).astype(np.uint8)
             insts.append(Instance(xy=np.where(ok[:, None], fxy, 0.0), visibility=vis,
