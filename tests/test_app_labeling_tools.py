@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from pose_studio.store import suggestions as stored_suggestions
 from pose_studio.store.edit_codec import decode_edit, encode_edit
 from pose_studio.store.tracks import track_spans
 from pose_studio.video import open_video
+from tests.support.moving_blobs import write_drifting_slab
 
 K = 17
 N = 24
@@ -49,15 +49,7 @@ def pred(xy: np.ndarray, score: float = 0.9, track: int | None = None) -> Instan
 def frames_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """PNG frames (lossless): a textured slab drifting by sub-pixel steps."""
     d = tmp_path_factory.mktemp("frames")
-    rng = np.random.default_rng(3)
-    tex = cv2.GaussianBlur((rng.random((150, 90, 3)) * 255).astype(np.float32), (0, 0), 1.2)
-    for f in range(N):
-        img = np.full((200, 240, 3), 120, np.float32)
-        m = np.float32([[1, 0, 30 + V[0] * f], [0, 1, 15 + V[1] * f]])
-        cv2.warpAffine(tex, m, (240, 200), dst=img, flags=cv2.INTER_CUBIC,
-                       borderMode=cv2.BORDER_TRANSPARENT)
-        cv2.imwrite(str(d / f"frame{f:03d}.png"), np.clip(img, 0, 255).astype(np.uint8))
-    return d
+    return write_drifting_slab(d, N, V)
 
 
 @pytest.fixture

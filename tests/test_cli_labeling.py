@@ -16,6 +16,7 @@ from pose_studio.core.edits import StaleEditError
 from pose_studio.core.proposals import Proposal
 from pose_studio.labeling.project_io import video_items
 from pose_studio.store import Project
+from tests.support.moving_blobs import write_drifting_slab
 
 K = 17
 N_FRAMES = 24
@@ -39,15 +40,7 @@ def figure(f: int, x0: float = 60.0, y0: float = 20.0, vx: float = V[0]) -> np.n
 def frames_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """PNG frames (lossless): a textured slab drifting by sub-pixel steps."""
     d = tmp_path_factory.mktemp("frames")
-    rng = np.random.default_rng(3)
-    tex = cv2.GaussianBlur((rng.random((150, 90, 3)) * 255).astype(np.float32), (0, 0), 1.2)
-    for f in range(N_FRAMES):
-        img = np.full((200, 240, 3), 120, np.float32)
-        m = np.float32([[1, 0, 30 + V[0] * f], [0, 1, 15 + V[1] * f]])
-        cv2.warpAffine(tex, m, (240, 200), dst=img, flags=cv2.INTER_CUBIC,
-                       borderMode=cv2.BORDER_TRANSPARENT)
-        cv2.imwrite(str(d / f"frame{f:03d}.png"), np.clip(img, 0, 255).astype(np.uint8))
-    return d
+    return write_drifting_slab(d, N_FRAMES, V)
 
 
 @pytest.fixture

@@ -89,3 +89,19 @@ def decoded(frames: Sequence[np.ndarray], codec: str = "libx264",
     out = encode(None, frames, codec, options, **kw)
     assert isinstance(out, list)
     return out
+
+
+def write_drifting_slab(folder: Path, n: int, velocity: tuple[float, float]) -> Path:
+    """``n`` lossless PNG frames (``frame000.png``...) of a textured slab drifting by
+    ``velocity`` px a frame (sub-pixel steps), for propagation tests."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    tex = cv2.GaussianBlur((rng.random((150, 90, 3)) * 255).astype(np.float32), (0, 0), 1.2)
+    for f in range(n):
+        img = np.full((200, 240, 3), 120, np.float32)
+        m = np.float32([[1, 0, 30 + velocity[0] * f], [0, 1, 15 + velocity[1] * f]])
+        cv2.warpAffine(tex, m, (240, 200), dst=img, flags=cv2.INTER_CUBIC,
+                       borderMode=cv2.BORDER_TRANSPARENT)
+        cv2.imwrite(str(folder / f"frame{f:03d}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    return folder
