@@ -414,8 +414,10 @@ class MainWindow(QMainWindow):
     @guarded
     def open_paths(self, paths: Sequence[str | Path]) -> None:
         """Open projects, videos, image sets and dataset files (command line, File ▸ Open,
-        drops, recent files)."""
-        self.datasets.open_paths(paths)
+        drops, recent files); a database URL opens the project on that server."""
+        rest = self.team.open_urls_in(paths)
+        if rest:
+            self.datasets.open_paths(rest)
 
     def goto(self, frame_idx: int) -> None:
         """Show ``frame_idx`` (clamped); stops playback."""

@@ -8,6 +8,8 @@ wires it to widgets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -72,6 +74,14 @@ class TeamTools:
             "team/last_url", "") or ""))
         if dlg.exec():
             self.open_url(dlg.url())
+
+    def open_urls_in(self, paths: Sequence[str | Path]) -> list[str | Path]:
+        """Open the first database URL among ``paths`` (command line, recent files); the rest,
+        files, are returned for the usual opening."""
+        urls = [str(p) for p in paths if server.is_url(str(p))]
+        if urls:
+            self.open_url(urls[0])
+        return [p for p in paths if not server.is_url(str(p))]
 
     def open_url(self, url: str) -> bool:
         """Open the project at ``url``; a refusal is one message, nothing else changes."""

@@ -35,6 +35,17 @@ def test_a_server_that_refuses_is_one_message(make_window: Any) -> None:
     assert win.session.project is None
 
 
+
+def test_a_url_on_the_command_line_connects_instead_of_looking_for_a_file(
+        make_window: Any) -> None:
+    """``pose-studio postgresql+psycopg://...`` (and a server in Open Recent) goes to the
+    server; it was once taken for a file path and refused as "no such file"."""
+    win = make_window()
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    win.open_paths([url])
+    (title, text), = win.messages
+    assert title == "Cannot connect" and "no such file" not in text
+
 @pytest.mark.postgres
 def test_two_annotators_on_a_server(make_window: Any, qtbot: Any, fake_video: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
