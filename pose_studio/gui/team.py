@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 #: How often the window looks for others' changes (ms): well within the second they must
 #: take to appear.
 POLL_MS = 250
+REFRESH_AFTER_EDIT_MS = 200
 
 
 class TeamTools:
@@ -43,6 +44,12 @@ class TeamTools:
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
         self.timer.start()
+        # An edit changes who labeled what and how far assignments are: re-read once the
+        # edits of a burst are in, not inside each edit's commit (two queries per drag).
+        self.later = QTimer(window)
+        self.later.setSingleShot(True)
+        self.later.setInterval(REFRESH_AFTER_EDIT_MS)
+        self.later.timeout.connect(self.refresh)
         self.session.subscribe(self._on_topics)
         self.connect_action = QAction("Connect to a &Server…", window)
         self.connect_action.setObjectName("action_connect_server")
@@ -63,6 +70,7 @@ class TeamTools:
                 return
 
     def stop(self) -> None:
+        self.later.stop()
         self.timer.stop()
         self.live.stop()
 
@@ -136,9 +144,11 @@ class TeamTools:
 
     # --- the panel ----------------------------------------------------------------------------
     def _on_topics(self, topics: frozenset[Topic], frames: Any) -> None:
-        if topics & {Topic.ASSIGNMENTS, Topic.VIDEOS, Topic.PROJECT} or \
-                (Topic.HISTORY in topics and self.session.project is not None):
+        if topics & {Topic.ASSIGNMENTS, Topic.VIDEOS, Topic.PROJECT}:
+            self.later.stop()
             self.refresh()
+        elif Topic.HISTORY in topics and self.session.project is not None:
+            self.later.start()
 
     def refresh(self) -> None:
         p = self.session.project
