@@ -167,10 +167,12 @@ def set_shown(conn: Connection, video_id: int, run: int | str | None,
         ProjectError: a run without predictions on this video (the message lists those with).
     """
     cur = shown(conn, video_id)
-    have = {i.run_id for i in run_infos(conn, video_id)}
 
     def check(r: int | None, what: str) -> None:
-        if r not in have:
+        # one indexed probe; the runs are only aggregated for the refusal's message (that
+        # aggregation was half of an A/B switch on 10k frames, on the GUI thread)
+        if not _has_predictions(conn, video_id, r):
+            have = {i.run_id for i in run_infos(conn, video_id)}
             listed = ", ".join("none" if x is None else str(x) for x in sorted(
                 have, key=lambda x: -1 if x is None else x)) or "none"
             name = "predictions without a run" if r is None else f"model run {r}"
