@@ -232,6 +232,44 @@ def test_smoothed_predictions_become_a_new_run(project: Path) -> None:
         assert sum(i.model_run_id == new_run for _, i in after) == len(old)
 
 
+
+def test_smooth_writes_a_new_run_and_never_touches_the_source(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``pose-studio smooth``: jitter goes down, the source run is kept as it was, two people
+    without tracks are refused (smoothing across them would blend them), one is a track."""
+    rng = np.random.default_rng(1)
+    truth = np.stack([figure(f) for f in range(N_FRAMES)])
+    with Project.open(project) as p:
+        vid = p.videos()[0].id
+        run = p.create_model_run(model_path="m.onnx", model_hash="h", providers=["cpu"],
+                                 params={})
+        noisy = truth + rng.normal(0, 1.5, truth.shape)
+        p.add_predictions(vid, [(f, pred(noisy[f])) for f in range(N_FRAMES)], run)
+        before = {i.id: i for _, i in video_items(p, vid, source="predicted", run=run)}
+    rc, out, err = _run(capsys, "smooth", str(project), "--method", "savgol", "--window", "9")
+    assert rc == 0, err
+    assert f"of model run {run} into model run" in out and "(shown;" in out
+    with Project.open(project) as p:
+        new = p.shown_runs(vid).run_id
+        assert new != run
+        smoothed = np.stack([i.xy for _, i in sorted(video_items(
+            p, vid, source="predicted", run=new), key=lambda t: t[0])])
+        err_before = np.abs(noisy - truth).mean()
+        assert np.abs(smoothed - truth).mean() < 0.7 * err_before
+        kept = {i.id: i for _, i in video_items(p, vid, source="predicted", run=run)}
+        assert kept.keys() == before.keys()
+        assert all(kept[k].same_values(before[k]) for k in before)
+        # a second untracked person on the same frames: which point belongs to whom is unknown
+        other = p.create_model_run(model_path="m.onnx", model_hash="h", providers=["cpu"],
+                                   params={})
+        p.add_predictions(vid, [(f, pred(truth[f] + 80)) for f in range(N_FRAMES)]
+                          + [(f, pred(truth[f])) for f in range(N_FRAMES)], other)
+    rc, out, err = _run(capsys, "smooth", str(project), "--run", str(other))
+    assert rc == 1 and "run the tracker first" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = _run(capsys, "smooth", str(project), "--run", str(run), "--method", "savgol",
+                        "--window", "4")
+    assert rc == 1 and "window must be odd" in err
+
 @pytest.fixture(scope="module")
 def people_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
     """PNG frames of two rendered people walking apart, and one person's true keypoints."""

@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "interpolate": "cmd_interpolate",
     "propagate": "cmd_propagate",
     "suggest": "cmd_suggest",
+    "smooth": "cmd_smooth",
     "repair": "cmd_repair",
     "copy": "cmd_copy",
     "assign": "cmd_assign",

@@ -158,6 +158,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
        "From this frame on, the track's instances on this video become a new track"),
     _a("delete_track", "&Delete Track", "Ctrl+Shift+Delete", "&Tracks",
        "Delete the track; its instances stay, untracked"),
+    _a("smooth_run", "Sm&ooth Predictions Into a New Run…", "Ctrl+Shift+F", "&Tracks",
+       "Smooth each track of the shown run (One-Euro or Savitzky-Golay) into a new model run; "
+       "the shown run is kept as it is"),
     _a("next_switch", "Next Likely Identity Switch", "Ctrl+J", "&Tracks",
        "Jump to the next frame where a track probably changes person (jump, OKS drop, "
        "crossing)"),

@@ -217,6 +217,26 @@ def test_tracks_panel_tracker_and_track_verbs(qtbot, win):
     assert s.project.tracks() == [] and tr.panel.track_ids() == []
 
 
+
+def test_smoothing_from_the_keyboard_makes_a_new_shown_run_and_keeps_the_old(qtbot, win):
+    s = win.session
+    _predict(win, range(0, 12))
+    tr = win.labeling.tracks
+    qtbot.keyClick(win.view, Qt.Key.Key_T, CTRL | SHIFT)  # two people: track them first
+    qtbot.waitUntil(lambda: win.labeling.jobs.current("track") is None, timeout=10000)
+    source = s.shown_runs().run_id
+    before = s.project.counts()["predicted_instances"]
+    history = steps(win)
+    tr.ask_smoothing = lambda: "savgol"
+    qtbot.keyClick(win.view, Qt.Key.Key_F, CTRL | SHIFT)
+    qtbot.waitUntil(lambda: s.shown_runs().run_id != source, timeout=10000)
+    assert s.project.counts()["predicted_instances"] == 2 * before  # the source run is kept
+    assert steps(win) == history  # model output, not an edit
+    assert "into model run" in win.statusBar().currentMessage()
+    tr.ask_smoothing = lambda: None  # cancelled: nothing happens
+    qtbot.keyClick(win.view, Qt.Key.Key_F, CTRL | SHIFT)
+    assert win.labeling.jobs.current("smooth") is None
+
 def test_identity_switches_are_listed_and_stepped(qtbot, win):
     s = win.session
     a, b = s.project.create_track("a"), s.project.create_track("b")
@@ -281,7 +301,7 @@ def test_every_tool_is_in_the_shortcuts_dialog(qtbot):
            "propagate_backward", "stop_tool", "bulk_edit", "run_tracker", "swap_identities",
            "rename_track", "merge_tracks", "split_track", "delete_track", "next_switch",
            "prev_switch", "color_by_track", "next_suggestion", "prev_suggestion",
-           "suggestion_done", "find_suggestions")
+           "suggestion_done", "find_suggestions", "smooth_run")
     dlg = ShortcutsDialog()
     qtbot.addWidget(dlg)
     names = {row[0] for row in dlg.visible_rows()}

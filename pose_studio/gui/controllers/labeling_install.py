@@ -85,6 +85,7 @@ def install(window: Any) -> LabelingTools:
         "propagate_backward": lambda: lab.propagate(-1),
         "stop_tool": lab.stop, "bulk_edit": lab.bulk_edit,
         "run_tracker": tr.run_tracker, "swap_identities": tr.swap_identities,
+        "smooth_run": tr.smooth,
         "rename_track": tr.rename, "merge_tracks": tr.merge, "split_track": tr.split,
         "delete_track": tr.delete, "next_switch": lambda: tr.step_switch(1),
         "prev_switch": lambda: tr.step_switch(-1), "color_by_track": color_by_track,

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QInputDialog
 from pose_studio.app import tracks
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core import review as nav
+from pose_studio.core.smoothing import Method
 from pose_studio.core.tracking import SwitchCandidate
 
 from ..widgets.tracks_panel import TracksPanel
@@ -27,6 +28,7 @@ from .editing import EditController
 from .tool_jobs import Outcome, ToolJobs
 
 TRACK = "track"
+SMOOTH = "smooth"
 SWITCHES = "identity-switches"
 
 
@@ -160,6 +162,44 @@ class TracksController(QObject):
         if s.project is None or s.video_id != req.video_id:
             return
         self.editing.run(tracks.tracker_plan(s.project, req, out.value))
+
+    # --- smoothing into a new run --------------------------------------------------------------
+    def smooth(self) -> None:
+        """The shown run's tracks, smoothed into a new model run (the source run is kept)."""
+        from pose_studio.app.smoothing import SmoothRequest, smooth_run
+
+        s = self.s
+        if s.project is None or s.video_id is None or s.read_only:
+            self.shell.status("open a project (for writing) with predictions first", 4000)
+            return
+        method = self.ask_smoothing()
+        if method is None:
+            return
+        proj, req = s.project, SmoothRequest(s.video_id, "shown", method)
+
+        def work(progress: Any, stopped: Any) -> Any:
+            return smooth_run(proj, req)
+
+        self.jobs.start(SMOOTH, "smoothing the shown run", 1, work,
+                        lambda out: self._smoothed(req.video_id, out))
+
+    def ask_smoothing(self) -> Method | None:
+        """Which filter (None: cancelled); replaced in tests."""
+        methods: dict[str, Method] = {"One-Euro filter (follows fast moves)": "one-euro",
+                                      "Savitzky-Golay, 7 frames (offline, symmetric)": "savgol"}
+        label, ok = QInputDialog.getItem(
+            self.shell.window, "Smooth predictions",
+            "Smooth each track of the shown run into a NEW model run\n"
+            "(the shown run stays as it is; choose it again in the Runs panel):",
+            list(methods), 0, False)
+        return methods[label] if ok else None
+
+    def _smoothed(self, video_id: int, out: Outcome) -> None:
+        if out.error is not None:
+            self.shell.error("Smooth predictions", out.error)
+        elif out.value is not None:
+            self.s.predictions_written(video_id)
+            self.shell.status(out.value.message(), 8000)
 
     # --- likely identity switches ----------------------------------------------------------------
     def find_switches(self) -> None:
