@@ -79,8 +79,9 @@ class FingerprintController(QObject):
 
         n = len(self.stored)
         if n:
-            self.shell.status(f"checking that {n} labeled frame{'s' if n != 1 else ''} still "
-                              "match the video…", 4000)
+            self.shell.status("checking that the labeled frame still matches the video…" if n == 1
+                              else f"checking that {n} labeled frames still match the video…",
+                              4000)
         self.shell.jobs.run("fingerprints", work, self._on_report)
 
     def _on_report(self, report: fpmod.FingerprintReport) -> None:
