@@ -89,7 +89,7 @@ def apply_edit(host: JournalHost, edit: Edit, *, user: str | None = None,
     """
     who = user or default_user()
     # on a server: the edited videos' locks as it begins, then the checks (see server.py)
-    with host._write_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
+    with host._edit_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
         store = ConnStore(host, conn, who)
         applied = apply(edit, store)
         store.finish()

@@ -28,6 +28,8 @@ from pose_studio.store.codec import (
     update_params,
 )
 from pose_studio.store.errors import ProjectError
+from pose_studio.store.schema import KIND_USER
+from pose_studio.store.server_pipe import PipeConn
 
 __all__ = [
     "USER_ENV",
@@ -48,6 +50,10 @@ USER_ENV = "POSE_STUDIO_USER"
 # writer that changed the row in between makes them match nothing (refused, not overwritten).
 _UPDATE_SQL = UPDATE_SQL + " AND version = ? RETURNING version"
 _DELETE_SQL = "DELETE FROM instances WHERE id = ? AND version = ? RETURNING video_id, frame_idx"
+_CURRENT_SQL = (f"SELECT video_id, frame_idx, summary_score, {', '.join(READ_COLUMNS)} "
+                "FROM instances WHERE id = ?")
+_KIND = READ_COLUMNS.index("kind")
+_RUN = READ_COLUMNS.index("model_run_id")
 _ENTRY_COLUMNS = ("seq, kind, label, made_by, made_at, undone, undone_by, undone_at, video_id, "
                   "first_frame, last_frame, n_frames, n_instances, merge_key")
 
@@ -72,6 +78,9 @@ class JournalHost(Protocol):
 
     def _write_conn(self, *, exclusive: bool = False, user: str | None = None,
                     videos: Iterable[int] = ()) -> contextlib.AbstractContextManager[Connection]:
+        ...
+    def _edit_conn(self, *, user: str | None = None, videos: Iterable[int] = ()
+                   ) -> contextlib.AbstractContextManager[Connection]:
         ...
     def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
     def _check_frames(self, conn: Connection, video_id: int, frames: np.ndarray) -> None: ...
@@ -131,9 +140,13 @@ class ConnStore:
         self.host = host
         self.conn = conn
         self.user = user
-        self.touched: dict[int, set[int]] = {}
+        self.touched: dict[int, set[int]] = {}  # frames whose summaries need a refresh
+        # Frames changed only by updates that leave their summary as it was (moving points of
+        # a user instance, the common edit): announced to others, not recomputed.
+        self.quiet: dict[int, set[int]] = {}
         self._k = host.skeleton.num_keypoints
         self._seen: dict[int, int] = {}  # instance id -> version read by current()
+        self._counts: dict[int, tuple[Any, ...]] = {}  # instance id -> what summaries count
         self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
 
     def prefetch(self, instance_ids: Iterable[int]) -> None:
@@ -144,26 +157,25 @@ class ConnStore:
         for a in range(0, len(todo), 500):
             chunk = todo[a:a + 500]
             rows = self.conn.exec_driver_sql(
-                f"SELECT id, video_id, frame_idx, {cols} FROM instances WHERE id IN "
-                f"({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
+                f"SELECT id, video_id, frame_idx, summary_score, {cols} FROM instances WHERE id "
+                f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
             self._known.update(dict.fromkeys(chunk))
             for r in rows:
-                inst = instance_from_row(r[3:])
-                if inst.version is not None:
-                    self._seen[int(r[0])] = inst.version
-                self._known[int(r[0])] = (int(r[1]), int(r[2]), inst)
+                self._known[int(r[0])] = self._read_row(int(r[0]), r[1:])
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
         if instance_id in self._known:
             return self._known[instance_id]
-        row = self.conn.exec_driver_sql(
-            f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
-            (instance_id,)).first()
-        if row is None:
-            return None
-        inst = instance_from_row(row[2:])
+        row = self.conn.exec_driver_sql(_CURRENT_SQL, (instance_id,)).first()
+        return None if row is None else self._read_row(instance_id, row)
+
+    def _read_row(self, instance_id: int, row: Any) -> tuple[int, int, Instance]:
+        """A row of ``video_id, frame_idx, summary_score, READ_COLUMNS``: remember its version
+        and what the summaries count of it."""
+        inst = instance_from_row(row[3:])
         if inst.version is not None:
             self._seen[instance_id] = inst.version
+        self._counts[instance_id] = _counted(row[3 + _KIND], row[3 + _RUN], row[2])
         return int(row[0]), int(row[1]), inst
 
     def _raced(self, instance_id: int) -> StaleEditError:
@@ -190,13 +202,27 @@ class ConnStore:
         assert inst.id is not None
         row = instance_row(inst, video_id, frame_idx, time.time())
         expected = self._seen.get(inst.id, inst.version or 1)
-        got = self.conn.exec_driver_sql(
-            _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected)).scalar()
-        if got is None:
-            raise self._raced(inst.id)
+        result = self.conn.exec_driver_sql(
+            _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected))
+        if isinstance(self.conn, PipeConn):
+            # Pipelined (a server): the version it gets is known (one up), so the answer is
+            # read with the commit's round trip, which it refuses when the row moved on.
+            got = expected + 1
+            iid = inst.id
+            self.conn.check_before_commit(
+                lambda: None if result.scalar() == got else _raise(self._raced(iid)))
+        else:
+            got = result.scalar()
+            if got is None:
+                raise self._raced(inst.id)
         self._seen[inst.id] = int(got)
         self._known.pop(int(inst.id), None)
-        self.touched.setdefault(video_id, set()).add(frame_idx)
+        counted = _counted(row[3], row[11], row[19])
+        if self._counts.get(inst.id) == counted:  # the frame's summary stays as it is
+            self.quiet.setdefault(video_id, set()).add(frame_idx)
+        else:
+            self.touched.setdefault(video_id, set()).add(frame_idx)
+        self._counts[inst.id] = counted
         return inst.replace(version=int(got), edited_by=self.user)
 
     def remove(self, instance_id: int) -> None:
@@ -239,12 +265,30 @@ class ConnStore:
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""
-        server.lock_videos(self.conn, self.touched)
+        server.lock_videos(self.conn, {*self.touched, *self.quiet})
+        for video_id, frames in sorted(self.quiet.items()):
+            server.note_change(self.conn, "instances", video_id, frames)
         for video_id, frames in sorted(self.touched.items()):
             summary.refresh_frames(self.conn, video_id, frames)
 
     def frames(self) -> tuple[tuple[int, int], ...]:
-        return tuple((v, f) for v, fs in sorted(self.touched.items()) for f in sorted(fs))
+        every: dict[int, set[int]] = {v: set(fs) for v, fs in self.touched.items()}
+        for v, fs in self.quiet.items():
+            every.setdefault(v, set()).update(fs)
+        return tuple((v, f) for v, fs in sorted(every.items()) for f in sorted(fs))
+
+
+def _raise(e: Exception) -> None:
+    raise e
+
+
+def _counted(kind: Any, model_run_id: Any, summary_score: Any) -> tuple[Any, ...]:
+    """What the frame summaries count of an instance row (``summary.py``): a user instance
+    only as one, a prediction by its run (which view counts it) and its score. Two rows with
+    the same value leave their frame's summary the same."""
+    if kind == KIND_USER:
+        return (KIND_USER,)
+    return (kind, model_run_id, summary_score)
 
 
 def _span(frames: list[tuple[int, int]]) -> tuple[int | None, int | None, int | None, int]:
