@@ -87,3 +87,33 @@ def test_a_dropped_idle_connection_is_replaced(project: Project, backend: str,
     inst = project.instance(added.edit.changes[0].after.id)  # no error: a new connection
     project.apply_edit(Edit.set_instance(1, 0, inst, inst.translated(1, 0), "move"), user="a")
     assert project.instances(1, 0)[0].version == 2
+
+
+def test_an_edit_on_an_older_version_with_the_same_values_applies(project: Project) -> None:
+    """The before state matches by value but names an older version (moved away and back):
+    the update queued ahead for that version matched nothing, the one sent after it does."""
+    first = project.apply_edit(Edit.add(1, 0, Instance(
+        xy=np.full((K, 2), 5.0), visibility=np.full(K, 2, np.uint8)), "add"), user="a")
+    v1 = first.edit.changes[0].after
+    v2 = project.apply_edit(Edit.set_instance(1, 0, v1, v1.translated(1, 0), "there"),
+                            user="a").edit.changes[0].after
+    project.apply_edit(Edit.set_instance(1, 0, v2, v2.translated(-1, 0), "back"), user="a")
+    done = project.apply_edit(Edit.set_instance(1, 0, v1, v1.translated(0, 2), "late"),
+                              user="b")
+    assert done.edit.changes[0].after.version == 4
+    stored = project.instances(1, 0)[0]
+    assert stored.version == 4 and stored.xy[0, 1] == pytest.approx(7.0)
+
+
+def test_one_edit_of_several_instances_writes_each_once(project: Project) -> None:
+    added = [project.apply_edit(Edit.add(1, f, Instance(
+        xy=np.full((K, 2), float(f)), visibility=np.full(K, 2, np.uint8)), "add"),
+        user="a").edit.changes[0].after for f in range(3)]
+    edit = Edit.batch("move all", [Edit.set_instance(1, f, a, a.translated(1, 1), "m")
+                                   for f, a in enumerate(added)])
+    done = project.apply_edit(edit, user="a")
+    assert [c.after.version for c in done.edit.changes] == [2, 2, 2]
+    assert [i.version for f in range(3) for i in project.instances(1, f)] == [2, 2, 2]
+    assert [i.xy[0, 0] for f in range(3) for i in project.instances(1, f)] == [1.0, 2.0, 3.0]
+    assert project.undo(user="a").entry.label == "move all"
+    assert [i.xy[0, 0] for f in range(3) for i in project.instances(1, f)] == [0.0, 1.0, 2.0]

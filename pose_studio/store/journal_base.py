@@ -7,10 +7,10 @@ import contextlib
 import getpass
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from sqlalchemy import Connection
@@ -40,6 +40,7 @@ __all__ = [
     "default_user",
     "insert_entry",
     "new_entry",
+    "queue_entry",
     "read_entry",
 ]
 
@@ -148,20 +149,62 @@ class ConnStore:
         self._seen: dict[int, int] = {}  # instance id -> version read by current()
         self._counts: dict[int, tuple[Any, ...]] = {}  # instance id -> what summaries count
         self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
+        # instance id -> (version it expects, row, queued update), see speculate()
+        self._spec: dict[int, tuple[int, tuple[Any, ...], Any]] = {}
 
     def prefetch(self, instance_ids: Iterable[int]) -> None:
         """Read these instances in a few queries instead of one each (a big batch, e.g. a
         tracking run, checks thousands of ``before`` states)."""
+        self._take_reads(self._queue_reads(instance_ids))
+
+    def _queue_reads(self, instance_ids: Iterable[int]) -> list[tuple[list[int], Any]]:
         todo = sorted({int(i) for i in instance_ids} - self._known.keys())
         cols = ", ".join(READ_COLUMNS)
-        for a in range(0, len(todo), 500):
-            chunk = todo[a:a + 500]
-            rows = self.conn.exec_driver_sql(
-                f"SELECT id, video_id, frame_idx, summary_score, {cols} FROM instances WHERE id "
-                f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
+        return [(chunk, self.conn.exec_driver_sql(
+            f"SELECT id, video_id, frame_idx, summary_score, {cols} FROM instances WHERE id "
+            f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+            for chunk in (todo[a:a + 500] for a in range(0, len(todo), 500))]
+
+    def _take_reads(self, queued: list[tuple[list[int], Any]]) -> None:
+        for chunk, result in queued:
+            rows = result.fetchall()
             self._known.update(dict.fromkeys(chunk))
             for r in rows:
                 self._known[int(r[0])] = self._read_row(int(r[0]), r[1:])
+
+    def speculate(self, edit: Edit) -> None:
+        """Pipelined (a server), a small edit: queue the reads of its ``before`` states and,
+        behind them, the updates it makes if each row still has the version its ``before``
+        names, so that both go in the transaction's first round trip. :meth:`update` adopts
+        the queued update when the version it read is that one (else it matched nothing and
+        a fresh one is sent); one left unadopted that wrote refuses the commit."""
+        befores = [c.before.id for c in edit.changes if c.before is not None]
+        # Not with track changes: an update may name a track the edit creates first.
+        if (not isinstance(self.conn, PipeConn) or not befores or None in befores
+                or edit.tracks or len(edit.changes) > 16 or len(set(befores)) != len(befores)):
+            return
+        queued = self._queue_reads(cast(list[int], befores))
+        now = time.time()
+        for c in edit.changes:
+            if c.before is None or c.after is None or c.before.version is None:
+                continue
+            iid = cast(int, c.before.id)
+            after = c.after if c.after.id is not None else c.after.replace(id=iid)
+            try:  # a bad value is refused by update() in its turn, with its own message
+                check_instance(after, self._k, self._where(c.video_id, c.frame_idx))
+            except ProjectError:
+                break
+            row = instance_row(after, c.video_id, c.frame_idx, now)
+            self._spec[iid] = (c.before.version, row, self.conn.exec_driver_sql(
+                _UPDATE_SQL, (*update_params(row), self.user, iid, c.before.version)))
+        self._take_reads(queued)
+        if self._spec:
+            self.conn.check_before_commit(self._unadopted)
+
+    def _unadopted(self) -> None:
+        for iid, (_v, _row, result) in self._spec.items():
+            if result.scalar() is not None:
+                raise self._raced(iid)
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
         if instance_id in self._known:
@@ -200,10 +243,14 @@ class ConnStore:
     def update(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         check_instance(inst, self._k, self._where(video_id, frame_idx))
         assert inst.id is not None
-        row = instance_row(inst, video_id, frame_idx, time.time())
         expected = self._seen.get(inst.id, inst.version or 1)
-        result = self.conn.exec_driver_sql(
-            _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected))
+        spec = self._spec.pop(inst.id, None)
+        if spec is not None and spec[0] == expected:  # queued by speculate()
+            _v, row, result = spec
+        else:
+            row = instance_row(inst, video_id, frame_idx, time.time())
+            result = self.conn.exec_driver_sql(
+                _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected))
         if isinstance(self.conn, PipeConn):
             # Pipelined (a server): the version it gets is known (one up), so the answer is
             # read with the commit's round trip, which it refuses when the row moved on.
@@ -332,16 +379,31 @@ def new_entry(conn: Connection, kind: str, label: str, user: str,
               ) -> JournalEntry:
     """:func:`insert_entry` returning the whole entry (the insert reads it back: one round
     trip less than :func:`read_entry` afterwards on a server)."""
+    return queue_entry(conn, kind, label, user, frames, n_instances, payload, merge_key,
+                       span)()
+
+
+def queue_entry(conn: Connection, kind: str, label: str, user: str,
+                frames: list[tuple[int, int]], n_instances: int, payload: bytes,
+                merge_key: str | None = None,
+                span: tuple[int | None, int | None, int | None, int] | None = None
+                ) -> Callable[[], JournalEntry]:
+    """:func:`new_entry`, the entry read when the returned function is called: pipelined (a
+    server), after the commit, whose round trip brings it; otherwise at once."""
     conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE made_by = ? AND seq > ({LAST_DONE_SQL})",
                          (user, user))
     server.note_change(conn, "history")
     vid, first, last, n = span if span is not None else _span(frames)
-    return _entry(conn.exec_driver_sql(
+    result = conn.exec_driver_sql(
         "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "
         "last_frame, n_frames, n_instances, merge_key, payload) "
         f"VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ENTRY_COLUMNS}",
         (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key,
-         payload)).one())
+         payload))
+    if isinstance(conn, PipeConn):
+        return lambda: _entry(result.one())
+    entry = _entry(result.one())
+    return lambda: entry
 
 
 def read_entry(conn: Connection, seq: int) -> JournalEntry:
