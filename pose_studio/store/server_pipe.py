@@ -23,12 +23,14 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, exc
 
 from pose_studio.store import server, sqlport
 
-__all__ = ["PipeConn", "PipeResult", "pipelined"]
+__all__ = ["PipeConn", "PipeResult", "pipelined", "read_rows"]
+
+# psycopg is optional (the server extra): imported inside the functions, which run only for a
+# server project; cursors and connections are typed Any here for that reason.
 
 
 class PipeResult:
@@ -37,7 +39,7 @@ class PipeResult:
 
     __slots__ = ("_cur", "_owner", "_rows", "_sql")
 
-    def __init__(self, owner: PipeConn, cur: psycopg.Cursor[Any], sql: str) -> None:
+    def __init__(self, owner: PipeConn, cur: Any, sql: str) -> None:
         self._owner = owner
         self._cur = cur
         self._sql = sql
@@ -72,7 +74,10 @@ class PipeConn:
     """A write transaction in pipeline mode (see the module docstring); made by
     :func:`pipelined`."""
 
-    def __init__(self, conn: Connection, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: Connection, raw: Any) -> None:
+        import psycopg
+
+        self._pg = psycopg
         self._sa = conn
         self._raw = raw
         self.dialect = conn.dialect
@@ -84,10 +89,10 @@ class PipeConn:
         """psycopg's errors as SQLAlchemy's (a broken connection leaves the pool)."""
         try:
             yield
-        except psycopg.Error as e:
+        except self._pg.Error as e:
             if self._raw.broken or self._raw.closed:
                 self._sa.invalidate(e)
-            raise exc.DBAPIError.instance(sql, params, e, psycopg.Error) from e
+            raise exc.DBAPIError.instance(sql, params, e, self._pg.Error) from e
 
     def exec_driver_sql(self, sql: str, params: Any = ()) -> PipeResult:
         """Queue ``sql`` (``?`` placeholders); a list of tuples runs it once for each."""
@@ -117,6 +122,8 @@ def pipelined(engine: Engine, *, videos: Iterable[int] = ()) -> Iterator[PipeCon
     options) as a :class:`PipeConn`: its locks (the project's, then ``videos`` in id order)
     are queued with its first statement; committed when the block ends, rolled back when it
     raises."""
+    import psycopg
+
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
@@ -155,6 +162,8 @@ def read_rows(engine: Engine, sql: str, params: tuple[Any, ...]) -> list[tuple[A
     """The rows of one ``SELECT`` (``?`` placeholders) in one round trip: a single statement
     sees one snapshot by itself, so it runs in autocommit, without a BEGIN and a COMMIT of its
     own (two more round trips through SQLAlchemy)."""
+    import psycopg
+
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
