@@ -186,7 +186,8 @@ class ConnStore:
         queued = self._queue_reads(cast(list[int], befores))
         now = time.time()
         for c in edit.changes:
-            if c.before is None or c.after is None or c.before.version is None:
+            if (c.before is None or c.after is None or c.before.version is None
+                    or c.after.id not in (None, c.before.id)):
                 continue
             iid = cast(int, c.before.id)
             after = c.after if c.after.id is not None else c.after.replace(id=iid)

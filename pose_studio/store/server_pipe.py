@@ -11,8 +11,11 @@ offers the part of :class:`sqlalchemy.Connection` the store's hot path uses
 statement whose rows nobody reads costs no round trip of its own, and a check that can wait
 (an update's version, see :meth:`PipeConn.check_before_commit`) is read with the commit's.
 
-An edit of one instance is then three round trips: begin + locks + reading the instance;
-the update, the history step and the notification (with the version checks); commit.
+An edit of one instance then waits three times at most, in two batches: begin, the locks,
+the read of its before state and its update (queued behind the read by
+``ConnStore.speculate``) go together, and the client waits for the read; the history step and
+the notification follow; the update's answer (its new version) is checked, then COMMIT goes
+with the Sync that ends the pipeline, and the client waits for it.
 Errors are raised as SQLAlchemy's exception classes (what ``ProjectBase._convert`` words), and
 a connection that broke is dropped from the pool.
 """
