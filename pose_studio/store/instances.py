@@ -63,17 +63,15 @@ class InstanceOps(ProjectBase):
             sql += " AND kind = ?"
             params += (code,)
         sql, params = runs.filter_sql(sql, params, run)
-        with self._read() as conn:
-            rows = conn.exec_driver_sql(sql + " ORDER BY id", params).fetchall()
+        rows = self._read_rows(sql + " ORDER BY id", params)
         return [inst for _, inst in validate.decode_instances(
             rows, self._skeleton.num_keypoints, self._note_damage)]
 
     def instance(self, instance_id: int) -> Instance:
-        with self._read() as conn:
-            row = conn.exec_driver_sql(f"{_SELECT_SQL} WHERE id = ?", (instance_id,)).first()
-        if row is None:
+        rows = self._read_rows(f"{_SELECT_SQL} WHERE id = ?", (instance_id,))
+        if not rows:
             raise ProjectError(f"project {self._path} has no instance {instance_id}")
-        return self._one_instance(row)
+        return self._one_instance(rows[0])
 
     def _insert_instance(
         self, conn: Connection, video_id: int, frame_idx: int, inst: Instance, *,

@@ -35,7 +35,7 @@ from pose_studio.store.journal_base import (
     _span,
     default_user,
     last_done,
-    new_entry,
+    queue_entry,
     read_entry,
 )
 
@@ -89,17 +89,19 @@ def apply_edit(host: JournalHost, edit: Edit, *, user: str | None = None,
     """
     who = user or default_user()
     # on a server: the edited videos' locks as it begins, then the checks (see server.py)
-    with host._write_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
+    with host._edit_conn(user=who, videos={v for v, _ in edit.frames}) as conn:
         store = ConnStore(host, conn, who)
+        store.speculate(edit)
         applied = apply(edit, store)
         store.finish()
         seq = _try_merge(conn, merge_into, applied, who) if merge_into is not None else None
         if seq is None:
-            entry = new_entry(conn, "edit", applied.label, who, applied.frames,
-                              len(applied.changes), encode_edit(applied), applied.merge_key)
+            entry = queue_entry(conn, "edit", applied.label, who, applied.frames,
+                                len(applied.changes), encode_edit(applied), applied.merge_key)
         else:
-            entry = read_entry(conn, seq)
-    return Applied(entry, store.frames(), applied)
+            merged = read_entry(conn, seq)
+            entry = lambda: merged  # noqa: E731
+    return Applied(entry(), store.frames(), applied)
 
 
 def _next_seq(conn: Connection, undoing: bool, user: str) -> int | None:

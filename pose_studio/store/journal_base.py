@@ -7,10 +7,10 @@ import contextlib
 import getpass
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from sqlalchemy import Connection
@@ -28,6 +28,8 @@ from pose_studio.store.codec import (
     update_params,
 )
 from pose_studio.store.errors import ProjectError
+from pose_studio.store.schema import KIND_USER
+from pose_studio.store.server_pipe import PipeConn
 
 __all__ = [
     "USER_ENV",
@@ -38,6 +40,7 @@ __all__ = [
     "default_user",
     "insert_entry",
     "new_entry",
+    "queue_entry",
     "read_entry",
 ]
 
@@ -48,6 +51,10 @@ USER_ENV = "POSE_STUDIO_USER"
 # writer that changed the row in between makes them match nothing (refused, not overwritten).
 _UPDATE_SQL = UPDATE_SQL + " AND version = ? RETURNING version"
 _DELETE_SQL = "DELETE FROM instances WHERE id = ? AND version = ? RETURNING video_id, frame_idx"
+_CURRENT_SQL = (f"SELECT video_id, frame_idx, summary_score, {', '.join(READ_COLUMNS)} "
+                "FROM instances WHERE id = ?")
+_KIND = READ_COLUMNS.index("kind")
+_RUN = READ_COLUMNS.index("model_run_id")
 _ENTRY_COLUMNS = ("seq, kind, label, made_by, made_at, undone, undone_by, undone_at, video_id, "
                   "first_frame, last_frame, n_frames, n_instances, merge_key")
 
@@ -72,6 +79,9 @@ class JournalHost(Protocol):
 
     def _write_conn(self, *, exclusive: bool = False, user: str | None = None,
                     videos: Iterable[int] = ()) -> contextlib.AbstractContextManager[Connection]:
+        ...
+    def _edit_conn(self, *, user: str | None = None, videos: Iterable[int] = ()
+                   ) -> contextlib.AbstractContextManager[Connection]:
         ...
     def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
     def _check_frames(self, conn: Connection, video_id: int, frames: np.ndarray) -> None: ...
@@ -131,39 +141,85 @@ class ConnStore:
         self.host = host
         self.conn = conn
         self.user = user
-        self.touched: dict[int, set[int]] = {}
+        self.touched: dict[int, set[int]] = {}  # frames whose summaries need a refresh
+        # Frames changed only by updates that leave their summary as it was (moving points of
+        # a user instance, the common edit): announced to others, not recomputed.
+        self.quiet: dict[int, set[int]] = {}
         self._k = host.skeleton.num_keypoints
         self._seen: dict[int, int] = {}  # instance id -> version read by current()
+        self._counts: dict[int, tuple[Any, ...]] = {}  # instance id -> what summaries count
         self._known: dict[int, tuple[int, int, Instance] | None] = {}  # prefetched, unwritten
+        # instance id -> (version it expects, row, queued update), see speculate()
+        self._spec: dict[int, tuple[int, tuple[Any, ...], Any]] = {}
 
     def prefetch(self, instance_ids: Iterable[int]) -> None:
         """Read these instances in a few queries instead of one each (a big batch, e.g. a
         tracking run, checks thousands of ``before`` states)."""
+        self._take_reads(self._queue_reads(instance_ids))
+
+    def _queue_reads(self, instance_ids: Iterable[int]) -> list[tuple[list[int], Any]]:
         todo = sorted({int(i) for i in instance_ids} - self._known.keys())
         cols = ", ".join(READ_COLUMNS)
-        for a in range(0, len(todo), 500):
-            chunk = todo[a:a + 500]
-            rows = self.conn.exec_driver_sql(
-                f"SELECT id, video_id, frame_idx, {cols} FROM instances WHERE id IN "
-                f"({', '.join('?' * len(chunk))})", tuple(chunk)).fetchall()
+        return [(chunk, self.conn.exec_driver_sql(
+            f"SELECT id, video_id, frame_idx, summary_score, {cols} FROM instances WHERE id "
+            f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+            for chunk in (todo[a:a + 500] for a in range(0, len(todo), 500))]
+
+    def _take_reads(self, queued: list[tuple[list[int], Any]]) -> None:
+        for chunk, result in queued:
+            rows = result.fetchall()
             self._known.update(dict.fromkeys(chunk))
             for r in rows:
-                inst = instance_from_row(r[3:])
-                if inst.version is not None:
-                    self._seen[int(r[0])] = inst.version
-                self._known[int(r[0])] = (int(r[1]), int(r[2]), inst)
+                self._known[int(r[0])] = self._read_row(int(r[0]), r[1:])
+
+    def speculate(self, edit: Edit) -> None:
+        """Pipelined (a server), a small edit: queue the reads of its ``before`` states and,
+        behind them, the updates it makes if each row still has the version its ``before``
+        names, so that both go in the transaction's first round trip. :meth:`update` adopts
+        the queued update when the version it read is that one (else it matched nothing and
+        a fresh one is sent); one left unadopted that wrote refuses the commit."""
+        befores = [c.before.id for c in edit.changes if c.before is not None]
+        # Not with track changes: an update may name a track the edit creates first.
+        if (not isinstance(self.conn, PipeConn) or not befores or None in befores
+                or edit.tracks or len(edit.changes) > 16 or len(set(befores)) != len(befores)):
+            return
+        queued = self._queue_reads(cast(list[int], befores))
+        now = time.time()
+        for c in edit.changes:
+            if (c.before is None or c.after is None or c.before.version is None
+                    or c.after.id not in (None, c.before.id)):
+                continue
+            iid = cast(int, c.before.id)
+            after = c.after if c.after.id is not None else c.after.replace(id=iid)
+            try:  # a bad value is refused by update() in its turn, with its own message
+                check_instance(after, self._k, self._where(c.video_id, c.frame_idx))
+            except ProjectError:
+                break
+            row = instance_row(after, c.video_id, c.frame_idx, now)
+            self._spec[iid] = (c.before.version, row, self.conn.exec_driver_sql(
+                _UPDATE_SQL, (*update_params(row), self.user, iid, c.before.version)))
+        self._take_reads(queued)
+        if self._spec:
+            self.conn.check_before_commit(self._unadopted)
+
+    def _unadopted(self) -> None:
+        for iid, (_v, _row, result) in self._spec.items():
+            if result.scalar() is not None:
+                raise self._raced(iid)
 
     def current(self, instance_id: int) -> tuple[int, int, Instance] | None:
         if instance_id in self._known:
             return self._known[instance_id]
-        row = self.conn.exec_driver_sql(
-            f"SELECT video_id, frame_idx, {', '.join(READ_COLUMNS)} FROM instances WHERE id = ?",
-            (instance_id,)).first()
-        if row is None:
-            return None
-        inst = instance_from_row(row[2:])
+        row = self.conn.exec_driver_sql(_CURRENT_SQL, (instance_id,)).first()
+        return None if row is None else self._read_row(instance_id, row)
+
+    def _read_row(self, instance_id: int, row: Any) -> tuple[int, int, Instance]:
+        """A row of ``video_id, frame_idx, summary_score, READ_COLUMNS``: remember its version
+        and what the summaries count of it."""
+        inst = instance_from_row(row[3:])
         if inst.version is not None:
             self._seen[instance_id] = inst.version
+        self._counts[instance_id] = _counted(row[3 + _KIND], row[3 + _RUN], row[2])
         return int(row[0]), int(row[1]), inst
 
     def _raced(self, instance_id: int) -> StaleEditError:
@@ -188,15 +244,33 @@ class ConnStore:
     def update(self, video_id: int, frame_idx: int, inst: Instance) -> Instance:
         check_instance(inst, self._k, self._where(video_id, frame_idx))
         assert inst.id is not None
-        row = instance_row(inst, video_id, frame_idx, time.time())
         expected = self._seen.get(inst.id, inst.version or 1)
-        got = self.conn.exec_driver_sql(
-            _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected)).scalar()
-        if got is None:
-            raise self._raced(inst.id)
+        spec = self._spec.pop(inst.id, None)
+        if spec is not None and spec[0] == expected:  # queued by speculate()
+            _v, row, result = spec
+        else:
+            row = instance_row(inst, video_id, frame_idx, time.time())
+            result = self.conn.exec_driver_sql(
+                _UPDATE_SQL, (*update_params(row), self.user, inst.id, expected))
+        if isinstance(self.conn, PipeConn):
+            # Pipelined (a server): the version it gets is known (one up), so the answer is
+            # read with the commit's round trip, which it refuses when the row moved on.
+            got = expected + 1
+            iid = inst.id
+            self.conn.check_before_commit(
+                lambda: None if result.scalar() == got else _raise(self._raced(iid)))
+        else:
+            got = result.scalar()
+            if got is None:
+                raise self._raced(inst.id)
         self._seen[inst.id] = int(got)
         self._known.pop(int(inst.id), None)
-        self.touched.setdefault(video_id, set()).add(frame_idx)
+        counted = _counted(row[3], row[11], row[19])
+        if self._counts.get(inst.id) == counted:  # the frame's summary stays as it is
+            self.quiet.setdefault(video_id, set()).add(frame_idx)
+        else:
+            self.touched.setdefault(video_id, set()).add(frame_idx)
+        self._counts[inst.id] = counted
         return inst.replace(version=int(got), edited_by=self.user)
 
     def remove(self, instance_id: int) -> None:
@@ -239,12 +313,30 @@ class ConnStore:
 
     def finish(self) -> None:
         """Bring the per-frame summaries of every touched frame up to date."""
-        server.lock_videos(self.conn, self.touched)
+        server.lock_videos(self.conn, {*self.touched, *self.quiet})
+        for video_id, frames in sorted(self.quiet.items()):
+            server.note_change(self.conn, "instances", video_id, frames)
         for video_id, frames in sorted(self.touched.items()):
             summary.refresh_frames(self.conn, video_id, frames)
 
     def frames(self) -> tuple[tuple[int, int], ...]:
-        return tuple((v, f) for v, fs in sorted(self.touched.items()) for f in sorted(fs))
+        every: dict[int, set[int]] = {v: set(fs) for v, fs in self.touched.items()}
+        for v, fs in self.quiet.items():
+            every.setdefault(v, set()).update(fs)
+        return tuple((v, f) for v, fs in sorted(every.items()) for f in sorted(fs))
+
+
+def _raise(e: Exception) -> None:
+    raise e
+
+
+def _counted(kind: Any, model_run_id: Any, summary_score: Any) -> tuple[Any, ...]:
+    """What the frame summaries count of an instance row (``summary.py``): a user instance
+    only as one, a prediction by its run (which view counts it) and its score. Two rows with
+    the same value leave their frame's summary the same."""
+    if kind == KIND_USER:
+        return (KIND_USER,)
+    return (kind, model_run_id, summary_score)
 
 
 def _span(frames: list[tuple[int, int]]) -> tuple[int | None, int | None, int | None, int]:
@@ -288,16 +380,31 @@ def new_entry(conn: Connection, kind: str, label: str, user: str,
               ) -> JournalEntry:
     """:func:`insert_entry` returning the whole entry (the insert reads it back: one round
     trip less than :func:`read_entry` afterwards on a server)."""
+    return queue_entry(conn, kind, label, user, frames, n_instances, payload, merge_key,
+                       span)()
+
+
+def queue_entry(conn: Connection, kind: str, label: str, user: str,
+                frames: list[tuple[int, int]], n_instances: int, payload: bytes,
+                merge_key: str | None = None,
+                span: tuple[int | None, int | None, int | None, int] | None = None
+                ) -> Callable[[], JournalEntry]:
+    """:func:`new_entry`, the entry read when the returned function is called: pipelined (a
+    server), after the commit, whose round trip brings it; otherwise at once."""
     conn.exec_driver_sql(f"DELETE FROM edit_journal WHERE made_by = ? AND seq > ({LAST_DONE_SQL})",
                          (user, user))
     server.note_change(conn, "history")
     vid, first, last, n = span if span is not None else _span(frames)
-    return _entry(conn.exec_driver_sql(
+    result = conn.exec_driver_sql(
         "INSERT INTO edit_journal (kind, label, made_by, made_at, undone, video_id, first_frame, "
         "last_frame, n_frames, n_instances, merge_key, payload) "
         f"VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ENTRY_COLUMNS}",
         (kind, label, user, time.time(), vid, first, last, n, n_instances, merge_key,
-         payload)).one())
+         payload))
+    if isinstance(conn, PipeConn):
+        return lambda: _entry(result.one())
+    entry = _entry(result.one())
+    return lambda: entry
 
 
 def read_entry(conn: Connection, seq: int) -> JournalEntry:

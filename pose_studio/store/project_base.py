@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sqlalchemy import Connection, Engine, exc
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from pose_studio.core.annotation import Instance
 from pose_studio.core.skeleton import Skeleton
-from pose_studio.store import validate
+from pose_studio.store import server_pipe, validate
 from pose_studio.store.engine import explain_db_error
 from pose_studio.store.errors import ProjectError, ProjectReadOnlyError
 from pose_studio.store.lock import ProjectLock
@@ -156,6 +156,28 @@ class ProjectBase:
             self._convert(e)
             raise
 
+    @contextlib.contextmanager
+    def _edit_conn(self, *, user: str | None = None,
+                   videos: Iterable[int] = ()) -> Iterator[Connection]:
+        """The write transaction of one edit (:meth:`_write_conn`); on a server, pipelined
+        (``server_pipe.py``: the store's SQL, a few round trips in all)."""
+        if self._url is None:
+            with self._write_conn(user=user, videos=videos) as conn:
+                yield conn
+            return
+        self._check_writable()
+        try:
+            with server_pipe.pipelined(self._edit_engine, videos=videos) as pipe:
+                # PipeConn does what the hot path asks of a Connection (exec_driver_sql,
+                # dialect, info), lazily.
+                conn = cast(Connection, pipe)
+                yield conn
+                send_changes(conn, self._token, user)
+        except BaseException as e:
+            self._frame_counts.clear()
+            self._convert(e)
+            raise
+
     def _convert(self, e: BaseException) -> None:
         """Raise database errors as ProjectError (others propagate unchanged)."""
         if isinstance(e, exc.IntegrityError):
@@ -176,6 +198,18 @@ class ProjectBase:
         try:
             with self._read_engine.connect() as conn, conn.begin():
                 yield conn
+        except exc.DBAPIError as e:
+            raise self._read_error(e) from e
+
+    def _read_rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of one SELECT, from one snapshot (on a server: one round trip,
+        ``server_pipe.read_rows``)."""
+        if self._url is None:
+            with self._read() as conn:
+                return list(conn.exec_driver_sql(sql, params).fetchall())
+        self._check_open()
+        try:
+            return server_pipe.read_rows(self._engine, sql, params)
         except exc.DBAPIError as e:
             raise self._read_error(e) from e
 

@@ -34,8 +34,10 @@ and why:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ from pose_studio.store.errors import ProjectError, ProjectNotFoundError
 __all__ = [
     "CHANNEL",
     "MAX_PAYLOAD",
+    "begin_sql",
     "display_url",
     "is_url",
     "lock_videos",
@@ -120,21 +123,30 @@ def _psycopg() -> Any:
 
 
 # --- locks and change notes ------------------------------------------------------------------
-def _on_begin(conn: Connection) -> None:
-    conn.info["ps_locked"] = set()
-    conn.info["ps_changes"] = {}
-    opts = conn.get_execution_options()
+def begin_sql(opts: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """The statements a write transaction of these execution options starts with (its
+    durability, its locks) and the videos they lock."""
     mode = opts.get("ps_begin")
     if mode is None:
-        return
+        return [], []
+    out = []
     if opts.get("ps_sync") == "NORMAL":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        out.append("SET LOCAL synchronous_commit = off")
     fn = "pg_advisory_xact_lock" if mode == "EXCLUSIVE" else "pg_advisory_xact_lock_shared"
     # The videos a write names up front (``ps_videos``) are locked in the same round trip,
     # after the project's lock and in id order (the select list is evaluated left to right).
     videos = sorted({int(v) for v in opts.get("ps_videos", ())})
-    conn.exec_driver_sql(f"SELECT {fn}({LOCK_SPACE}, 0)" + "".join(
+    out.append(f"SELECT {fn}({LOCK_SPACE}, 0)" + "".join(
         f", pg_advisory_xact_lock({LOCK_SPACE}, {v})" for v in videos))
+    return out, videos
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.info["ps_locked"] = set()
+    conn.info["ps_changes"] = {}
+    sqls, videos = begin_sql(conn.get_execution_options())
+    for sql in sqls:
+        conn.exec_driver_sql(sql)
     conn.info["ps_locked"].update(videos)
 
 
@@ -194,12 +206,36 @@ def make_pg_engine(url: URL, *, pool_size: int = 4) -> Engine:
     """An engine on the server (psycopg 3), with the SQL translation and the write locks."""
     _psycopg()
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True,
+        url, pool_size=pool_size, max_overflow=8,
         connect_args={"application_name": "pose-studio", "connect_timeout": 10},
     )
     sqlport.install(engine)
     event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "checkin", _on_checkin)
+    event.listen(engine, "checkout", functools.partial(_on_checkout, engine.dialect))
     return engine
+
+
+#: A pooled connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_S = 2.0
+
+
+def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+    record.info["ps_used"] = time.monotonic()
+
+
+def _on_checkout(dialect: Any, dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    """``pool_pre_ping``, only for a connection that sat idle: a server restart or a dropped
+    network is met with a fresh connection rather than an error, but an annotator editing
+    back to back does not pay a round trip per transaction (two per edit: its read and its
+    write) for it."""
+    used = record.info.get("ps_used")
+    if used is None or time.monotonic() - used < IDLE_PING_S:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except Exception as e:  # the pool drops this connection and connects again
+        raise exc.DisconnectionError(str(e)) from e
 
 
 def connect_error(url: URL, e: BaseException) -> ProjectError:
