@@ -49,6 +49,10 @@ class PlaceController(QObject):
         self.hint.hide()
         view.place_requested.connect(self.place_at)
         shell.signals.changed.connect(self._on_changed)
+        # Off and out of sight, the panel is brought up to date when it is shown, not on
+        # every edit (it cost each drag a refresh of a panel nobody sees).
+        self._stale = False
+        dock.visibilityChanged.connect(self._on_shown)
         panel.part_picked.connect(self.pick)
         panel.auto_advance_toggled.connect(self.set_auto_advance)
 
@@ -103,9 +107,18 @@ class PlaceController(QObject):
             self.state.placed(self.s, k)
         self.refresh()
 
+    def _on_shown(self, visible: bool) -> None:
+        if visible and self._stale:
+            self._stale = False
+            self.state.restart(self.s)
+            self.refresh()
+
     def _on_changed(self, topics: frozenset[Topic], _frames: Frames) -> None:
         if Topic.PROJECT in topics and self.s.project is None and self.on:
             self.set_on(False)
+            return
+        if not self.on and not self.dock.isVisible():
+            self._stale = True
             return
         if Topic.SKELETON in topics:  # part numbers name other keypoints now
             self.state.restart(self.s)
