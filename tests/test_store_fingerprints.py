@@ -6,32 +6,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
-from pose_studio.core.skeleton import COCO17
 from pose_studio.store import SCHEMA_VERSION, Project
-from pose_studio.store.migrations import MIGRATIONS, create_v1
+from tests.support.old_projects import old_project
 
 OLD = -1234567890123456789  # a 64-bit hash as format 3 stored it (signed)
 
 
 def _make_v3(path: Path) -> None:
     """A format-3 file (v1 DDL + the v2 and v3 steps) with a video and one old fingerprint."""
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        create_v1(conn)
-        for step in MIGRATIONS[:2]:
-            step(conn)
-        conn.exec_driver_sql("UPDATE schema_version SET version = 3")
-        conn.exec_driver_sql("INSERT INTO skeletons VALUES (1, 'coco17', 17, ?)",
-                             (COCO17.to_json(),))
-        conn.exec_driver_sql(
-            "INSERT INTO videos (rel_path, abs_path, width, height, frame_count, fps, vfr, "
-            "codec, duration_s, rotation, kind, added_at) "
-            "VALUES ('v.mp4', '/x/v.mp4', 8, 8, 100, 10.0, 0, 'h264', 10.0, 0, 'file', 0)")
+    with old_project(path, 3) as conn:
         conn.exec_driver_sql("INSERT INTO frames (video_id, frame_idx, fingerprint) "
                              "VALUES (1, 4, ?)", (OLD,))
-    engine.dispose()
 
 
 def _columns(path: Path) -> set[str]:

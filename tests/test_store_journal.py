@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine
 
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.edits import Edit, StaleEditError
@@ -15,8 +14,8 @@ from pose_studio.core.skeleton import COCO17
 from pose_studio.store import SCHEMA_VERSION, Project, ProjectError
 from pose_studio.store import journal as jr
 from pose_studio.store.edit_codec import decode_edit, encode_edit
-from pose_studio.store.migrations import MIGRATIONS, create_v1
 from tests.support.backends import raw_execute
+from tests.support.old_projects import old_project
 
 K = 17
 
@@ -186,19 +185,8 @@ def test_add_video_alone_is_not_a_step(project: Project, tmp_path: Path) -> None
 
 
 def _make_v4(path: Path) -> None:
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        create_v1(conn)
-        for step in MIGRATIONS[:3]:
-            step(conn)
-        conn.exec_driver_sql("UPDATE schema_version SET version = 4")
-        conn.exec_driver_sql("INSERT INTO skeletons VALUES (1, 'coco17', 17, ?)",
-                             (COCO17.to_json(),))
-        conn.exec_driver_sql(
-            "INSERT INTO videos (rel_path, abs_path, width, height, frame_count, fps, vfr, "
-            "codec, duration_s, rotation, kind, added_at) "
-            "VALUES ('v.mp4', '/x/v.mp4', 8, 8, 100, 10.0, 0, 'h264', 10.0, 0, 'file', 0)")
-    engine.dispose()
+    with old_project(path, 4):
+        pass
 
 
 def _journal_ddl(path: Path) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine
 
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.skeleton import COCO17
@@ -16,7 +15,7 @@ from pose_studio.inference.pipeline import stream_to_project
 from pose_studio.inference.results import FrameResult
 from pose_studio.store import SCHEMA_VERSION, Project, ProjectError
 from pose_studio.store.codec import INSERT_COLUMNS, instance_row
-from pose_studio.store.migrations import MIGRATIONS, create_v1
+from tests.support.old_projects import old_project
 
 K = 17
 
@@ -136,18 +135,7 @@ def test_a_v4_file_is_migrated_to_its_newest_run(tmp_path: Path) -> None:
     and shows the newest run."""
     assert SCHEMA_VERSION >= 5
     path = tmp_path / "v4.posestudio"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        create_v1(conn)
-        for step in MIGRATIONS[:3]:
-            step(conn)
-        conn.exec_driver_sql("UPDATE schema_version SET version = 4")
-        conn.exec_driver_sql("INSERT INTO skeletons VALUES (1, 'coco17', 17, ?)",
-                             (COCO17.to_json(),))
-        conn.exec_driver_sql(
-            "INSERT INTO videos (rel_path, abs_path, width, height, frame_count, fps, vfr, "
-            "codec, duration_s, rotation, kind, added_at) "
-            "VALUES ('v.mp4', '/x/v.mp4', 640, 480, 100, 10.0, 0, 'h264', 10.0, 0, 'file', 0)")
+    with old_project(path, 4, size=(640, 480)) as conn:
         for run in (1, 2):
             conn.exec_driver_sql("INSERT INTO model_runs (model_path, model_hash, "
                                  "providers_json, params_json, created_at) "
@@ -162,7 +150,6 @@ def test_a_v4_file_is_migrated_to_its_newest_run(tmp_path: Path) -> None:
         from pose_studio.store import summary
 
         summary.rebuild_all(conn)  # as format 4 kept them: every prediction counted
-    engine.dispose()
     with Project.open(path) as p:
         assert p.shown_runs(1).run_id == 2
         fa = p.frame_arrays(1)
