@@ -14,8 +14,6 @@ from pose_studio.core.skeleton import COCO17, Skeleton
 from pose_studio.formats.coco_read import CocoFormatError, parse_coco, read_coco
 from tests.test_coco_formats import _mmpose_style
 
-K = COCO17.num_keypoints
-
 
 # --- malformed input -----------------------------------------------------------------------------
 def _mut(fn: Any) -> dict[str, Any]:
