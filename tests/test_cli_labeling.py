@@ -259,6 +259,7 @@ def test_smooth_writes_a_new_run_and_never_touches_the_source(
         kept = {i.id: i for _, i in video_items(p, vid, source="predicted", run=run)}
         assert kept.keys() == before.keys()
         assert all(kept[k].same_values(before[k]) for k in before)
+        assert p.history()[-1].label == f"smooth model run {run} (savgol)"
         # a second untracked person on the same frames: which point belongs to whom is unknown
         other = p.create_model_run(model_path="m.onnx", model_hash="h", providers=["cpu"],
                                    params={})

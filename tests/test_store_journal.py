@@ -223,3 +223,28 @@ def test_read_only_project_refuses_edits_and_undo(project: Project, tmp_path: Pa
             ro.undo()
         with pytest.raises(ProjectError, match="read-only"):
             ro.apply_edit(Edit.add(1, 1, _inst(2), "add"))
+
+
+def test_undoing_a_new_model_run_shows_the_previous_run_again(tmp_path: Path) -> None:
+    """Undo of a step that brought a model run (an import of results, a smoothed copy) must not
+    leave the video showing a run with nothing in it; redo shows the new run again."""
+    from pose_studio.labeling.project_io import write_new_run
+
+    def preds(shift: float) -> list[tuple[int, Instance]]:
+        return [(f, Instance(xy=np.full((17, 2), 10.0 + shift), visibility=np.full(17, 2),
+                             kind=InstanceKind.PREDICTED, kp_scores=np.full(17, 0.9), score=0.9))
+                for f in range(5)]
+
+    with Project.create(tmp_path / "p.posestudio", COCO17) as p:
+        vid = p.add_video(tmp_path / "v.mp4", width=64, height=64, frame_count=5, fps=5.0)
+        first = p.create_model_run(model_path="m.onnx", model_hash="h", providers=[], params={})
+        p.add_predictions(vid, preds(0.0), first)
+        second = write_new_run(p, vid, preds(1.0), model_path="m.onnx", model_hash="",
+                               params={}, label="smooth")
+        assert p.shown_runs(vid).run_id == second
+        p.undo()
+        assert p.shown_runs(vid).run_id == first
+        assert p.frame_arrays(vid).predicted.sum() == 5  # the timeline shows the first run
+        p.redo()
+        assert p.shown_runs(vid).run_id == second
+        assert p.frame_arrays(vid).predicted.sum() == 5

@@ -4,7 +4,8 @@ The verb the window's *Tracks ▸ Smooth Predictions Into a New Run* and ``pose-
 share. Predictions are grouped by track; a run without tracks is one track when it has at most
 one prediction a frame (a single animal), and otherwise the untracked predictions are left out
 and counted (smoothing across people would blend them). The new run is shown, the source run
-is kept untouched, and choosing the old run in the Runs panel brings it back.
+is kept untouched, and choosing the old run in the Runs panel brings it back. Writing it is one
+step of the history: undo removes the new run.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class SmoothResult:
         return out
 
 
-def smooth_run(project: Any, req: SmoothRequest) -> SmoothResult:
-    """Smooth ``req.run`` of one video into a new shown run, in one transaction.
+def smooth_run(project: Any, req: SmoothRequest, user: str | None = None) -> SmoothResult:
+    """Smooth ``req.run`` of one video into a new shown run, in one transaction and one step
+    of ``user``'s history (undo removes the new run).
 
     Raises:
         PoseStudioError: no such run on the video, nothing to smooth, or bad parameters.
@@ -100,7 +102,9 @@ def smooth_run(project: Any, req: SmoothRequest) -> SmoothResult:
     params: dict[str, Any] = {"smoothed_from": source, "method": req.method}
     params.update({"window": req.window, "order": req.order} if req.method == "savgol" else
                   {"min_cutoff": req.min_cutoff, "beta": req.beta})
+    src = "predictions without a run" if source is None else f"model run {source}"
     run_id = write_new_run(project, req.video_id, out, model_path=model_path or "smoothed",
-                           model_hash="", params=params)
+                           model_hash="", params=params, label=f"smooth {src} ({req.method})",
+                           user=user)
     shown = project.shown_runs(req.video_id).run_id == run_id
     return SmoothResult(run_id, source, len(groups), len(out), left_out, shown)

@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
                 min_cutoff=args.min_cutoff, beta=args.beta))
         except PoseStudioError as e:
             raise CliError(str(e)) from e
-        print(f"video {v.id}: {res.message()}")
+        print(f"video {v.id}: {res.message()}; 'pose-studio undo {args.project}' takes it back")
     return 0

@@ -72,7 +72,7 @@ from .workers.jobs import Jobs
 log = logging.getLogger(__name__)
 
 # Bumped whenever the panels change, so an older saved dock layout is not restored.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 
 def log_path() -> str | None:

@@ -37,6 +37,12 @@ class TeamTools:
         self.live = LiveUpdates(self.session)
         self.panel = TeamPanel(window)
         self.dock = window.add_panel("team", "Team", self.panel)
+        # A tab beside Model, Tracks and Display: one person on a file needs no Team row taking
+        # a third of the right column (connecting to a server raises it).
+        beside = window.docks.get("model") or window.docks.get("history")
+        if beside is not None:
+            window.tabifyDockWidget(beside, self.dock)
+            beside.raise_()
         self.panel.annotator_changed.connect(self._filter)
         self.panel.goto.connect(self._goto)
         self.panel.mark_done.connect(self._mark_done)
@@ -109,6 +115,8 @@ class TeamTools:
         videos = self.session.videos()
         if videos:
             opening.show_video(int(videos[0].id))
+        self.dock.show()
+        self.dock.raise_()
         self.window.status(f"connected to {project.location} as {self.session.user}", 6000)
         self.refresh()
         return True

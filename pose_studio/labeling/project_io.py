@@ -30,10 +30,12 @@ def video_items(project: Project, video_id: int, frames: tuple[int, int] | None 
 
 
 def write_new_run(project: Project, video_id: int, items: list[tuple[int, Instance]], *,
-                  model_path: str, model_hash: str, params: Mapping[str, Any]) -> int:
+                  model_path: str, model_hash: str, params: Mapping[str, Any],
+                  label: str = "new model run", user: str | None = None) -> int:
     """Store derived predictions (e.g. smoothed ones) as a NEW model run beside the old, in
-    one transaction; the old predictions are not touched. Returns the run id."""
-    with project.import_transaction() as w:
+    one transaction and one step of the history (``label``: undo removes the run); the old
+    predictions are not touched. Returns the run id."""
+    with project.import_transaction(label, user=user) as w:
         run = w.create_model_run(model_path=model_path, model_hash=model_hash, providers=[],
                                  params=dict(params))
         w.add_instances((video_id, f, i.replace(id=None, model_run_id=run)) for f, i in items)

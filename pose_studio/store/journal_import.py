@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from pose_studio.core.edits import StaleEditError
-from pose_studio.store import ids
+from pose_studio.store import ids, runs
 from pose_studio.store.codec import INSERT_COLUMNS
 from pose_studio.store.errors import ProjectError
 from pose_studio.store.journal_base import ConnStore, JournalHost, insert_entry
@@ -177,8 +177,19 @@ def _undo(conn: Connection, store: ConnStore, seq: int, label: str,
         conn.exec_driver_sql(f"DELETE FROM videos WHERE id IN ({marks})", tuple(videos))
         for v in videos:
             store.touched.pop(v, None)  # its summary went with it
+    _follow_runs(conn, list(INSERT_COLUMNS), rows, set(videos))
     conn.exec_driver_sql("UPDATE edit_journal SET stash = ? WHERE seq = ?",
                          (_pack_tables(tables), seq))
+
+
+def _follow_runs(conn: Connection, cols: list[str], rows: Sequence[Sequence[Any]],
+                 gone: set[int]) -> None:
+    """Videos whose predictions the step took away or brought back show their newest run
+    again (unless the user chose one): undoing the import of a model run (or of a smoothed
+    copy) must not leave the video showing a run with nothing in it."""
+    kind, vid = cols.index("kind"), cols.index("video_id")
+    for v in sorted({int(r[vid]) for r in rows if r[kind] == 1} - gone):
+        runs.follow_newest(conn, v)
 
 
 def _redo(conn: Connection, store: ConnStore, seq: int, label: str, info: dict[str, Any],
@@ -201,6 +212,7 @@ def _redo(conn: Connection, store: ConnStore, seq: int, label: str, info: dict[s
     vi, fi = cols.index("video_id"), cols.index("frame_idx")
     for r in rows:
         store.touched.setdefault(int(r[vi]), set()).add(int(r[fi]))
+    _follow_runs(conn, list(cols), rows, set())
     conn.exec_driver_sql("UPDATE edit_journal SET stash = NULL WHERE seq = ?", (seq,))
 
 

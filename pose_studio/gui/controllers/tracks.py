@@ -177,11 +177,13 @@ class TracksController(QObject):
             return
         proj, req = s.project, SmoothRequest(s.video_id, "shown", method)
 
+        user = s.user
+
         def work(progress: Any, stopped: Any) -> Any:
-            return smooth_run(proj, req)
+            return smooth_run(proj, req, user)
 
         self.jobs.start(SMOOTH, "smoothing the shown run", 1, work,
-                        lambda out: self._smoothed(req.video_id, out))
+                        self._smoothed)
 
     def ask_smoothing(self) -> Method | None:
         """Which filter (None: cancelled); replaced in tests."""
@@ -194,12 +196,12 @@ class TracksController(QObject):
             list(methods), 0, False)
         return methods[label] if ok else None
 
-    def _smoothed(self, video_id: int, out: Outcome) -> None:
+    def _smoothed(self, out: Outcome) -> None:
         if out.error is not None:
             self.shell.error("Smooth predictions", out.error)
-        elif out.value is not None:
-            self.s.predictions_written(video_id)
-            self.shell.status(out.value.message(), 8000)
+        elif out.value is not None and self.s.project is not None:
+            self.s.refresh()  # a new run and one step of the history
+            self.shell.status(out.value.message() + " (Ctrl+Z takes it back)", 8000)
 
     # --- likely identity switches ----------------------------------------------------------------
     def find_switches(self) -> None:
