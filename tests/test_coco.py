@@ -25,7 +25,8 @@ from pose_studio.formats.coco import (
 from pose_studio.store.project import Project
 from pose_studio.video import open_video
 from tests.support.videos import make_indexed_video, read_index_from_frame
-from tests.test_coco_formats import MALFORMED, _cvat_style, _mmpose_style
+from tests.test_coco_formats import _cvat_style, _mmpose_style
+from tests.test_coco_malformed import MALFORMED
 
 K = COCO17.num_keypoints
 W, H = 160, 120
