@@ -13,16 +13,32 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest
 
 
+def _need_server() -> None:
+    """Skip, saying why, where no PostgreSQL server is reachable (the one place that does)."""
+    from tests.support.backends import unavailable
+
+    why = unavailable()
+    if why is not None:
+        pytest.skip(why)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     """``"sqlite"`` or ``"postgresql"`` (skipped with the reason when no server is available)."""
     if request.param == "postgresql":
-        from tests.support.backends import unavailable
-
-        why = unavailable()
-        if why is not None:
-            pytest.skip(why)
+        _need_server()
     return str(request.param)
+
+
+@pytest.fixture
+def server_url():  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on the test server, dropped afterwards (tests that
+    only make sense on a server; mark them ``postgres``)."""
+    _need_server()
+    from tests.support.backends import fresh_database
+
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from pose_studio.cli.main import main
 from pose_studio.store.project import Project
 from tests.support.coco_files import as_results, keypoint_ap
-from tests.support.realworld import SKIP_REASON, realworld_dir
+from tests.support.realworld import realworld
 from tests.test_coco_quirks import assert_exported_back
 
 #: file (relative to data/coco) -> the image folder to give --images (None: beside the file)
@@ -37,10 +37,7 @@ FILES: dict[str, str | None] = {
 
 @pytest.fixture(scope="module")
 def corpus() -> Path:
-    root = realworld_dir()
-    if root is None or not (root / "data" / "coco").is_dir():
-        pytest.skip(SKIP_REASON)
-    return root / "data" / "coco"
+    return realworld("data/coco")  # skips, saying why, without the corpus
 
 
 @pytest.mark.parametrize("name", sorted(FILES))

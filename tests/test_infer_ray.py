@@ -133,22 +133,19 @@ def test_without_ray_the_option_says_how_to_install(
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_on_a_server_the_workers_write(tmp_path: Path, local_ray: object, models: tuple[str, str],
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.support.backends import fresh_database, unavailable
-
-    if unavailable():
-        pytest.skip(str(unavailable()))
+                                       capsys: pytest.CaptureFixture[str],
+                                       server_url: str) -> None:
     pose, det = models
     seq = _project(str(tmp_path / "seq.posestudio"), tmp_path, (9,))
     common = ["--model", pose, "--detector", det, "--provider", "cpu", "--batch", "4", "--quiet"]
     assert cli.main(["infer", seq, *common]) == 0
-    with fresh_database() as url:
-        _project(url, tmp_path, (9,))
-        rc = cli.main(["infer", url, *common, "--ray", "--chunk", "4", "--workers", "2"])
-        out = capsys.readouterr()
-        assert rc == 0, out.err
-        assert "ray: 3 chunks of 1 videos" in out.err
-        assert _predictions(url) == _predictions(seq)
+    url = server_url
+    _project(url, tmp_path, (9,))
+    rc = cli.main(["infer", url, *common, "--ray", "--chunk", "4", "--workers", "2"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "ray: 3 chunks of 1 videos" in out.err
+    assert _predictions(url) == _predictions(seq)
 
 
 @pytest.mark.slow

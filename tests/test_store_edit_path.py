@@ -69,12 +69,13 @@ def test_a_refused_edit_leaves_nothing_and_the_next_goes_through(project: Projec
     assert project.instances(1, 0)[0].version == 3
 
 
-def test_a_dropped_idle_connection_is_replaced(project: Project, backend: str,
+@pytest.mark.postgres
+def test_a_dropped_idle_connection_is_replaced(tmp_path: Path, server_url: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    if backend != "postgresql":
-        pytest.skip("a file has no connection to drop")
     import psycopg
 
+    project = Project.create(server_url, COCO17)  # a file has no connection to drop
+    project.add_video(tmp_path / "v.mp4", width=100, height=100, frame_count=50, fps=25.0)
     added = project.apply_edit(Edit.add(1, 0, Instance(
         xy=np.full((K, 2), 5.0), visibility=np.full(K, 2, np.uint8)), "add"), user="a")
     monkeypatch.setattr(server, "IDLE_PING_S", 0.0)  # every pooled connection counts as idle
@@ -87,6 +88,7 @@ def test_a_dropped_idle_connection_is_replaced(project: Project, backend: str,
     inst = project.instance(added.edit.changes[0].after.id)  # no error: a new connection
     project.apply_edit(Edit.set_instance(1, 0, inst, inst.translated(1, 0), "move"), user="a")
     assert project.instances(1, 0)[0].version == 2
+    project.close()
 
 
 def test_an_edit_on_an_older_version_with_the_same_values_applies(project: Project) -> None:

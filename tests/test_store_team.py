@@ -157,10 +157,9 @@ def _coco(target: str, out: Path) -> dict[str, object]:
     return data
 
 
-def test_copy_file_to_server_and_back_is_lossless(tmp_path: Path, backend: str,
-                                                  project_target: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("the server side of the copy (the file side runs in the postgresql case)")
+@pytest.mark.postgres
+def test_copy_file_to_server_and_back_is_lossless(tmp_path: Path, server_url: str) -> None:
+    project_target = server_url
     src = tmp_path / "src.posestudio"
     with Project.create(src, COCO17) as p:
         p.add_video(tmp_path / "v.mp4", width=100, height=100, frame_count=50, fps=25.0)

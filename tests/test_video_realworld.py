@@ -17,7 +17,7 @@ import pytest
 
 from pose_studio.video import open_video
 from pose_studio.video.convert import orientation_from_frame, to_bgr
-from tests.support.realworld import SKIP_REASON, realworld_dir
+from tests.support.realworld import realworld, realworld_dir
 
 FFPROBE_FRAMES = {
     "videos/fire2.mp4": 25,
@@ -64,11 +64,7 @@ def _reference(path: Path, wanted: set[int]) -> tuple[int, dict[int, np.ndarray]
 
 @pytest.mark.parametrize("rel", _corpus_videos())
 def test_real_video_counts_and_frames(rel: str) -> None:
-    if ROOT is None:
-        pytest.skip(SKIP_REASON)
-    path = ROOT / "data" / rel
-    if not path.is_file():
-        pytest.skip(f"{rel} is not in this copy of the corpus")
+    path = realworld(f"data/{rel}")  # skips, saying why, without the corpus or the file
     with open_video(path) as r:
         n = len(r)
         if rel in FFPROBE_FRAMES:

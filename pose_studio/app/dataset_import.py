@@ -191,7 +191,7 @@ def _read(fmt: Any, req: ImportRequest, project: Any, progress: Progress,
     else:
         opts = read_options_for(project, category=req.category,
                                 images_dir=req.images_dir, progress=progress)
-    return fmt.read(req.path, opts)
+    return fmt.load(req.path, opts)
 
 
 def _unpack(fmt: Any, dataset: Any, req: ImportRequest, project_path: Path) -> Any:

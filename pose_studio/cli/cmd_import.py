@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         video_id = resolve_video(project, args.video) if args.video else None
         images = Path(args.images) if args.images else None
-        dataset = fmt.read(src, read_options_for(project, category=args.category,
+        dataset = fmt.load(src, read_options_for(project, category=args.category,
                                                  images_dir=images))
         unpack = getattr(fmt, "unpack", None)
         if unpack is not None:  # formats that embed their images (.pkg.slp)

@@ -346,12 +346,6 @@ class _TableReader:
         return out
 
 
-def _read(path: Path, options: ReadOptions) -> Dataset:
-    ds = read_dlc(path, options)
-    ds.validate()
-    return ds
-
-
 def _write(ds: Dataset, path: Path, options: WriteOptions) -> WriteSummary:
     from pose_studio.formats import dlc_write
 
@@ -363,7 +357,7 @@ FORMAT = Format(
     label="DeepLabCut project",
     suffixes=(".yaml", ".csv", ".h5"),
     sniff=sniff,
-    read=_read,
+    read=read_dlc,
     write=_write,
     priority=15,
 )

@@ -325,17 +325,11 @@ def _task_size(groups: list[Any]) -> tuple[int, int] | None:
     return None
 
 
-def _read(path: Path, options: ReadOptions) -> Dataset:
-    ds = read_labelstudio(path, options)
-    ds.validate()
-    return ds
-
-
 FORMAT = Format(
     name="labelstudio",
     label="Label Studio JSON export",
     suffixes=(".json",),
     sniff=sniff,
-    read=_read,
+    read=read_labelstudio,
     priority=10,
 )

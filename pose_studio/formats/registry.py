@@ -149,6 +149,15 @@ class Format:
     priority: int = 0
     unpack: Callable[[Path, Dataset, Path], Dataset] | None = None
 
+    def load(self, path: Path, options: ReadOptions) -> Dataset:
+        """Read ``path`` and check the dataset's invariants: every reader's result passes the
+        same check before anyone uses it (the readers need not each remember to)."""
+        if self.read is None:
+            raise UnknownFormatError(f"{self.label} files cannot be read")
+        ds = self.read(path, options)
+        ds.validate()
+        return ds
+
 
 _loaded: list[Format] | None = None
 

@@ -31,7 +31,7 @@ def skeleton_from_file(
     fmt = get_format(format_name) if format_name else detect(p)
     if fmt.read is None:
         raise PoseStudioError(f"{p}: {fmt.label} files cannot be read")
-    dataset = fmt.read(p, ReadOptions(skeleton=None, category=category))
+    dataset = fmt.load(p, ReadOptions(skeleton=None, category=category))
     notes = [str(n) for n in dataset.info.get("notes", ())
              if "names no keypoints" in str(n) or "limb" in str(n)]
     return dataset.skeleton, notes

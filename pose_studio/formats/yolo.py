@@ -321,12 +321,6 @@ def _parse_labels(lab: Path, k: int, dim: int, size: tuple[int, int], names: lis
     return out
 
 
-def _read(path: Path, options: ReadOptions) -> Dataset:
-    ds = read_yolo(path, options)
-    ds.validate()
-    return ds
-
-
 def _write(ds: Dataset, path: Path, options: WriteOptions) -> WriteSummary:
     from pose_studio.formats import yolo_write
 
@@ -338,7 +332,7 @@ FORMAT = Format(
     label="YOLO-pose dataset (ultralytics)",
     suffixes=(".yaml",),
     sniff=sniff,
-    read=_read,
+    read=read_yolo,
     write=_write,
     priority=15,
 )

@@ -48,50 +48,46 @@ def test_a_url_on_the_command_line_connects_instead_of_looking_for_a_file(
 
 @pytest.mark.postgres
 def test_two_annotators_on_a_server(make_window: Any, qtbot: Any, fake_video: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support.backends import fresh_database, unavailable
-
-    if unavailable():
-        pytest.skip(str(unavailable()))
+                                    server_url: str) -> None:
     from pose_studio.store import Project
 
-    with fresh_database() as url:
-        with Project.create(url, COCO17) as p:
-            vid = p.add_video(fake_video, width=160, height=120, frame_count=30, fps=25.0)
-            p.assign(vid, "ann", (0, 10), by="lead")
-            p.assign(vid, "bob", None, by="lead")
-        win = make_window()
-        win.session.user = "ann"
-        assert win.team.open_url(url)
-        wait_frame(qtbot, win, 0)
-        items = win.team.panel._items
-        assert [a.assignee for a in items] == ["ann"] and "0/10 frames" in \
-            win.team.panel.mine.item(0).text()
-        qtbot.waitUntil(lambda: win.team.live.listening, timeout=5000)
-        # Bob, in his own process, labels the frame Ann looks at: it appears by itself
-        bob = Project.open(url)
-        done = bob.apply_edit(Edit.add(vid, 0, Instance(xy=pose_xy(80, 60),
-                                                        visibility=np.full(K, 2, np.uint8)),
-                                       "add"), user="bob")
-        qtbot.waitUntil(lambda: len(win.view.instance_items) == 1, timeout=3000)
-        assert win.instance_list.topLevelItem(0).text(5) == "bob"
-        # Ann moves it while Bob already moved it again: refused, the frame shows Bob's
-        inst = bob.instance(done.edit.changes[0].after.id)  # type: ignore[union-attr]
-        bob.apply_edit(Edit.set_instance(vid, 0, inst, inst.with_keypoint(0, xy=(1.0, 1.0)),
-                                         "move"), user="bob")
-        with pytest.raises(StaleEditError, match="changed since"):  # inst: Ann's stale copy
-            win.session.apply(Edit.set_instance(
-                vid, 0, inst, inst.with_keypoint(0, xy=(9.0, 9.0)), "move"))
-        qtbot.waitUntil(lambda: np.allclose(
-            win.view.instance_items[0].instance.xy[0], (1.0, 1.0)), timeout=3000)
-        # the filter: only Ann's labels (she has none) hide Bob's
-        win.team._filter("ann")
-        assert len(win.view.instance_items) == 0
-        win.team._filter("")
-        assert len(win.view.instance_items) == 1
-        # done marks
-        win.team.panel.mine.setCurrentRow(0)
-        win.team.panel.done_button.click()
-        assert win.team.panel._items[0].done
-        bob.close()
-        win.shutdown()
+    url = server_url
+    with Project.create(url, COCO17) as p:
+        vid = p.add_video(fake_video, width=160, height=120, frame_count=30, fps=25.0)
+        p.assign(vid, "ann", (0, 10), by="lead")
+        p.assign(vid, "bob", None, by="lead")
+    win = make_window()
+    win.session.user = "ann"
+    assert win.team.open_url(url)
+    wait_frame(qtbot, win, 0)
+    items = win.team.panel._items
+    assert [a.assignee for a in items] == ["ann"] and "0/10 frames" in \
+        win.team.panel.mine.item(0).text()
+    qtbot.waitUntil(lambda: win.team.live.listening, timeout=5000)
+    # Bob, in his own process, labels the frame Ann looks at: it appears by itself
+    bob = Project.open(url)
+    done = bob.apply_edit(Edit.add(vid, 0, Instance(xy=pose_xy(80, 60),
+                                                    visibility=np.full(K, 2, np.uint8)),
+                                   "add"), user="bob")
+    qtbot.waitUntil(lambda: len(win.view.instance_items) == 1, timeout=3000)
+    assert win.instance_list.topLevelItem(0).text(5) == "bob"
+    # Ann moves it while Bob already moved it again: refused, the frame shows Bob's
+    inst = bob.instance(done.edit.changes[0].after.id)  # type: ignore[union-attr]
+    bob.apply_edit(Edit.set_instance(vid, 0, inst, inst.with_keypoint(0, xy=(1.0, 1.0)),
+                                     "move"), user="bob")
+    with pytest.raises(StaleEditError, match="changed since"):  # inst: Ann's stale copy
+        win.session.apply(Edit.set_instance(
+            vid, 0, inst, inst.with_keypoint(0, xy=(9.0, 9.0)), "move"))
+    qtbot.waitUntil(lambda: np.allclose(
+        win.view.instance_items[0].instance.xy[0], (1.0, 1.0)), timeout=3000)
+    # the filter: only Ann's labels (she has none) hide Bob's
+    win.team._filter("ann")
+    assert len(win.view.instance_items) == 0
+    win.team._filter("")
+    assert len(win.view.instance_items) == 1
+    # done marks
+    win.team.panel.mine.setCurrentRow(0)
+    win.team.panel.done_button.click()
+    assert win.team.panel._items[0].done
+    bob.close()
+    win.shutdown()
