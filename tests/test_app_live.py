@@ -101,3 +101,41 @@ def test_a_stale_edit_shows_the_current_state(target: str, backend: str) -> None
         if bob is not ann.project:
             bob.close()
         ann.close()
+
+
+def test_suggestions_found_or_done_elsewhere_reach_the_panel(target: str, backend: str) -> None:
+    """Bob stores frames to check and marks one done; Ann's session says SUGGESTIONS, so her
+    Suggestions panel re-reads them (a file: its data version; a server: the note)."""
+    from pose_studio.store import suggestions as stored
+
+    writer = Project.open(target)
+    reader = Project.open(target, read_only=backend == "sqlite")
+    ann = Session(user="ann")
+    ann.open(reader)
+    ann.set_video(1, 60, 25.0, frame=0)
+    seen: list[frozenset[Topic]] = []
+    ann.subscribe(lambda topics, frames: seen.append(topics))
+    live = LiveUpdates(ann)
+    try:
+        live.follow()
+        time.sleep(0.3)
+        stored.replace(writer, [1], [stored.SuggestionRecord(1, 7, ("uniform",), "even", 0.5)])
+        assert _wait(live), "no change arrived"
+        assert any(Topic.SUGGESTIONS in t for t in seen)
+        assert [r.frame for r in stored.list_suggestions(reader)] == [7]
+        seen.clear()
+        assert stored.set_done(writer, 1, 7, True, "bob")
+        assert _wait(live), "the done mark did not arrive"
+        assert any(Topic.SUGGESTIONS in t for t in seen)
+        # what the panel shows: the mark and who made it
+        assert stored.list_suggestions(reader)[0].done_by == "bob"
+        if backend == "postgresql":
+            # an edit that touches no suggestion does not make the panel re-read them
+            seen.clear()
+            writer.apply_edit(Edit.add(1, 5, _inst(10.0), "add"), user="bob")
+            assert _wait(live)
+            assert seen and not any(Topic.SUGGESTIONS in t for t in seen)
+    finally:
+        live.stop()
+        writer.close()
+        ann.close()

@@ -75,7 +75,7 @@ def test_concurrent_annotators_lose_nothing(project: Project, backend: str) -> N
     lock = threading.Lock()
 
     def annotator(n: int) -> None:
-        p = Project.open(project.location) if backend == "postgresql" else project
+        p = Project.open(project.target) if backend == "postgresql" else project
         rng = np.random.default_rng(n)
         try:
             for _ in range(edits_each):
@@ -214,3 +214,19 @@ def test_commands_take_a_database_url(tmp_path: Path, project_target: str,
     assert (row["assignee"], row["done"], row["frames"]) == ("ann", True, 10)
     assert main(["copy", project_target, str(copy)]) == 1  # the target must be new
     assert "already exists" in capsys.readouterr().err
+
+
+def test_target_reopens_where_location_hides_the_password(tmp_path: Path) -> None:
+    """``location`` masks a server URL's password (titles, messages); ``target`` is what opens
+    the project again, so a second connection needs no password from the environment."""
+    from sqlalchemy.engine import make_url
+
+    from pose_studio.store.project_base import ProjectBase
+
+    p = object.__new__(ProjectBase)
+    p._path = tmp_path / "x"
+    p._url = make_url("postgresql+psycopg://ann:s3cret@db.example:5433/poses")
+    assert "s3cret" not in p.location and "***" in p.location
+    assert p.target == "postgresql+psycopg://ann:s3cret@db.example:5433/poses"
+    p._url = None
+    assert p.target == p.location == str(tmp_path / "x")

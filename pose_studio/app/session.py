@@ -56,6 +56,7 @@ class Topic(str, Enum):
     TRACKS = "tracks"        # track rows changed, or instances joined or left a track
     SKELETON = "skeleton"    # the project's skeleton changed (every instance was rewritten)
     ASSIGNMENTS = "assignments"  # work given to annotators changed (several annotators)
+    SUGGESTIONS = "suggestions"  # frame suggestions or their done marks changed elsewhere
 
 
 Listener = Callable[[frozenset[Topic], tuple[tuple[int, int], ...]], None]
@@ -558,6 +559,8 @@ class Session:
             out.add(Topic.ASSIGNMENTS)  # progress follows the labels
         if "runs" in names:
             out.add(Topic.RUNS)
+        if frames is None or "suggestions" in names:
+            out.add(Topic.SUGGESTIONS)
         if out:
             self._emit(*out, frames=touched)
 

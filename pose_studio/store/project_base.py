@@ -116,6 +116,14 @@ class ProjectBase:
         """The file path, or the database URL without its password."""
         return str(self._path) if self._url is None else display_url(self._url)
 
+    @property
+    def target(self) -> str:
+        """What ``Project.open`` takes to reach this project again (a worker's or a second
+        annotator's own connection): the file path, or the URL *with* its password, so never
+        show or log it (:attr:`location` is for that)."""
+        return str(self._path) if self._url is None else \
+            self._url.render_as_string(hide_password=False)
+
     @contextlib.contextmanager
     def _write(self, *, bulk: bool = False, exclusive: bool = False,
                user: str | None = None) -> Iterator[Session]:

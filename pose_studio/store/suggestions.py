@@ -17,12 +17,15 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
+from pose_studio.store import server
+
 __all__ = ["SuggestionRecord", "clear", "list_suggestions", "replace", "set_done"]
 
 
 class _Host(Protocol):
     def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
-    def _write_conn(self) -> contextlib.AbstractContextManager[Connection]: ...
+    def _write_conn(self, *, user: str | None = None
+                    ) -> contextlib.AbstractContextManager[Connection]: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def replace(project: _Host, video_ids: Iterable[int],
     vids = sorted({int(v) for v in video_ids})
     now = time.time()
     with project._write_conn() as conn:
+        server.note_change(conn, "suggestions")  # others' Suggestions panels re-read
         for v in vids:
             conn.exec_driver_sql(
                 "DELETE FROM suggestions WHERE video_id = ? AND done_at IS NULL", (v,))
@@ -73,7 +77,8 @@ def replace(project: _Host, video_ids: Iterable[int],
 
 def set_done(project: _Host, video_id: int, frame: int, done: bool, user: str) -> bool:
     """Mark (or unmark) a suggestion done; False when there is no such suggestion."""
-    with project._write_conn() as conn:
+    with project._write_conn(user=user) as conn:
+        server.note_change(conn, "suggestions")
         cur = conn.exec_driver_sql(
             "UPDATE suggestions SET done_at = ?, done_by = ? WHERE video_id = ? AND frame_idx = ?",
             (time.time() if done else None, user if done else None, video_id, frame))
@@ -83,6 +88,7 @@ def set_done(project: _Host, video_id: int, frame: int, done: bool, user: str) -
 def clear(project: _Host, video_ids: Iterable[int] | None = None) -> None:
     """Forget suggestions (of ``video_ids``, else all), done ones included."""
     with project._write_conn() as conn:
+        server.note_change(conn, "suggestions")
         if video_ids is None:
             conn.exec_driver_sql("DELETE FROM suggestions")
         else:

@@ -281,6 +281,12 @@ def test_suggestions_panel_done_marks_and_next_previous(qtbot, win):
     wait_frame(qtbot, win, 0)
     su.panel.hide_done.setChecked(True)
     assert [r[1] for r in su.panel.rows()] == [0, 133, 199]
+    # someone else marks 133 done (their note arrives as the session's SUGGESTIONS topic)
+    from pose_studio.store.suggestions import set_done
+
+    assert set_done(s.project, s.video_id, 133, True, "bob")
+    s.changed_elsewhere({}, {"suggestions"})
+    assert [r[1] for r in su.panel.rows()] == [0, 199]
 
 
 def test_bulk_edit_dialog_builds_the_request(qtbot):

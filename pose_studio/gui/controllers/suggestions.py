@@ -120,8 +120,8 @@ class SuggestionsController(QObject):
             self.jobs.cancel(FIND)
             self.panel.set_busy(False)
             self.reload()
-        elif Topic.VIDEOS in topics:
-            self.reload()
+        elif Topic.VIDEOS in topics or Topic.SUGGESTIONS in topics:
+            self.reload()  # (SUGGESTIONS: found or marked done by someone else)
         elif Topic.FRAME in topics or Topic.VIDEO in topics:
             self.panel.select(self.s.video_id, self.s.frame_idx)
 
