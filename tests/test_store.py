@@ -65,7 +65,7 @@ def test_user_and_predicted_round_trip_every_field(project: Project, tmp_path: P
     assert stored.id is not None and stored.id != pred.id
     no_score = predicted_instance(rng, score=None)
     project.add_predictions(1, [(8, no_score)], run)
-    path = project.location
+    path = project.target
     project.close()
     with Project.open(path) as p:
         got_user = p.instances(1, 7, InstanceKind.USER)

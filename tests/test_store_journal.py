@@ -83,7 +83,7 @@ def test_history_and_undo_survive_reopen(tmp_path: Path, project: Project) -> No
     applied = project.apply_edit(Edit.add(1, 8, _inst(5), "add another"))
     project.undo()
     before = project.history()
-    path = project.location
+    path = project.target
     project.close()
     with Project.open(path) as again:
         assert again.history() == before
@@ -215,7 +215,7 @@ def test_an_older_file_gets_an_empty_journal(tmp_path: Path) -> None:
 
 def test_read_only_project_refuses_edits_and_undo(project: Project, tmp_path: Path) -> None:
     project.apply_edit(Edit.add(1, 0, _inst(1), "add"))
-    path = project.location
+    path = project.target
     project.close()
     with Project.open(path, read_only=True) as ro:
         assert len(ro.history()) == 1

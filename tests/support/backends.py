@@ -64,7 +64,7 @@ def fresh_database() -> Iterator[str]:
 def raw_execute(project: object, sql: str, params: tuple[object, ...] = ()) -> None:
     """Change a project behind the store's back (to damage it on purpose): ``?`` placeholders,
     on the file or the server database of ``project`` (a :class:`Project`)."""
-    location = str(project.location)
+    location = str(project.target)
     if getattr(project, "is_server", False):
         import psycopg
 
