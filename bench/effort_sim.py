@@ -409,7 +409,8 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
             history.append([labels[g].get(pid) if g >= 0 and pid in labels[g] else got.get(g)
                             for g in behind])
         res = propagate(frame, src, prev, f, predictions=preds, candidates=cands,
-                        flip_perm=flip, redetect=redetect, sigmas=SIGMAS, params=flow,
+                        flip_perm=flip, redetect=redetect, sigmas=SIGMAS,
+                        keypoint_names=COCO17.keypoints, params=flow,
                         fusion=fu, start_sigmas=[sig[prev][pid] for pid in pids],
                         history=history, model_offsets=[offsets.get(pid) for pid in pids])
         got_model = res.model.get(f)

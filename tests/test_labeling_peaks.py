@@ -208,3 +208,17 @@ def test_fill_uses_peaks_redetection_and_offsets() -> None:
         np.testing.assert_allclose(filled.model, truth(f) + 1.0)
         assert np.linalg.norm(filled.instance.xy - truth(f), axis=1).max() < 0.5
     assert fill_track(textured_frame, keys, [5])[5].model is None
+
+
+def test_part_scales_read_the_keypoint_names() -> None:
+    from pose_studio.core.fusion import PART_SCALES, part_scales
+
+    table = dict(PART_SCALES)
+    got = part_scales(["nose", "left_elbow", "Right Ankle", "leftWrist", "L_HIP", "eyes",
+                       "forearm", "tail"], 8)
+    assert got.shape == (4, 8)
+    for j, part in enumerate(("nose", "elbow", "ankle", "wrist", "hip", "eye")):
+        assert tuple(got[:, j]) == table[part], part
+    np.testing.assert_array_equal(got[:, 6:], 1.0)  # forearm is no ear; tail is no part
+    np.testing.assert_array_equal(part_scales(None, 3), 1.0)
+    np.testing.assert_array_equal(part_scales(["left_elbow"], 2)[:, 1], 1.0)  # fewer names

@@ -172,3 +172,29 @@ def test_fill_between_keyframes(with_model: bool) -> None:
         assert filled.instance.track_id == 3
         assert np.linalg.norm(filled.instance.xy - truth[f], axis=1).max() < 0.5
         assert np.isfinite(filled.sigma).all()
+
+
+def test_keypoint_names_set_how_far_each_source_is_trusted() -> None:
+    """The same flow and model on two keypoints: one named an elbow (the flow on a thin fast
+    limb is worth less: ``core.fusion.PART_SCALES``) leans further to the model than one whose
+    name says nothing; without names, or with the scaling off, both are fused alike."""
+    from pose_studio.core.fusion import FusionParams
+
+    pts = np.array([[70, 50], [90, 60], [110, 80], [80, 100]], np.float64)
+    truth = {f: pts + np.multiply(f, (0.37, 0.21)) for f in range(3)}
+    start = Instance(xy=truth[0], visibility=np.full(4, 2))
+    model = {f: [det4(truth[f] + (1.5, 0.0), 0.8)] for f in range(1, 3)}  # 1.5 px off
+
+    def pull(names: list[str] | None, **fusion: bool) -> np.ndarray:
+        res = propagate(textured_frame, [start], 0, 1, predictions=model,
+                        keypoint_names=names, fusion=FusionParams(**fusion))
+        got = res.frames[1][0]
+        assert got is not None
+        return (got.xy[:, 0] - truth[1][:, 0]) / 1.5  # 0: the flow's point, 1: the model's
+
+    plain = pull(None)
+    assert (plain > 0).all() and (plain < 0.5).all()  # the flow's point weighs most
+    named = pull(["left_elbow", "tail", "tail_tip", "forearm"])
+    assert named[0] > 2 * plain[0]  # the elbow takes more of the model's point
+    np.testing.assert_array_equal(named[1:], plain[1:])  # no part word (forearm is no "ear")
+    np.testing.assert_array_equal(pull(["left_elbow"] * 4, part_scaled=False), plain)

@@ -291,6 +291,7 @@ def run_propagation(req: PropagationRequest, *,
             redetect = CropRedetector(redetect_model, reader.get)
         return propagate(reader.get, list(req.start), req.from_frame, req.to_frame,
                          predictions=req.predictions, sigmas=req.sigmas,
+                         keypoint_names=req.keypoint_names,
                          flip_perm=req.flip_perm, redetect=redetect,
                          history=[list(h) for h in req.history], params=req.flow,
                          progress=progress, cancel=cancel)

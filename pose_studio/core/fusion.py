@@ -27,6 +27,9 @@ mislocated model point, or a flow point that slid onto the background), and then
 would give a point that is wrong for both. So the estimates are taken from the most certain
 down, and one that disagrees with what has been combined so far is left out.
 
+Each source's sigma is also scaled per body part (:data:`PART_SCALES`, by a word in the
+keypoint's name), where a source is better or worse than its own measure says.
+
 The numbers in :class:`FusionParams` were measured on the bundled model and rendered people:
 the model's error against its confidence (median 1-2% of the person's size above 0.85, 7%
 at 0.5-0.7), the flow's against speed (a quarter pixel for slow points, useless past ~4 px a
@@ -42,6 +45,7 @@ point and left out. Nothing here looks at the image: the caller supplies the est
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,6 +73,43 @@ class FusionParams:
     partner_weight: float = 0.5
     offset_rate: float = 0.2
     offset_max: float = 0.1
+    part_scaled: bool = True  # the sources' sigmas scaled per body part (PART_SCALES)
+
+
+#: How much each source's sigma is scaled on each body part (flow, motion, model, path), by a
+#: word in the keypoint's name. Fitted on the effort benchmark's calibration clips (replaying
+#: the fusion on their logged estimates, minimising the drags; never on the benchmark's
+#: clips; docs/LABELING.md): the flow is worse than its step error says on thin fast limbs
+#: (elbows, wrists) and on hips, better on ankles and shoulders; a point's path is better on
+#: steady parts (face, shoulders, hips, elbows) and worse on ankles, which stop and start with
+#: every step; the bundled model is better than its confidence says on wrists and shoulders,
+#: worse on faces and hips. A keypoint whose name has none of these words keeps every sigma.
+PART_SCALES: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
+    ("nose", (1.0, 0.8, 1.25, 0.6)),
+    ("eye", (1.0, 0.8, 1.25, 0.6)),
+    ("ear", (1.0, 0.8, 1.25, 0.6)),
+    ("shoulder", (0.8, 1.0, 0.8, 0.48)),
+    ("elbow", (2.0, 1.0, 1.0, 0.75)),
+    ("wrist", (1.5, 2.0, 0.75, 1.0)),
+    ("hip", (2.0, 0.75, 1.25, 0.48)),
+    ("knee", (1.0, 0.6, 1.0, 1.0)),
+    ("ankle", (0.6, 1.0, 1.0, 2.0)),
+)
+
+
+def part_scales(names: Sequence[str] | None, k: int,
+                table: Sequence[tuple[str, tuple[float, ...]]] = PART_SCALES) -> np.ndarray:
+    """``(4, k)`` sigma factors for the flow, motion, model and path estimates of keypoints
+    named ``names``: a name's words (``left_elbow``, ``Left Elbow``, ``leftElbow``: split at
+    anything but letters and at capitals) matched against ``table`` (``forearm`` is no
+    ``ear``); ones for a name with none of its words."""
+    out = np.ones((4, k))
+    for j, name in enumerate(list(names or ())[:k]):
+        words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(name))}
+        hit = next((f for word, f in table if word in words or word + "s" in words), None)
+        if hit is not None:
+            out[:, j] = hit
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +124,11 @@ class Estimate:
     @property
     def valid(self) -> np.ndarray:
         return np.isfinite(self.sigma) & np.isfinite(self.xy).all(axis=1)
+
+    def scaled(self, factor: np.ndarray) -> Estimate:
+        """The same estimate with each keypoint's sigma multiplied by ``factor`` ``(K,)``."""
+        return Estimate(self.xy, self.sigma * np.asarray(factor, np.float64), self.source,
+                        self.visibility)
 
     def shifted(self, offset: np.ndarray) -> Estimate:
         """The same estimate moved by ``offset`` ``(K, 2)`` (NaN rows: not moved)."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
 from pose_studio.core.candidates import KeypointCandidates
-from pose_studio.core.fusion import Estimate, FusionParams, fuse
+from pose_studio.core.fusion import Estimate, FusionParams, fuse, part_scales
 from pose_studio.core.motion import TrajectoryParams, trajectory_estimate
 from pose_studio.labeling.model_step import Redetect, model_estimates
 
@@ -179,6 +179,7 @@ def propagate(
     redetect: Redetect | None = None,
     model_offsets: Sequence[np.ndarray | None] | None = None,
     sigmas: Sequence[float] | np.ndarray | None = None,
+    keypoint_names: Sequence[str] | None = None,
     params: FlowParams | None = None,
     fusion: FusionParams | None = None,
     start_sigmas: Sequence[np.ndarray] | None = None,
@@ -216,6 +217,9 @@ def propagate(
             person's fixes (:func:`pose_studio.core.fusion.learn_offsets`; ``(K, 2)``,
             None: none), added to the model's points.
         sigmas: OKS sigmas, to match carried instances to predictions without track ids.
+        keypoint_names: The skeleton's names: each source's sigma is then scaled for the body
+            part (:data:`pose_studio.core.fusion.PART_SCALES`: the flow on an elbow is worth
+            less than its step error says, a head's path more); None: no scaling.
         start_sigmas: Per start instance, its keypoints' uncertainty in pixels (default: a
             user label's, ``fusion.user_sigma``); pass what a previous run returned to go on
             where it stopped.
@@ -238,6 +242,8 @@ def propagate(
     sg = [np.where(s.labeled, fu.user_sigma if start_sigmas is None else
                    np.asarray(start_sigmas[i], np.float64), np.inf) for i, s in enumerate(start)]
     vel, acc = _history_motion(start, history, k)
+    # each source's sigma on each body part, as measured (``core.fusion.PART_SCALES``)
+    scales = part_scales(keypoint_names, k) if fu.part_scaled else np.ones((4, k))
     samples = _history_samples(start, history, k)
     carried_on = [s.labeled.copy() for s in start]  # the flow still follows the point
     frames_out: dict[int, tuple[Instance | None, ...]] = {}
@@ -323,7 +329,8 @@ def propagate(
         insts: list[Instance | None] = []
         sig_f = np.full((len(start), k), np.inf)
         for i, s in enumerate(start):
-            est = [e for e in (flow_est[i], motion_est[i], model[i], traj_est[i])
+            est = [e.scaled(scales[n_src]) for n_src, e in
+                   enumerate((flow_est[i], motion_est[i], model[i], traj_est[i]))
                    if e is not None]
             fxy, fsg, w = fuse(est, fu)
             w_model = w[2] if model[i] is not None else np.zeros(k)
