@@ -42,19 +42,23 @@ def target(tmp_path: Path, project_target: str) -> str:
     return project_target
 
 
+def _watching(target: str, backend: str, frame: int
+              ) -> tuple[Project, Session, list[frozenset[Topic]], LiveUpdates]:
+    """Bob's project (the writer) and Ann's session on frame ``frame`` with the topics it
+    publishes and its live updates. A file has one writer: Ann opens it read-only and polls."""
+    writer = Project.open(target)
+    ann = Session(user="ann")
+    ann.open(Project.open(target, read_only=backend == "sqlite"))
+    ann.set_video(1, 60, 25.0, frame=frame)
+    seen: list[frozenset[Topic]] = []
+    ann.subscribe(lambda topics, frames: seen.append(topics))
+    return writer, ann, seen, LiveUpdates(ann)
+
+
 def test_another_annotators_edit_appears(target: str, backend: str) -> None:
     """Bob edits in his own process (here: his own Project); Ann's session re-reads the frame,
     the timeline arrays and says so by topic, within the poll."""
-    writer = Project.open(target)
-    # a file has one writer: the other window opens it read-only and polls it
-    reader = Project.open(target, read_only=backend == "sqlite") if backend == "sqlite" \
-        else Project.open(target)
-    ann = Session(user="ann")
-    ann.open(reader)
-    ann.set_video(1, 60, 25.0, frame=5)
-    seen: list[frozenset[Topic]] = []
-    ann.subscribe(lambda topics, frames: seen.append(topics))
-    live = LiveUpdates(ann)
+    writer, ann, seen, live = _watching(target, backend, 5)
     try:
         live.follow()
         assert live.listening
@@ -108,14 +112,8 @@ def test_suggestions_found_or_done_elsewhere_reach_the_panel(target: str, backen
     Suggestions panel re-reads them (a file: its data version; a server: the note)."""
     from pose_studio.store import suggestions as stored
 
-    writer = Project.open(target)
-    reader = Project.open(target, read_only=backend == "sqlite")
-    ann = Session(user="ann")
-    ann.open(reader)
-    ann.set_video(1, 60, 25.0, frame=0)
-    seen: list[frozenset[Topic]] = []
-    ann.subscribe(lambda topics, frames: seen.append(topics))
-    live = LiveUpdates(ann)
+    writer, ann, seen, live = _watching(target, backend, 0)
+    reader = ann.require()
     try:
         live.follow()
         time.sleep(0.3)
