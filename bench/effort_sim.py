@@ -411,6 +411,8 @@ def pose_studio(clip: Clip, fusion: FusionParams | None = None, flow: FlowParams
         res = propagate(frame, src, prev, f, predictions=preds, candidates=cands,
                         flip_perm=flip, redetect=redetect, sigmas=SIGMAS,
                         keypoint_names=COCO17.keypoints, params=flow,
+                        # as the window does: the sigma each point was proposed with, a
+                        # dragged one's a placed point's (``app.model_carry``)
                         fusion=fu, start_sigmas=[sig[prev][pid] for pid in pids],
                         history=history, model_offsets=[offsets.get(pid) for pid in pids])
         got_model = res.model.get(f)

@@ -141,6 +141,15 @@ class PropagationRequest:
     #: The skeleton's left/right permutation: a partner's heatmap peak counts as a (weaker)
     #: candidate for a keypoint, so the flow can settle a side confusion.
     flip_perm: np.ndarray | None = None
+    #: The pose model to re-run around each carried person (``app.model_carry``; None: fill
+    #: from the stored predictions only).
+    model_path: str | None = None
+    #: Per start instance, the model's offset on its track learned from a person's drags
+    #: (read-only ``(K, 2)``, None: none yet); empty: none.
+    model_offsets: tuple[np.ndarray | None, ...] = ()
+    #: Per start instance, how sure each of its points is (px; None or empty: by provenance,
+    #: ``core.fusion.label_sigmas``): the sigma a propagation proposed it with, where known.
+    start_sigmas: tuple[np.ndarray | None, ...] = ()
 
     @property
     def n_frames(self) -> int:
@@ -293,10 +302,22 @@ def run_propagation(req: PropagationRequest, *,
                          predictions=req.predictions, sigmas=req.sigmas,
                          keypoint_names=req.keypoint_names,
                          flip_perm=req.flip_perm, redetect=redetect,
+                         model_offsets=list(req.model_offsets) or None,
+                         start_sigmas=_start_sigmas(req),
                          history=[list(h) for h in req.history], params=req.flow,
                          progress=progress, cancel=cancel)
     finally:
         reader.close()
+
+
+def _start_sigmas(req: PropagationRequest) -> list[np.ndarray] | None:
+    if not any(s is not None for s in req.start_sigmas):
+        return None
+    from pose_studio.core.fusion import FusionParams, label_sigmas
+
+    fu = FusionParams()
+    return [label_sigmas(inst, fu) if sig is None else sig
+            for inst, sig in zip(req.start, req.start_sigmas)]
 
 
 def stops_text(req: PropagationRequest, result: Any, limit: int = 2) -> str:

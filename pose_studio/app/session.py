@@ -141,6 +141,9 @@ class Session:
         self._cache: list[Instance] = []
         self._fingerprinted: set[int] | None = None
         self._listeners: list[Listener] = []
+        #: Called with each edit the user applied (as stored; not undo/redo): e.g. the window's
+        #: propagation learns the model's offsets from drags (``app.model_carry``).
+        self.edit_observers: list[Callable[[Edit], object]] = []
         self._merge_seq: int | None = None
 
     # --- observers -----------------------------------------------------------------------------
@@ -361,6 +364,8 @@ class Session:
         assert done.edit is not None
         if done.edit.track_ids:
             topics.append(Topic.TRACKS)
+        for observe in self.edit_observers:
+            observe(done.edit)
         self._emit(*topics, frames=touched)
         return done.edit
 

@@ -74,6 +74,7 @@ class FusionParams:
     offset_rate: float = 0.2
     offset_max: float = 0.1
     part_scaled: bool = True  # the sources' sigmas scaled per body part (PART_SCALES)
+    accepted_sigma: float = 2.0  # a label's point a person accepted from a tool, not placed
 
 
 #: How much each source's sigma is scaled on each body part (flow, motion, model, path), by a
@@ -178,6 +179,16 @@ def candidate_estimate(pred: Instance, cands: KeypointCandidates, prior: Estimat
     ok = np.isfinite(sig)
     return Estimate(np.where(ok[:, None], xy, base.xy), np.where(ok, sig, base.sigma),
                     Provenance.PREDICTED)
+
+
+def label_sigmas(inst: Instance, params: FusionParams) -> np.ndarray:
+    """How far a label's points are trusted as a start (``(K,)``, px): ``user_sigma`` for a
+    point a person placed (provenance ``user``), ``accepted_sigma`` for one they accepted as a
+    tool proposed it (propagated, predicted, interpolated: near the truth, not on it; the
+    effort benchmark's calibration clips: 2 px trusted this way does nearly as well as each
+    point's own fused sigma, 0.35 px for all much worse)."""
+    placed = np.asarray(inst.provenance) == int(Provenance.USER)
+    return np.where(placed, params.user_sigma, params.accepted_sigma).astype(np.float64)
 
 
 def user_estimate(inst: Instance, params: FusionParams) -> Estimate:

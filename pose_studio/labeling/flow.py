@@ -27,7 +27,7 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance, Visibility
 from pose_studio.core.candidates import KeypointCandidates
-from pose_studio.core.fusion import Estimate, FusionParams, fuse, part_scales
+from pose_studio.core.fusion import Estimate, FusionParams, fuse, label_sigmas, part_scales
 from pose_studio.core.motion import TrajectoryParams, trajectory_estimate
 from pose_studio.labeling.model_step import Redetect, model_estimates
 
@@ -220,9 +220,10 @@ def propagate(
         keypoint_names: The skeleton's names: each source's sigma is then scaled for the body
             part (:data:`pose_studio.core.fusion.PART_SCALES`: the flow on an elbow is worth
             less than its step error says, a head's path more); None: no scaling.
-        start_sigmas: Per start instance, its keypoints' uncertainty in pixels (default: a
-            user label's, ``fusion.user_sigma``); pass what a previous run returned to go on
-            where it stopped.
+        start_sigmas: Per start instance, its keypoints' uncertainty in pixels (default:
+            by provenance, :func:`pose_studio.core.fusion.label_sigmas`: a placed point
+            ``fusion.user_sigma``, an accepted one ``fusion.accepted_sigma``); pass what a
+            previous run returned to go on where it stopped.
         history: Per start instance, its poses on the frames before ``from_frame`` (in the
             direction of travel, nearest first, one per frame; None where unknown): the
             motion prior (velocity from the first two) and, while filling, each point's
@@ -239,7 +240,7 @@ def propagate(
     k = start[0].num_keypoints if start else 0
     sig_k = np.asarray(sigmas if sigmas is not None else np.full(k, 0.072), np.float64)
     xy = [np.array(s.xy, dtype=np.float64) for s in start]
-    sg = [np.where(s.labeled, fu.user_sigma if start_sigmas is None else
+    sg = [np.where(s.labeled, label_sigmas(s, fu) if start_sigmas is None else
                    np.asarray(start_sigmas[i], np.float64), np.inf) for i, s in enumerate(start)]
     vel, acc = _history_motion(start, history, k)
     # each source's sigma on each body part, as measured (``core.fusion.PART_SCALES``)

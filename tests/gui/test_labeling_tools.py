@@ -151,6 +151,71 @@ def test_propagation_runs_in_a_worker_and_is_one_step(qtbot, win):
     assert [f for f in range(s.frame_count) if _users(win, f)] == [10]
 
 
+def test_propagation_re_runs_the_pose_model_and_learns_from_drags(qtbot, win, tmp_path):
+    """With a top-down model in the Model panel the worker re-runs it around the person (and
+    says so); a drag on a propagated frame teaches the track's offset; a model that cannot
+    be re-run leaves the stored predictions to fill, and the status line says why."""
+    from pose_studio.core.edits import Edit
+    from tests.support.onnx_models import make_heatmap_model
+
+    s = win.session
+    lab = win.labeling.labeling
+    lab.model_path = lambda: str(make_heatmap_model(tmp_path / "pose.onnx"))
+    _label(win, 10, vx=0.5)
+    win.goto(10)
+    wait_frame(qtbot, win, 10)
+    qtbot.keyClick(win.view, Qt.Key.Key_O)
+    qtbot.waitUntil(lambda: not lab.propagating, timeout=20000)
+    assert lab.last_propagation.endswith("(the model re-run around each person)"), \
+        lab.last_propagation
+    shown = _users(win, 12)[0]
+    assert lab.offsets.offsets(s.video_id, shown.track_id) is None
+    s.apply(Edit.set_instance(s.video_id, 12, shown,
+                              shown.with_keypoint(0, xy=(shown.xy[0, 0] + 1.0, shown.xy[0, 1])),
+                              "drag"))
+    assert lab.offsets.offsets(s.video_id, shown.track_id) is not None
+    lab.model_path = lambda: str(make_heatmap_model(tmp_path / "five.onnx", k=5))
+    qtbot.keyClick(win.view, Qt.Key.Key_O)
+    qtbot.waitUntil(lambda: not lab.propagating, timeout=20000)
+    assert "filled from the stored predictions: the model predicts other keypoints" in \
+        lab.last_propagation, lab.last_propagation
+
+
+def test_a_fix_on_a_propagated_frame_is_carried_forward(qtbot, win):
+    """Drag a point on a frame the propagation filled: the frames ahead are propagated again
+    from the fixed frame (their own step), never past the next label; with Carry Fixes
+    Forward off nothing follows."""
+    from pose_studio.core.edits import Edit
+
+    s = win.session
+    lab = win.labeling.labeling
+    _label(win, 10, vx=0.5)
+    label30 = _label(win, 30, vx=0.5)
+    win.goto(10)
+    wait_frame(qtbot, win, 10)
+    qtbot.keyClick(win.view, Qt.Key.Key_O)
+    qtbot.waitUntil(lambda: not lab.propagating, timeout=20000)
+    assert steps(win) == 1
+    before = {f: _users(win, f)[0] for f in range(11, 30)}
+
+    def drag(frame: int, dx: float) -> None:
+        shown = _users(win, frame)[0]
+        s.apply(Edit.set_instance(s.video_id, frame, shown, shown.with_keypoint(
+            0, xy=(shown.xy[0, 0] + dx, shown.xy[0, 1])), "drag"))
+
+    drag(12, 4.0)
+    assert steps(win) == 2
+    qtbot.waitUntil(lambda: steps(win) == 3 and not lab.propagating, timeout=20000)
+    assert s.history.steps[-1].label == "propagate 1 label frames 12→29"
+    assert _users(win, 11)[0].same_values(before[11])  # behind the fix: untouched
+    assert not _users(win, 13)[0].same_values(before[13])  # ahead: carried again
+    assert _users(win, 30)[0].same_values(label30)  # the next label: never touched
+    win.actions_by_id["carry_fixes"].setChecked(False)
+    drag(14, 4.0)
+    qtbot.wait(3 * 150)
+    assert steps(win) == 4 and not lab.propagating
+
+
 def test_a_stale_result_is_dropped_and_close_stops_the_worker(qtbot, win):
     jobs = win.labeling.jobs
     gate = threading.Event()
@@ -229,7 +294,10 @@ def test_smoothing_from_the_keyboard_makes_a_new_shown_run_and_keeps_the_old(qtb
     history = steps(win)
     tr.ask_smoothing = lambda: "savgol"
     qtbot.keyClick(win.view, Qt.Key.Key_F, CTRL | SHIFT)
-    qtbot.waitUntil(lambda: s.shown_runs().run_id != source, timeout=10000)
+    # the run is stored (and shown) in the worker, the history step recorded when its result
+    # arrives on the GUI thread: wait for the job to be over, not for the run alone
+    qtbot.waitUntil(lambda: s.shown_runs().run_id != source
+                    and win.labeling.jobs.current("smooth") is None, timeout=10000)
     assert s.project.counts()["predicted_instances"] == 2 * before  # the source run is kept
     assert steps(win) == history + 1  # one step: undo removes the new run
     assert s.project.history()[-1].label.startswith("smooth model run")

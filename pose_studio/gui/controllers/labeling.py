@@ -9,19 +9,29 @@ whose plan goes through :meth:`EditController.run` (one history step).
 * Propagation gathers its inputs here (frozen values), runs in a worker
   (:class:`~.tool_jobs.ToolJobs`: progress, Stop keeps the frames done), and its result is
   written as one edit when it arrives, unless it is stale (another request, another video).
+  With a top-down pose model in the Model panel, the worker loads its own copy and re-runs it
+  around each carried person; the model's offset on each track is learned from the points the
+  user drags on propagated frames (``app.model_carry``).
+* Carry Fixes Forward (on by default): an edit that moves points on a frame a propagation
+  filled starts a propagation from that frame, for that label, in the same direction (after a
+  short pause, so a burst of drags makes one run); it stops at the track's next label, so it
+  only updates the propagated frames ahead. Its result is its own history step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
-from pose_studio.app import bulk, carry, pose_tools
+from pose_studio.app import bulk, carry, model_carry, pose_tools
 from pose_studio.app.editing import Plan
 from pose_studio.app.session import Frames, Topic
 from pose_studio.core.annotation import Instance
+from pose_studio.core.edits import Edit
+from pose_studio.core.errors import PoseStudioError
 
 from ..view.ghost_item import GhostLayer
 from .base import Shell
@@ -29,6 +39,8 @@ from .editing import EditController
 from .tool_jobs import Outcome, ToolJobs
 
 PROPAGATE = "propagate"
+#: Quiet time after a fix before it is carried forward (a burst of drags makes one run).
+CARRY_DELAY_MS = 150
 
 
 class LabelingController(QObject):
@@ -47,6 +59,17 @@ class LabelingController(QObject):
         #: ``(path, index) -> reader`` the worker opens (None: ``video.open_video``; tests
         #: pass a fake).
         self.open_reader: Callable[[str, bytes | None], Any] | None = None
+        #: The pose model to re-run while propagating (None: the stored predictions only).
+        self.model_path: Callable[[], str | None] = lambda: None
+        self.offsets = model_carry.OffsetMemory()
+        self.carry_fixes = True  # Label ▸ Carry Fixes Forward
+        self._fix: tuple[int, int, int, int] | None = None  # (video, frame, instance, direction)
+        self._writing = False  # our own propagation's edit is being applied
+        self._carry_timer = QTimer(self)
+        self._carry_timer.setSingleShot(True)
+        self._carry_timer.setInterval(CARRY_DELAY_MS)
+        self._carry_timer.timeout.connect(self._carry_fix)
+        self.s.edit_observers.append(self._on_edit)
         shell.signals.changed.connect(self._on_changed)
 
     # --- small verbs -----------------------------------------------------------------------------
@@ -151,12 +174,59 @@ class LabelingController(QObject):
         if isinstance(req, Plan):
             self.shell.status(req.why or "", 8000)
             return
+        self._start(req)
+
+    def set_carry_fixes(self, on: bool) -> None:
+        self.carry_fixes = bool(on)
+        if not on:
+            self._carry_timer.stop()
+            self._fix = None
+
+    def _on_edit(self, edit: Edit) -> None:
+        """A user's edit (not our own propagation's): learn the model's offsets from the
+        points it placed, and when it placed points on a frame a propagation filled, carry
+        the fix forward shortly."""
+        if self._writing:
+            return
+        self.offsets.learn(edit)
+        if not self.carry_fixes:
+            return
+        for ch in edit.changes:
+            before, after = ch.before, ch.after
+            if before is None or after is None or after.id is None or after.is_prediction:
+                continue
+            d = self.offsets.filled(ch.video_id, ch.frame_idx, after.track_id)
+            if d is not None and model_carry.placed_moves(before, after).any():
+                self._fix = (ch.video_id, ch.frame_idx, int(after.id), d)
+                self._carry_timer.start()
+                return
+
+    def _carry_fix(self) -> None:
+        fix, self._fix = self._fix, None
+        s = self.s
+        if fix is None or s.project is None or s.video_id != fix[0] or self.propagating:
+            return
+        rec = s.video_record()
+        if rec is None or rec.missing:
+            return
+        try:
+            req = carry.propagation_request_for(s.project, rec, fix[1], fix[3],
+                                                instance_id=fix[2])
+        except PoseStudioError:
+            return  # nothing ahead to update (the next frame is a label, or the video ends)
+        self._start(req)
+
+    def _start(self, req: carry.PropagationRequest) -> None:
+        req = model_carry.with_model(req, self.offsets, self.model_path())
         text = carry.describe_request(req)
         opener = self.open_reader
 
         def work(progress: Any, stopped: Any) -> Any:
-            return carry.run_propagation(req, progress=progress, cancel=stopped,
-                                         open_reader=opener)
+            model, why = (None, "") if req.model_path is None else \
+                model_carry.redetect_model(req.model_path, req.keypoint_names)
+            result = carry.run_propagation(req, progress=progress, cancel=stopped,
+                                           open_reader=opener, redetect_model=model)
+            return result, why
 
         self.jobs.start(PROPAGATE, text, req.n_frames, work,
                         lambda out: self._propagated(req, out))
@@ -168,9 +238,19 @@ class LabelingController(QObject):
             return
         if s.project is None or s.video_id != req.video_id:
             return
-        plan = carry.propagation_plan(s.project, req, out.value)
+        result, why = out.value
+        plan = carry.propagation_plan(s.project, req, result)
+        self.offsets.remember(req, result)
+        if plan.done and req.model_path is not None:
+            plan = dataclasses.replace(plan, done=plan.done + (
+                f" (filled from the stored predictions: {why})" if why else
+                " (the model re-run around each person)"))
         self.last_propagation = plan.done or plan.why or ""
-        self.run(plan)
+        self._writing = True
+        try:
+            self.run(plan)
+        finally:
+            self._writing = False
         if plan.done:
             self.shell.status(plan.done, 15000)
 
@@ -191,6 +271,8 @@ class LabelingController(QObject):
     # --- session ---------------------------------------------------------------------------------
     def _on_changed(self, topics: frozenset[Topic], frames: Frames) -> None:
         s = self.s
+        if Topic.PROJECT in topics:
+            self.offsets.clear()
         if Topic.PROJECT in topics or Topic.VIDEO in topics:
             self.jobs.cancel(PROPAGATE)
             if self.ghosts is not None and (s.project is None or s.video_id != self.ghosts.video_id):

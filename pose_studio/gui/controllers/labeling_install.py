@@ -40,6 +40,14 @@ def install(window: Any) -> LabelingTools:
     window.statusBar().addPermanentWidget(progress)
     jobs = ToolJobs(shell, progress)
     labeling = LabelingController(shell, window.editing, jobs)
+
+    def pose_model() -> str | None:
+        """The Model panel's pose model, re-run around each propagated person."""
+        ctl = getattr(window, "model", None)
+        info = ctl.info if ctl is not None else None
+        return info.pose_path if info is not None and info.top_down else None
+
+    labeling.model_path = pose_model
     tracks_panel = TracksPanel(window)
     dock = window.add_panel("tracks", "Tracks", tracks_panel)
     beside = window.docks.get("model") or window.docks.get("history")
@@ -83,6 +91,7 @@ def install(window: Any) -> LabelingTools:
         "accept_ghosts": lab.accept_ghosts,
         "propagate_forward": lambda: lab.propagate(1),
         "propagate_backward": lambda: lab.propagate(-1),
+        "carry_fixes": lab.set_carry_fixes,
         "stop_tool": lab.stop, "bulk_edit": lab.bulk_edit,
         "run_tracker": tr.run_tracker, "swap_identities": tr.swap_identities,
         "smooth_run": tr.smooth,
