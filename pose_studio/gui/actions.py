@@ -140,8 +140,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _a("propagate_backward", "Propagate &Backward", "Shift+O", "&Label",
        "Carry this frame's label(s) to the previous frames (one undo step)"),
     _a("carry_fixes", "Carry &Fixes Forward", "", "&Label",
-       "After you fix a propagated frame, propagate again from it over the propagated frames "
-       "ahead, in the background (its own undo step; labels are never touched)",
+       "After you fix a propagated frame, propagate again from it in the background, up to "
+       "the track's next label (its own undo step; labels are never touched; several people "
+       "need tracks)",
        checkable=True, checked=True),
     _a("stop_tool", "&Stop / Discard", "Shift+Escape", "&Label",
        "Discard the interpolation ghosts; cancel a running propagation, tracking or search"),

@@ -166,8 +166,8 @@ def test_propagation_re_runs_the_pose_model_and_learns_from_drags(qtbot, win, tm
     wait_frame(qtbot, win, 10)
     qtbot.keyClick(win.view, Qt.Key.Key_O)
     qtbot.waitUntil(lambda: not lab.propagating, timeout=20000)
-    assert lab.last_propagation.endswith("(the model re-run around each person)"), \
-        lab.last_propagation
+    assert lab.last_propagation.startswith("propagated frames 10→40 (the model re-run around "
+                                           "each person)"), lab.last_propagation
     shown = _users(win, 12)[0]
     assert lab.offsets.offsets(s.video_id, shown.track_id) is None
     s.apply(Edit.set_instance(s.video_id, 12, shown,

@@ -15,7 +15,9 @@ whose plan goes through :meth:`EditController.run` (one history step).
 * Carry Fixes Forward (on by default): an edit that moves points on a frame a propagation
   filled starts a propagation from that frame, for that label, in the same direction (after a
   short pause, so a burst of drags makes one run); it stops at the track's next label, so it
-  only updates the propagated frames ahead. Its result is its own history step.
+  updates the propagated frames ahead and never a label. Its result is its own history step.
+  With several untracked people on a frame nothing follows (which generated instance is
+  whose is not known): Track Predictions first.
 """
 
 from __future__ import annotations
@@ -242,9 +244,11 @@ class LabelingController(QObject):
         plan = carry.propagation_plan(s.project, req, result)
         self.offsets.remember(req, result)
         if plan.done and req.model_path is not None:
-            plan = dataclasses.replace(plan, done=plan.done + (
-                f" (filled from the stored predictions: {why})" if why else
-                " (the model re-run around each person)"))
+            # said first: the rest of the line (where points stopped) can be long
+            head, sep, tail = plan.done.partition(";")
+            note = f" (filled from the stored predictions: {why})" if why else \
+                " (the model re-run around each person)"
+            plan = dataclasses.replace(plan, done=head + note + sep + tail)
         self.last_propagation = plan.done or plan.why or ""
         self._writing = True
         try:
