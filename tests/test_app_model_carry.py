@@ -36,6 +36,10 @@ def test_redetect_model_takes_top_down_models_with_the_projects_keypoints(tmp_pa
     names = tuple(COCO17.keypoints)
     model, why = model_carry.redetect_model(str(make_heatmap_model(tmp_path / "a.onnx")), names)
     assert model is not None and why == ""
+    again, _ = model_carry.redetect_model(str(tmp_path / "a.onnx"), names)
+    assert again is model  # kept loaded: a fix carried after every drag does not reload it
+    model, why = model_carry.redetect_model(str(tmp_path / "gone.onnx"), names)
+    assert model is None and why.startswith("the model could not be loaded")
     model, why = model_carry.redetect_model(str(make_heatmap_model(tmp_path / "b.onnx", k=5)),
                                             names)
     assert model is None and "other keypoints" in why

@@ -17,6 +17,8 @@ offsets to 5.64). Without them the window filled from the stored predictions onl
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -33,6 +35,11 @@ __all__ = ["OffsetMemory", "placed_moves", "redetect_model", "with_model"]
 
 #: Propagated frames whose model points are kept for learning (the oldest are forgotten).
 KEEP_FRAMES = 2000
+#: Models kept loaded for re-detection (a fix carried forward after every drag would
+#: otherwise load the model each time); an ONNX Runtime session may run in several threads.
+KEEP_MODELS = 2
+_loaded: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+_loaded_lock = threading.Lock()
 
 
 def redetect_model(path: str, keypoint_names: tuple[str, ...]) -> tuple[Any, str]:
@@ -41,9 +48,20 @@ def redetect_model(path: str, keypoint_names: tuple[str, ...]) -> tuple[Any, str
     from pose_studio.inference import PoseModel, load_model
 
     try:
-        model = load_model(path, expect="pose", threads=1)
+        st = os.stat(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)  # a file replaced is loaded again
+        with _loaded_lock:
+            model = _loaded.get(key)
+        if model is None:
+            model = load_model(path, expect="pose", threads=1)
+            with _loaded_lock:
+                _loaded[key] = model
+                while len(_loaded) > KEEP_MODELS:
+                    _loaded.popitem(last=False)
     except PoseStudioError as exc:
         return None, f"the model could not be loaded ({exc})"
+    except OSError as exc:
+        return None, f"the model could not be loaded ({exc.strerror or exc}: {path})"
     if not isinstance(model, PoseModel) or not model.top_down:
         return None, "the model finds people itself (one-stage): it cannot be re-run on a crop"
     if tuple(model.keypoint_names) != tuple(keypoint_names):
