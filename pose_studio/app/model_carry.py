@@ -5,13 +5,16 @@ person, and learning the model's offset on each track from the points a person d
 both (docs/LABELING.md: re-detection took it from 6.46 to 5.98 actions a frame, the learned
 offsets to 5.64). Without them the window filled from the stored predictions only.
 
-* :func:`redetect_model` loads the model to re-run, in the propagation's worker thread (each
-  job its own copy: nothing is shared with the inference lane's sessions), or says in one line
-  why it cannot be used (one-stage, other keypoints, unreadable).
+* :func:`redetect_model` loads the model to re-run, in the propagation's worker thread (a copy
+  of its own, kept loaded for the next propagation: nothing is shared with the inference
+  lane's sessions), or says in one line why it cannot be used (one-stage, other keypoints,
+  unreadable).
 * :class:`OffsetMemory` keeps, per propagated frame and track, where the model put the points
-  (``PropagationResult.model``), and learns per track from every edit that moves those points
-  (:func:`pose_studio.core.fusion.learn_offsets`); :func:`with_model` puts the model and the
-  offsets into a propagation request. Session state only: nothing is stored in the project.
+  (``PropagationResult.model``) and how sure each proposed point was, and learns per track
+  from every edit in which a person placed points there
+  (:func:`pose_studio.core.fusion.learn_offsets`); :func:`with_model` puts the model, the
+  offsets and the start's sigmas into a propagation request. Session state only: nothing is
+  stored in the project.
 """
 
 from __future__ import annotations
