@@ -127,7 +127,6 @@ def test_export_sources(tmp_path: Path, clip: Path, source: str, n: int) -> None
 
 
 def test_export_loads_in_pycocotools_and_self_ap_is_one(tmp_path: Path, clip: Path) -> None:
-    pytest.importorskip("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

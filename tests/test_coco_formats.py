@@ -160,7 +160,6 @@ def test_video_dir_names_unique_even_with_same_stem() -> None:
 
 
 def test_pycocotools_loads_and_self_ap_is_one(tmp_path: Path) -> None:
-    pytest.importorskip("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

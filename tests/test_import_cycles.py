@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
-grimp = pytest.importorskip("grimp")
+import grimp
 
 
 def strongly_connected(adj: dict[str, set[str]]) -> list[list[str]]:

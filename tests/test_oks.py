@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from pose_studio.core.annotation import Instance, InstanceKind
 from pose_studio.core.oks import (
@@ -18,10 +20,6 @@ from pose_studio.core.oks import (
     oks,
 )
 from pose_studio.core.skeleton import COCO17
-
-pycocotools = pytest.importorskip("pycocotools")
-from pycocotools.coco import COCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 SIGMAS = np.asarray(COCO17.sigmas)
 K = len(SIGMAS)

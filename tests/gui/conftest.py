@@ -24,12 +24,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSettings, QThread
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.support.videos import draw_index_frame, read_index_from_frame
-
-QtCore = pytest.importorskip("PySide6.QtCore")
-from PySide6.QtCore import QSettings, QThread  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 
 # --------------------------------------------------------------------------- settings isolation

@@ -343,19 +343,10 @@ def test_shutdown_joins_and_is_idempotent(qtbot) -> None:
 
 
 # --- the real reader ------------------------------------------------------------------------------
-def _video_support():
-    pytest.importorskip("pose_studio.video", reason="video layer")
-    from pose_studio import video
-
-    if not hasattr(video, "open_video"):
-        pytest.fail("pose_studio.video has no open_video (contract in TEAM.md)")
-    from tests.support.videos import make_indexed_video, read_index_from_frame
-
-    return make_indexed_video, read_index_from_frame
-
-
 def test_real_video_exact_frames_and_broken_file(qtbot, make_loader, tmp_path: Path) -> None:
-    make_indexed_video, read_index = _video_support()
+    from tests.support.videos import make_indexed_video
+    from tests.support.videos import read_index_from_frame as read_index
+
     path = make_indexed_video(tmp_path / "v.mp4", 40, size=(160, 120), gop=12, bframes=2)
     loader = make_loader()
     rec = Recorder(loader)
