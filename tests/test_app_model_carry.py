@@ -48,7 +48,7 @@ def test_redetect_model_takes_top_down_models_with_the_projects_keypoints(tmp_pa
 
 
 def test_offsets_are_learned_from_drags_on_propagated_frames_only() -> None:
-    mem = model_carry.OffsetMemory()
+    mem = model_carry.CarryMemory()
     start = _pose(0.0)
     raw = np.array(start.xy)[None].copy()  # where the model put the points on frame 5
     mem.remember(_request((start,)), SimpleNamespace(model={5: raw}))
@@ -107,7 +107,7 @@ def test_a_start_is_as_sure_as_its_proposal_was() -> None:
     from pose_studio.core.fusion import label_sigmas
 
     fu = FusionParams()
-    mem = model_carry.OffsetMemory()
+    mem = model_carry.CarryMemory()
     start = _pose(0.0)
     proposed = np.linspace(0.5, 3.0, K)
     req0 = _request((start,))

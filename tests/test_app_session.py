@@ -190,3 +190,21 @@ def test_the_app_layer_imports_no_qt() -> None:
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_edit_observers_see_each_applied_edit_and_cannot_break_it(session, caplog) -> None:
+    """Observers get the edit as stored (ids given), after the view was told; one that fails
+    is logged and the edit stands (it is in the store and the history)."""
+    got: list[Edit] = []
+
+    def broken(edit: Edit) -> None:
+        raise RuntimeError("observer bug")
+
+    session.edit_observers += [broken, got.append]
+    done = session.apply(Edit.add(1, 3, _inst(50.0), "add"))
+    assert [e is done for e in got] == [True] and done.changes[0].after.id is not None
+    assert len(session.project.instances(1, 3)) == 1
+    assert session.history.steps[-1].label == "add"
+    assert "edit observer" in caplog.text and "observer bug" in caplog.text
+    session.undo()
+    assert len(got) == 1  # undo is not an applied edit

@@ -32,6 +32,7 @@ import numpy as np
 
 from pose_studio.core.annotation import Instance
 from pose_studio.core.errors import PoseStudioError
+from pose_studio.core.fusion import FusionParams, label_sigmas
 from pose_studio.core.interpolate import interpolation_proposal
 from pose_studio.core.proposals import Proposal, is_keyframe, place_generated
 
@@ -313,8 +314,6 @@ def run_propagation(req: PropagationRequest, *,
 def _start_sigmas(req: PropagationRequest) -> list[np.ndarray] | None:
     if not any(s is not None for s in req.start_sigmas):
         return None
-    from pose_studio.core.fusion import FusionParams, label_sigmas
-
     fu = FusionParams()
     return [label_sigmas(inst, fu) if sig is None else sig
             for inst, sig in zip(req.start, req.start_sigmas)]
@@ -342,8 +341,11 @@ def stops_text(req: PropagationRequest, result: Any, limit: int = 2) -> str:
             + "); the model's confident points carried them on")
 
 
-def propagation_plan(project: Any, req: PropagationRequest, result: Any) -> Plan:
-    """The edit that writes ``result`` against the store as it is now."""
+def propagation_plan(project: Any, req: PropagationRequest, result: Any,
+                     model_why: str = "") -> Plan:
+    """The edit that writes ``result`` against the store as it is now. With ``req.model_path``
+    its status line says first whether the model was re-run, or (``model_why``: why not)
+    that the stored predictions filled instead."""
     gen = [(int(f), inst) for f, insts in sorted(result.frames.items())
            for inst in insts if inst is not None]
     lo, hi = min(req.from_frame, req.to_frame), max(req.from_frame, req.to_frame) + 1
@@ -370,7 +372,11 @@ def propagation_plan(project: Any, req: PropagationRequest, result: Any) -> Plan
     if edit is None:
         return Plan(why=f"propagation changed nothing{cancelled}"
                         + (f": {stops}" if stops else ""))
-    done = f"propagated {where}{cancelled}" + (f"; {stops}" if stops else "; every point held")
+    model = "" if req.model_path is None else \
+        f" (filled from the stored predictions: {model_why})" if model_why else \
+        " (the model re-run around each person)"
+    done = f"propagated {where}{model}{cancelled}" + (f"; {stops}" if stops else
+                                                      "; every point held")
     return Plan(edit, done=done)
 
 

@@ -9,7 +9,7 @@ offsets to 5.64). Without them the window filled from the stored predictions onl
   of its own, kept loaded for the next propagation: nothing is shared with the inference
   lane's sessions), or says in one line why it cannot be used (one-stage, other keypoints,
   unreadable).
-* :class:`OffsetMemory` keeps, per propagated frame and track, where the model put the points
+* :class:`CarryMemory` keeps, per propagated frame and track, where the model put the points
   (``PropagationResult.model``) and how sure each proposed point was, and learns per track
   from every edit in which a person placed points there
   (:func:`pose_studio.core.fusion.learn_offsets`); :func:`with_model` puts the model, the
@@ -32,9 +32,9 @@ from pose_studio.core.edits import Edit
 from pose_studio.core.errors import PoseStudioError
 from pose_studio.core.fusion import FusionParams, learn_offsets, person_scale
 
-from .carry import PropagationRequest
+from .carry import _UNTRACKED, PropagationRequest
 
-__all__ = ["OffsetMemory", "placed_moves", "redetect_model", "with_model"]
+__all__ = ["CarryMemory", "placed_moves", "redetect_model", "with_model"]
 
 #: Propagated frames whose model points are kept for learning (the oldest are forgotten).
 KEEP_FRAMES = 2000
@@ -73,7 +73,8 @@ def redetect_model(path: str, keypoint_names: tuple[str, ...]) -> tuple[Any, str
 
 
 def _track_key(track_id: int | None) -> int:
-    return -1 if track_id is None else int(track_id)
+    """An untracked label counts as one track of its own, as ``carry`` counts it."""
+    return _UNTRACKED if track_id is None else int(track_id)
 
 
 def placed_moves(before: Instance, after: Instance) -> np.ndarray:
@@ -86,7 +87,7 @@ def placed_moves(before: Instance, after: Instance) -> np.ndarray:
     return after.labeled & moved & (np.asarray(after.provenance) == int(Provenance.USER))
 
 
-class OffsetMemory:
+class CarryMemory:
     """See the module docstring. Belongs to the thread that applies edits (the GUI's)."""
 
     def __init__(self, fusion: FusionParams | None = None) -> None:
@@ -171,7 +172,7 @@ class OffsetMemory:
         return np.where(placed, self.fusion.user_sigma, sig)
 
 
-def with_model(req: PropagationRequest, memory: OffsetMemory | None,
+def with_model(req: PropagationRequest, memory: CarryMemory | None,
                model_path: str | None) -> PropagationRequest:
     """``req`` with the model to re-run, each start's learned offset and, where a
     propagation proposed the start, how sure each of its points was."""

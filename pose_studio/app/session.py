@@ -364,9 +364,12 @@ class Session:
         assert done.edit is not None
         if done.edit.track_ids:
             topics.append(Topic.TRACKS)
-        for observe in self.edit_observers:
-            observe(done.edit)
         self._emit(*topics, frames=touched)
+        for observe in self.edit_observers:  # after the view is refreshed: the edit is stored
+            try:
+                observe(done.edit)
+            except Exception:  # an observer's bug must not make a stored edit look failed
+                log.exception("edit observer %r failed", observe)
         return done.edit
 
     def undo(self) -> Applied | None:

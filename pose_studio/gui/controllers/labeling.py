@@ -22,7 +22,6 @@ whose plan goes through :meth:`EditController.run` (one history step).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +62,7 @@ class LabelingController(QObject):
         self.open_reader: Callable[[str, bytes | None], Any] | None = None
         #: The pose model to re-run while propagating (None: the stored predictions only).
         self.model_path: Callable[[], str | None] = lambda: None
-        self.offsets = model_carry.OffsetMemory()
+        self.offsets = model_carry.CarryMemory()
         self.carry_fixes = True  # Label ▸ Carry Fixes Forward
         self._fix: tuple[int, int, int, int] | None = None  # (video, frame, instance, direction)
         self._writing = False  # our own propagation's edit is being applied
@@ -241,14 +240,8 @@ class LabelingController(QObject):
         if s.project is None or s.video_id != req.video_id:
             return
         result, why = out.value
-        plan = carry.propagation_plan(s.project, req, result)
+        plan = carry.propagation_plan(s.project, req, result, why)
         self.offsets.remember(req, result)
-        if plan.done and req.model_path is not None:
-            # said first: the rest of the line (where points stopped) can be long
-            head, sep, tail = plan.done.partition(";")
-            note = f" (filled from the stored predictions: {why})" if why else \
-                " (the model re-run around each person)"
-            plan = dataclasses.replace(plan, done=head + note + sep + tail)
         self.last_propagation = plan.done or plan.why or ""
         self._writing = True
         try:
