@@ -32,6 +32,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ def _x0(url: str) -> dict[int, float]:
                 if i.id is not None}
 
 
+def _picks(rng: np.random.Generator, ids: np.ndarray, edits: int, seconds: float,
+           think: float) -> Iterator[int]:
+    """The instance each edit goes to: ``edits`` of them, or as many as ``seconds`` allow,
+    with ``think`` seconds before each (one annotator's pace)."""
+    t_end = time.perf_counter() + seconds if seconds else None
+    n = 0
+    while (n < edits) if t_end is None else (time.perf_counter() < t_end):
+        n += 1
+        if think:
+            time.sleep(think)
+        yield int(rng.choice(ids))
+
+
 def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]],
                edits: int, seconds: float, think: float, seed: int, start: Any,
                out: Any) -> None:
@@ -85,13 +99,7 @@ def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]]
     if mode == "project":
         p = Project.open(url)
         start.wait()
-        t_end = time.perf_counter() + seconds if seconds else None
-        n = 0
-        while (n < edits) if t_end is None else (time.perf_counter() < t_end):
-            n += 1
-            if think:
-                time.sleep(think)
-            iid = int(rng.choice(ids))
+        for iid in _picks(rng, ids, edits, seconds, think):
             v, f = where[iid]
             before = p.instance(iid)
             after = before.with_keypoint(0, xy=(before.xy[0, 0] + 1.0, before.xy[0, 1]),
@@ -109,13 +117,7 @@ def _annotator(mode: str, url: str, user: str, where: dict[int, tuple[int, int]]
 
         with psycopg.connect(_plain(url), autocommit=True) as conn:
             start.wait()
-            t_end = time.perf_counter() + seconds if seconds else None
-            n = 0
-            while (n < edits) if t_end is None else (time.perf_counter() < t_end):
-                n += 1
-                if think:
-                    time.sleep(think)
-                iid = int(rng.choice(ids))
+            for iid in _picks(rng, ids, edits, seconds, think):
                 blob = conn.execute("SELECT xy FROM instances WHERE id = %s", (iid,)).fetchone()
                 assert blob is not None
                 xy = np.frombuffer(blob[0], "<f8").copy()
