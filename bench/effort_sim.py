@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pose_studio.app.carry import HISTORY_FRAMES
 from pose_studio.core.annotation import Instance, InstanceKind, Provenance
 from pose_studio.core.candidates import KeypointCandidates
 from pose_studio.core.fusion import FusionParams, learn_offsets, person_scale
@@ -49,9 +50,8 @@ from pose_studio.labeling.model_step import Redetect
 TARGET = 0.95
 MIN_AREA = 200.0
 GRID = 0.25
-#: Labeled frames behind the start that propagation reads (as the window's does:
-#: ``pose_studio.app.carry.HISTORY_FRAMES``).
-HISTORY = 24
+#: Labeled frames behind the start that propagation reads (the window's number).
+HISTORY = HISTORY_FRAMES
 SIGMAS = np.asarray(COCO17.sigmas)
 
 

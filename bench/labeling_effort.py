@@ -18,8 +18,9 @@ Effort: a scripted annotator (``effort_sim.py``: what it may see and what it pay
 every frame within OKS 0.95 of the truth with (a) frame by frame, (b) keyframes + linear
 interpolation, (c) Pose Studio (tracked predictions, propagate and fill with confidence, the
 model re-run around each propagated person with its heatmap peaks picked by the flow and its
-offset learned from the drags, each point's path through the points it placed, fix only
-what is off, accept ranges).
+offset learned from the drags, each point's path through the points it placed, a line, a
+parabola or the swing before that this one repeats (``core.motion``), fix only what is off,
+accept ranges).
 
 ``CALIBRATION`` holds clips with other seeds, to tune parameters on without looking at the
 benchmark's clips.

@@ -38,7 +38,7 @@ def test_quick_run_prints_the_last_line_and_every_frame_is_done(
     assert LAST.match(out.strip().splitlines()[-1]), out.strip().splitlines()[-1]
     # each strategy brought every frame to OKS 0.95 (the simulation checks it) and:
     assert res["c"] < res["b"] < res["a"]
-    assert res["ratio"] < 0.65  # measured 0.44 on the quick clips, 0.32 on the full ones
+    assert res["ratio"] < 0.6  # measured 0.40 on the quick clips, 0.28 on the full ones
     assert res["ids"] <= res["iou_ids"]
     for row in res["clips"]:
         if row["gap"] > 0.5:  # people stay more than half a body apart
@@ -46,12 +46,22 @@ def test_quick_run_prints_the_last_line_and_every_frame_is_done(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 15's target c/a <= 0.3 is not reached (0.32 on "
-                   "the full clips, 0.35 before each point's path through the placed points "
-                   "joined the fusion): about half of (c)'s drags are still on occluded points "
-                   "(arms behind the torso, where the parent joint is hidden too, and faces "
-                   "turned away), which OKS counts but nothing in the image shows; most of the "
-                   "rest on fast visible elbows and wrists, where the model's error is about "
-                   "the tolerance (docs/LABELING.md)")
-def test_issue_target_ratio(quick: tuple[dict[str, Any], str]) -> None:
-    assert quick[0]["ratio"] <= 0.3
+def test_issue_target_ratio_on_a_benchmark_clip() -> None:
+    """Issue 15's target, (c) at most 0.3 of (a) and fewer than (b), on one of the benchmark's
+    own clips (two people passing in front of each other, 300 frames, rendered and predicted
+    here: about a minute; all three clips take four, 0.28 there). The quick clips are too
+    short for it: 40 frames are under three arm swings, and the repeat fit of
+    ``core.motion`` needs the swings before."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import labeling_effort
+    finally:
+        sys.path.remove(str(BENCH))
+    import contextlib
+    import io
+
+    spec = next(c for c in labeling_effort.FULL if c.name == "cross2-occluding")
+    with contextlib.redirect_stdout(io.StringIO()):
+        res = labeling_effort.run((spec,), None)
+    assert res["ratio"] <= 0.3, res["ratio"]  # measured 0.28
+    assert res["c"] < res["b"]

@@ -69,6 +69,46 @@ def test_jerky_motion_is_not_trusted_and_too_few_samples_give_nothing() -> None:
     assert not np.isfinite(trajectory_estimate(t[:2], xy[:2], 1.0)[1]).any()
 
 
+def _swing(t: np.ndarray, period: float = 15.3) -> np.ndarray:
+    """A walk with an arm swinging across it: a drift plus two harmonics, a period that is
+    not a whole number of frames."""
+    a = 2 * np.pi * t / period
+    return np.stack([40 + 0.8 * t + 12 * np.sin(a) + 4 * np.sin(2 * a + 0.5),
+                     60 + 9 * np.cos(a) - 0.2 * t], -1)
+
+
+def test_a_repeating_swing_is_predicted_from_the_swings_before() -> None:
+    times = -np.arange(64.0)
+    rng = np.random.default_rng(1)
+    for ahead in (1.0, 3.0):
+        xy = (_swing(times) + rng.normal(0, 0.3, (64, 2)))[:, None]  # placed to 0.3 px
+        truth = _swing(np.array([ahead]))[0]
+        got, sig = trajectory_estimate(times, xy, ahead)
+        poly, poly_sig = trajectory_estimate(times, xy, ahead, TrajectoryParams(repeat_span=0))
+        err, poly_err = np.linalg.norm(got[0] - truth), np.linalg.norm(poly[0] - truth)
+        assert err < 0.35 * poly_err and err < 2.2 * ahead  # 1.8 / 4.6 px against 6.3 / 16
+        assert sig[0] < 0.5 * poly_sig[0]  # and its backtest says so
+    # a gap in the labels (frames nobody labeled) leaves the stretches around it usable
+    holed = _swing(times)[:, None].copy()
+    holed[20:26] = np.nan
+    got, sig = trajectory_estimate(times, holed, 1.0)
+    assert np.linalg.norm(got[0] - _swing(np.array([1.0]))[0]) < 2.0 and sig[0] < 5.0
+
+
+def test_the_repeat_fit_earns_no_trust_where_motion_does_not_repeat() -> None:
+    times = -np.arange(64.0)
+    for seed in range(5):  # a random walk: nothing in its past is like what comes next
+        walk = np.cumsum(np.random.default_rng(seed).normal(0, 1.5, (65, 2)), 0)[::-1]
+        got, sig = trajectory_estimate(times, walk[1:, None], 1.0)
+        assert sig[0] > max(2.0, float(np.linalg.norm(got[0] - walk[0])))
+    # samples that are not one per frame: no repeat fit (the polynomials alone)
+    half = -np.arange(64.0) / 2
+    xy = _swing(half)[:, None]
+    np.testing.assert_array_equal(trajectory_estimate(half, xy, 0.5)[0],
+                                  trajectory_estimate(half, xy, 0.5,
+                                                      TrajectoryParams(repeat_span=0))[0])
+
+
 def test_propagation_looks_for_a_hidden_point_on_its_path() -> None:
     """Keypoint 0 is behind the textured square (which moves by V): the flow follows the
     square, while the point moves on by U, as its labels on the frames before show. The model
@@ -110,3 +150,35 @@ def test_propagation_looks_for_a_hidden_point_on_its_path() -> None:
 
     assert err(seen) < err(blind) - 1.0  # the proposal follows the model's point on the path
     assert np.linalg.norm(off.model[1][0, 0] - true_xy(1)[0]) > 1.0  # velocity alone: no
+
+
+def test_corpus_dance_the_repeat_fit_follows_real_motion_better() -> None:
+    """A real dancer (SLEAP's test video, 450 frames of its model's predictions, one person):
+    each point one frame ahead from the 64 frames before, with and without the repeat fit.
+    Measured on every fifth frame: median 5.8 -> 4.4 px, 90th percentile 23.8 -> 19.3 px."""
+    from pose_studio.core.annotation import InstanceKind as Kind
+    from pose_studio.formats.registry import ReadOptions, get_format
+    from tests.support.realworld import realworld
+
+    p = realworld("data/sleap/slp_hdf5/dance.mp4.labels.slp")
+    fmt = get_format("slp")
+    assert fmt.read is not None
+    ds = fmt.read(p, ReadOptions(images_dir=p.parent.parent / "videos"))
+    pts: dict[int, np.ndarray] = {}
+    for fr in ds.frames:
+        pred = [a for a in fr.annotations if a.kind is Kind.PREDICTED]
+        if len(pred) == 1:
+            pts[fr.index] = np.where(pred[0].points[:, 2:3] > 0, pred[0].points[:, :2], np.nan)
+    xy = np.stack([pts.get(f, np.full((17, 2), np.nan)) for f in range(max(pts) + 1)])
+    times = -np.arange(64.0)
+    with_repeat, without = [], []
+    for f in range(64, len(xy), 5):  # every fifth frame: the same picture, in seconds
+        behind = xy[f - 64:f][::-1]
+        got, _ = trajectory_estimate(times, behind, 1.0)
+        poly, _ = trajectory_estimate(times, behind, 1.0, TrajectoryParams(repeat_span=0))
+        ok = np.isfinite(xy[f]).all(1) & np.isfinite(got).all(1) & np.isfinite(poly).all(1)
+        with_repeat += list(np.linalg.norm(got[ok] - xy[f][ok], axis=1))
+        without += list(np.linalg.norm(poly[ok] - xy[f][ok], axis=1))
+    assert len(with_repeat) > 1000
+    assert np.median(with_repeat) < 0.85 * np.median(without)
+    assert np.percentile(with_repeat, 90) < np.percentile(without, 90)

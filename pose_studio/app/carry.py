@@ -57,8 +57,9 @@ Method = Literal["linear", "cubic"]
 #: How far one propagation goes at most (it stops earlier at the track's next label).
 DEFAULT_PROPAGATE_FRAMES = 30
 #: How many frames behind the start propagation reads a track's labels from (its motion and
-#: each point's trajectory: ``labeling.flow.propagate``'s ``history``).
-HISTORY_FRAMES = 24
+#: each point's trajectory: ``labeling.flow.propagate``'s ``history``): two to four swings of
+#: a limb, for the repeat fit of ``core.motion`` to find the last swing like this one in.
+HISTORY_FRAMES = 64
 #: Stand-in track id for "the one untracked label of each frame" (never stored).
 _UNTRACKED = -1
 
@@ -228,12 +229,15 @@ def propagation_request_for(project: Any, video: Any, from_frame: int, direction
     if stop == from_frame:
         raise PoseStudioError(f"frame {from_frame + d} already has this label: move past it "
                               "to propagate further")
+    labels_at: dict[int, list[Instance]] = {}
+    for f, inst in items:
+        if not inst.is_prediction:
+            labels_at.setdefault(f, []).append(inst)
     history = []
     for k in keys:
         behind: list[Instance | None] = []
         for back in range(from_frame - d, from_frame - (HISTORY_FRAMES + 1) * d, -d):
-            same = [i for f, i in items if f == back and not i.is_prediction
-                    and k is not None and _key(i, single) == k]
+            same = [i for i in labels_at.get(back, ()) if k is not None and _key(i, single) == k]
             behind.append(same[0] if len(same) == 1 else None)
         history.append(tuple(behind))
     preds: Mapping[int, tuple[Instance, ...]] | None = None

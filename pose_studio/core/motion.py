@@ -18,6 +18,15 @@ the RMS of those errors is the estimate's sigma), and of the fits the one that p
 best is used. A steady point is trusted to a fraction of a pixel, a jerky one barely counts.
 With too few placed samples to backtest there is no estimate. Pure numpy; nothing here looks
 at the image.
+
+A swinging arm, a stepping leg, a wing: much of what moves fast moves the way it moved a period
+ago, and a polynomial cannot see that. So there is one more fit, *repeat*: the point's
+positions over the last ``repeat_span`` frames, less their straight-line trend (the walk),
+are searched for the stretches of ``repeat_window`` frames most like the newest ones, and what
+followed those stretches is what comes next (an analog forecast, as for weather: the nearest
+``repeat_neighbours`` weighted by how alike they were). It is backtested like the others, so
+motion that does not repeat earns it no trust. It needs one sample per frame, as a carried
+track's labels are.
 """
 
 from __future__ import annotations
@@ -43,6 +52,11 @@ class TrajectoryParams:
     backtests: int = 4
     min_backtests: int = 2
     generated_weight: float = 0.1
+    #: the repeat fit (module docstring): frames searched (0: no repeat fit), the length of
+    #: a matched stretch, how many of the best matches are averaged
+    repeat_span: int = 64
+    repeat_window: int = 4
+    repeat_neighbours: int = 3
 
 
 def _fit_predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, deg: int, at: float
@@ -52,10 +66,72 @@ def _fit_predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, deg: int, at: floa
     if len(t) < deg + 2:  # one more than the fit needs: no exact fit of noise
         return None
     t0 = t[-1]  # centred on the newest sample: well conditioned
-    sw = np.sqrt(w)[:, None]
-    a = np.vander(t - t0, deg + 1)
-    coef, *_ = np.linalg.lstsq(a * sw, x * sw, rcond=None)
+    coef = _wls(np.vander(t - t0, deg + 1), x, w)
     return np.vander(np.array([at - t0]), deg + 1)[0] @ coef  # type: ignore[no-any-return]
+
+
+def _wls(a: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares ``a @ coef ~ x`` by the normal equations (a few columns of
+    distinct frame times: well posed, and many times faster than ``lstsq`` at this size,
+    which matters: the fits run for every point of every person on every frame)."""
+    aw = a.T * w
+    try:
+        return np.linalg.solve(aw @ a, aw @ x)  # type: ignore[no-any-return]
+    except np.linalg.LinAlgError:
+        sw = np.sqrt(w)[:, None]
+        return np.linalg.lstsq(a * sw, x * sw, rcond=None)[0]  # type: ignore[no-any-return]
+
+
+def _repeat_predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, at: float,
+                    p: TrajectoryParams) -> np.ndarray | None:
+    """The repeat fit (module docstring) through ``(t, x (n, 2))`` (integer frame times, the
+    newest last, all within ``repeat_span``) evaluated at ``at``; None when the samples are
+    too few or ``at`` is not a whole number of frames ahead."""
+    win = p.repeat_window
+    if len(t) == 0:
+        return None
+    h = round(float(at - t[-1]))
+    if h < 1 or abs(at - t[-1] - h) > 1e-6 or len(t) < 2 * win + h + 2:
+        return None
+    t0 = t[-1] - p.repeat_span + 1
+    keep = t >= t0 - 1e-9
+    t, x, w = t[keep], x[keep], w[keep]
+    if len(t) < 2 * win + h + 2:
+        return None
+    idx = np.round(t - t0).astype(int)
+    grid = np.full((p.repeat_span, 2), np.nan)
+    grid[idx] = x
+    coef = _wls(np.vander(t - t[-1], 2), x, w)
+    tg = np.arange(p.repeat_span, dtype=np.float64) - (p.repeat_span - 1)
+    r = grid - np.vander(tg, 2) @ coef  # what is left when the walk is taken out
+    cur = r[-win:]
+    if not np.isfinite(cur).all():
+        return None
+    # stretch r[e-win:e] followed, h frames on, by r[e+h-1]; e up to len - h
+    ends = np.arange(win, p.repeat_span - h + 1)
+    wins = np.lib.stride_tricks.sliding_window_view(r, win, axis=0)  # (n-win+1, 2, win)
+    stretch = wins[ends - win]
+    after = r[ends + h - 1]
+    ok = np.isfinite(stretch).all(axis=(1, 2)) & np.isfinite(after).all(axis=1)
+    if not ok.any():
+        return None
+    d = ((stretch[ok] - cur.T[None]) ** 2).sum(axis=(1, 2))
+    best = np.argsort(d, kind="stable")[:p.repeat_neighbours]
+    # moved by how far the newest sample sits from the end of each stretch
+    step = after[ok][best] + (cur[-1] - stretch[ok][best][:, :, -1])
+    wt = 1.0 / (d[best] + 0.5 * win)
+    trend = np.array([at - t[-1], 1.0]) @ coef
+    return trend + (wt[:, None] * step).sum(0) / wt.sum()  # type: ignore[no-any-return]
+
+
+REPEAT = -1  # the "degree" that stands for the repeat fit
+
+
+def _predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, deg: int, at: float,
+             p: TrajectoryParams) -> np.ndarray | None:
+    if deg == REPEAT:
+        return _repeat_predict(t, x, w, at, p)
+    return _fit_predict(t, x, w, deg, at)
 
 
 def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, deg: int,
@@ -65,7 +141,7 @@ def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, de
     errs = []
     for i in np.flatnonzero(exact)[::-1][:p.backtests]:
         use = (t <= t[i] - horizon + 1e-9) & (t >= t[i] - horizon - span + 1e-9)
-        got = _fit_predict(t[use], x[use], w[use], deg, float(t[i]))
+        got = _predict(t[use], x[use], w[use], deg, float(t[i]), p)
         if got is not None:
             errs.append(float(np.sum((got - x[i]) ** 2)))
     return float(np.sqrt(np.mean(errs))) if len(errs) >= p.min_backtests else None
@@ -105,16 +181,18 @@ def trajectory_estimate(times: np.ndarray, xy: np.ndarray, at: float,
             continue
         w = np.where(ex, 1.0, p.generated_weight)
         horizon = float(max(target - t[-1], 1.0))
+        fits = [(deg, float(span)) for span in p.spans for deg in (1, 2)]
+        if p.repeat_span > 0 and np.allclose(t, np.round(t)):
+            fits.append((REPEAT, float(p.repeat_span - 1)))
         best: tuple[float, int, float] | None = None
-        for span in p.spans:
-            for deg in (1, 2):
-                rms = _backtest(t, x, w, ex, deg, float(span), horizon, p)
-                if rms is not None and (best is None or rms < best[0]):
-                    best = (rms, deg, float(span))
+        for deg, span in fits:
+            rms = _backtest(t, x, w, ex, deg, span, horizon, p)
+            if rms is not None and (best is None or rms < best[0]):
+                best = (rms, deg, span)
         if best is None:
             continue
         use = t >= t[-1] - best[2] + 1e-9
-        got = _fit_predict(t[use], x[use], w[use], best[1], target)
+        got = _predict(t[use], x[use], w[use], best[1], target, p)
         if got is None:
             continue
         out[j] = got
