@@ -138,10 +138,47 @@ def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, de
               span: float, horizon: float, p: TrajectoryParams) -> float | None:
     """RMS error of predicting each of the newest placed samples from the samples in
     ``span`` before it, at least ``horizon`` earlier (None: too few could be predicted)."""
+    tests = np.flatnonzero(exact)[::-1][:p.backtests]
+    if deg != REPEAT:
+        return _poly_backtest(t, x, w, tests, deg, span, horizon, p)
     errs = []
-    for i in np.flatnonzero(exact)[::-1][:p.backtests]:
+    for i in tests:
         use = (t <= t[i] - horizon + 1e-9) & (t >= t[i] - horizon - span + 1e-9)
         got = _predict(t[use], x[use], w[use], deg, float(t[i]), p)
+        if got is not None:
+            errs.append(float(np.sum((got - x[i]) ** 2)))
+    return float(np.sqrt(np.mean(errs))) if len(errs) >= p.min_backtests else None
+
+
+def _poly_backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
+                   span: float, horizon: float, p: TrajectoryParams) -> float | None:
+    """:func:`_backtest` of a polynomial, all its backtests solved at once (the same fits as
+    :func:`_fit_predict`, each centred on its own window's end)."""
+    end = t[tests] - horizon  # (B,) the newest time each backtest may use
+    use = (t[None] <= end[:, None] + 1e-9) & (t[None] >= end[:, None] - span + 1e-9)
+    enough = use.sum(1) >= deg + 2
+    if enough.sum() < p.min_backtests:
+        return None
+    end, use, tests = end[enough], use[enough], tests[enough]
+    a = (t[None, :] - end[:, None])[..., None] ** np.arange(deg, -1, -1)  # (B, n, d)
+    wm = use * w[None]
+    lhs = np.einsum("bn,bnd,bne->bde", wm, a, a)
+    rhs = np.einsum("bn,bnd,nc->bdc", wm, a, x)
+    try:
+        coef = np.linalg.solve(lhs, rhs)
+    except np.linalg.LinAlgError:
+        return _backtest_each(t, x, w, tests, deg, span, horizon, p)
+    at = (t[tests] - end)[:, None] ** np.arange(deg, -1, -1)  # (B, d)
+    got = np.einsum("bd,bdc->bc", at, coef)
+    return float(np.sqrt(np.mean(np.sum((got - x[tests]) ** 2, axis=1))))
+
+
+def _backtest_each(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
+                   span: float, horizon: float, p: TrajectoryParams) -> float | None:
+    errs = []
+    for i in tests:
+        use = (t <= t[i] - horizon + 1e-9) & (t >= t[i] - horizon - span + 1e-9)
+        got = _fit_predict(t[use], x[use], w[use], deg, float(t[i]))
         if got is not None:
             errs.append(float(np.sum((got - x[i]) ** 2)))
     return float(np.sqrt(np.mean(errs))) if len(errs) >= p.min_backtests else None

@@ -216,6 +216,42 @@ def test_a_fix_on_a_propagated_frame_is_carried_forward(qtbot, win):
     assert steps(win) == 4 and not lab.propagating
 
 
+@pytest.mark.parametrize("tracked", [False, True])
+def test_a_fix_made_while_a_carry_runs_is_carried_after_it(qtbot, win, tracked):
+    """A person who fixes the next frame before the last fix's carry is done: the new fix is
+    carried from its frame when that carry ends, nothing is dropped. With a track, the
+    running carry is outdated by the later fix of the same track: it stops early (keeping
+    what it did)."""
+    from pose_studio.core.edits import Edit
+
+    s = win.session
+    lab = win.labeling.labeling
+    _label(win, 10, s.project.create_track("walker") if tracked else None, vx=0.5)
+    win.goto(10)
+    wait_frame(qtbot, win, 10)
+    qtbot.keyClick(win.view, Qt.Key.Key_O)
+    qtbot.waitUntil(lambda: not lab.propagating, timeout=20000)
+    lab.open_reader = lambda path, index: FakeReader(path, delay=0.05)  # a slow carry
+
+    def drag(frame: int) -> None:
+        shown = _users(win, frame)[0]
+        s.apply(Edit.set_instance(s.video_id, frame, shown, shown.with_keypoint(
+            0, xy=(shown.xy[0, 0] + 3.0, shown.xy[0, 1])), "drag"))
+
+    drag(12)
+    qtbot.waitUntil(lambda: lab.propagating, timeout=5000)
+    drag(13)
+    qtbot.waitUntil(lambda: not lab.propagating and
+                    s.history.steps[-1].label.startswith("propagate 1 label frames 13→"),
+                    timeout=20000)
+    labels = [st.label for st in s.history.steps]
+    assert labels[1:3] == ["drag", "drag"] and labels[-1] == "propagate 1 label frames 13→43"
+    first = labels[3]  # the carry from 12: whole, or stopped when the fix at 13 outdated it
+    assert first.startswith("propagate 1 label frames 12→") and len(labels) == 5
+    assert (int(first.rsplit("→", 1)[1]) < 42) == tracked, first
+    assert not lab._pending
+
+
 def test_a_stale_result_is_dropped_and_close_stops_the_worker(qtbot, win):
     jobs = win.labeling.jobs
     gate = threading.Event()

@@ -23,7 +23,7 @@ whose plan goes through :meth:`EditController.run` (one history step).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -42,6 +42,16 @@ from .tool_jobs import Outcome, ToolJobs
 PROPAGATE = "propagate"
 #: Quiet time after a fix before it is carried forward (a burst of drags makes one run).
 CARRY_DELAY_MS = 150
+
+
+class Fix(NamedTuple):
+    """A person's fix to carry forward: where, which label, which way, its track."""
+
+    video: int
+    frame: int
+    instance: int
+    direction: int
+    track: int | None
 
 
 class LabelingController(QObject):
@@ -64,7 +74,10 @@ class LabelingController(QObject):
         self.model_path: Callable[[], str | None] = lambda: None
         self.offsets = model_carry.CarryMemory()
         self.carry_fixes = True  # Label ▸ Carry Fixes Forward
-        self._fix: tuple[int, int, int, int] | None = None  # (video, frame, instance, direction)
+        self._fix: Fix | None = None  # the fix waiting for the quiet after it
+        #: fixes made while a propagation ran: carried when it ends (one per track)
+        self._pending: list[Fix] = []
+        self._running: carry.PropagationRequest | None = None
         self._writing = False  # our own propagation's edit is being applied
         self._carry_timer = QTimer(self)
         self._carry_timer.setSingleShot(True)
@@ -182,6 +195,7 @@ class LabelingController(QObject):
         if not on:
             self._carry_timer.stop()
             self._fix = None
+            self._pending.clear()
 
     def _on_edit(self, edit: Edit) -> None:
         """A user's edit (not our own propagation's): learn the model's offsets from the
@@ -198,21 +212,39 @@ class LabelingController(QObject):
                 continue
             d = self.offsets.filled(ch.video_id, ch.frame_idx, after.track_id)
             if d is not None and model_carry.placed_moves(before, after).any():
-                self._fix = (ch.video_id, ch.frame_idx, int(after.id), d)
+                if self._fix is not None and self._fix.track != after.track_id:
+                    self._carry_fix()  # another person's fix, still waiting: it goes first
+                self._fix = Fix(ch.video_id, ch.frame_idx, int(after.id), d, after.track_id)
                 self._carry_timer.start()
                 return
 
     def _carry_fix(self) -> None:
         fix, self._fix = self._fix, None
+        if fix is None:
+            return
+        if self.propagating:
+            # after the running propagation, which a later fix of the same track outdates
+            # (stopped: the frames it has done are kept, the rest is this fix's to carry)
+            self._pending = [f for f in self._pending if f.track != fix.track or
+                             fix.track is None] + [fix]
+            run = self._running
+            if run is not None and fix.track is not None and run.video_id == fix.video \
+                    and all(i.track_id == fix.track for i in run.start) \
+                    and (fix.frame - run.from_frame) * run.direction > 0:
+                self.jobs.stop(PROPAGATE)
+            return
+        self._carry(fix)
+
+    def _carry(self, fix: Fix) -> None:
         s = self.s
-        if fix is None or s.project is None or s.video_id != fix[0] or self.propagating:
+        if s.project is None or s.video_id != fix.video:
             return
         rec = s.video_record()
         if rec is None or rec.missing:
             return
         try:
-            req = carry.propagation_request_for(s.project, rec, fix[1], fix[3],
-                                                instance_id=fix[2])
+            req = carry.propagation_request_for(s.project, rec, fix.frame, fix.direction,
+                                                instance_id=fix.instance)
         except PoseStudioError:
             return  # nothing ahead to update (the next frame is a label, or the video ends)
         self._start(req)
@@ -229,10 +261,19 @@ class LabelingController(QObject):
                                            open_reader=opener, redetect_model=model)
             return result, why
 
+        self._running = req
         self.jobs.start(PROPAGATE, text, req.n_frames, work,
                         lambda out: self._propagated(req, out))
 
     def _propagated(self, req: carry.PropagationRequest, out: Outcome) -> None:
+        self._running = None
+        try:
+            self._write_propagation(req, out)
+        finally:
+            while self._pending and not self.propagating:
+                self._carry(self._pending.pop(0))
+
+    def _write_propagation(self, req: carry.PropagationRequest, out: Outcome) -> None:
         s = self.s
         if out.error is not None:
             self.shell.error("Propagate", out.error)
@@ -272,6 +313,8 @@ class LabelingController(QObject):
             self.offsets.clear()
         if Topic.PROJECT in topics or Topic.VIDEO in topics:
             self.jobs.cancel(PROPAGATE)
+            self._running = None
+            self._pending.clear()
             if self.ghosts is not None and (s.project is None or s.video_id != self.ghosts.video_id):
                 self.discard_ghosts()
             return
