@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     start = [label(START, p) for p in people]
     variants = {
         "repeat fit, 64 frames": (TrajectoryParams(), 64),
-        "line + parabola, 24 frames (before)": (TrajectoryParams(repeat_span=0), 24),
+        "line + parabola, 24 frames (as before the repeat fit)": (TrajectoryParams(repeat_span=0), 24),
     }
     times: dict[str, list[float]] = {k: [] for k in variants}
     errors: dict[str, tuple[float, float]] = {}

@@ -85,43 +85,69 @@ def _wls(a: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _repeat_predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, at: float,
                     p: TrajectoryParams) -> np.ndarray | None:
     """The repeat fit (module docstring) through ``(t, x (n, 2))`` (integer frame times, the
-    newest last, all within ``repeat_span``) evaluated at ``at``; None when the samples are
-    too few or ``at`` is not a whole number of frames ahead."""
-    win = p.repeat_window
+    newest last) evaluated at ``at``; None when the samples are too few or ``at`` is not a
+    whole number of frames ahead."""
     if len(t) == 0:
         return None
-    h = round(float(at - t[-1]))
-    if h < 1 or abs(at - t[-1] - h) > 1e-6 or len(t) < 2 * win + h + 2:
-        return None
-    t0 = t[-1] - p.repeat_span + 1
-    keep = t >= t0 - 1e-9
-    t, x, w = t[keep], x[keep], w[keep]
-    if len(t) < 2 * win + h + 2:
-        return None
-    idx = np.round(t - t0).astype(int)
-    grid = np.full((p.repeat_span, 2), np.nan)
-    grid[idx] = x
-    coef = _wls(np.vander(t - t[-1], 2), x, w)
-    tg = np.arange(p.repeat_span, dtype=np.float64) - (p.repeat_span - 1)
-    r = grid - np.vander(tg, 2) @ coef  # what is left when the walk is taken out
-    cur = r[-win:]
-    if not np.isfinite(cur).all():
-        return None
-    # stretch r[e-win:e] followed, h frames on, by r[e+h-1]; e up to len - h
-    ends = np.arange(win, p.repeat_span - h + 1)
-    wins = np.lib.stride_tricks.sliding_window_view(r, win, axis=0)  # (n-win+1, 2, win)
-    stretch = wins[ends - win]
-    after = r[ends + h - 1]
-    ok = np.isfinite(stretch).all(axis=(1, 2)) & np.isfinite(after).all(axis=1)
+    got = _repeat_batch(t, x, w, np.array([t[-1]]), np.array([at]), p)[0]
+    return got if np.isfinite(got).all() else None
+
+
+def _repeat_batch(t: np.ndarray, x: np.ndarray, w: np.ndarray, last: np.ndarray,
+                  at: np.ndarray, p: TrajectoryParams, since: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """The repeat fit for several cases at once (the backtests): case ``b`` uses the samples
+    in the ``repeat_span`` frames up to ``last[b]`` (and after ``since[b]``) and predicts
+    ``at[b]``. Returns ``(B, 2)``, NaN where a case cannot be predicted."""
+    span, win = p.repeat_span, p.repeat_window
+    n_b = len(last)
+    out = np.full((n_b, 2), np.nan)
+    h = np.round(at - last).astype(int)
+    first = last - span + 1
+    inside = (t[None] >= first[:, None] - 1e-9) & (t[None] <= last[:, None] + 1e-9)
+    if since is not None:  # as the polynomials' backtests cut them
+        inside &= t[None] >= since[:, None] + 1e-9
+    ok = (h >= 1) & (np.abs(at - last - h) <= 1e-6) & (inside.sum(1) >= 2 * win + h + 2)
     if not ok.any():
-        return None
-    d = ((stretch[ok] - cur.T[None]) ** 2).sum(axis=(1, 2))
-    best = np.argsort(d, kind="stable")[:p.repeat_neighbours]
+        return out
+    cases = np.flatnonzero(ok)
+    last, h, inside = last[cases], h[cases], inside[cases]
+    # each case's straight-line trend (the walk), centred on its newest sample
+    a = np.stack([t[None] - last[:, None], np.ones((len(cases), len(t)))], -1)
+    wm = inside * w[None]
+    try:
+        coef = np.linalg.solve(np.einsum("bn,bnd,bne->bde", wm, a, a),
+                               np.einsum("bn,bnd,nc->bdc", wm, a, x))  # (B, 2, 2)
+    except np.linalg.LinAlgError:
+        return out
+    grid = np.full((len(cases), span, 2), np.nan)
+    bi, ni = np.nonzero(inside)
+    grid[bi, np.round(t[ni] - first[cases][bi]).astype(int)] = x[ni]
+    tg = np.arange(span, dtype=np.float64) - (span - 1)
+    r = grid - (tg[None, :, None] * coef[:, None, 0] + coef[:, None, 1])  # the swing left
+    cur = r[:, -win:]  # (B, win, 2)
+    # stretch r[e-win:e] followed, h frames on, by r[e+h-1]
+    ends = np.arange(win, span + 1)
+    stretch = np.lib.stride_tricks.sliding_window_view(r, win, axis=1)[:, ends - win]
+    after_i = np.minimum(ends[None] + h[:, None] - 1, span - 1)  # (B, E)
+    after = r[np.arange(len(cases))[:, None], after_i]  # (B, E, 2)
+    cur_ok = np.asarray(np.isfinite(cur).all(axis=(1, 2)))
+    valid = np.isfinite(stretch).all(axis=(2, 3)) & np.isfinite(after).all(axis=2) & \
+        (ends[None] <= span - h[:, None]) & cur_ok[:, None]
+    d = ((stretch - cur.transpose(0, 2, 1)[:, None]) ** 2).sum(axis=(2, 3))
+    d = np.where(valid, d, np.inf)
+    best = np.argsort(d, axis=1, kind="stable")[:, :p.repeat_neighbours]
+    rows = np.arange(len(cases))[:, None]
+    db = d[rows, best]
+    wt = np.where(np.isfinite(db), 1.0 / (np.where(np.isfinite(db), db, 0.0) + 0.5 * win), 0.0)
     # moved by how far the newest sample sits from the end of each stretch
-    step = after[ok][best] + (cur[-1] - stretch[ok][best][:, :, -1])
-    wt = 1.0 / (d[best] + 0.5 * win)
-    trend = np.array([at - t[-1], 1.0]) @ coef
-    return trend + (wt[:, None] * step).sum(0) / wt.sum()  # type: ignore[no-any-return]
+    step = after[rows, best] + (cur[:, -1][:, None] - stretch[rows, best][..., -1])
+    step = np.where(wt[..., None] > 0, step, 0.0)
+    has = wt.sum(1) > 0
+    trend = (at[cases] - last)[:, None] * coef[:, 0] + coef[:, 1]
+    pred = trend + (wt[..., None] * step).sum(1) / np.where(has, wt.sum(1), 1.0)[:, None]
+    out[cases[has]] = pred[has]
+    return out
 
 
 REPEAT = -1  # the "degree" that stands for the repeat fit
@@ -141,13 +167,17 @@ def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, de
     tests = np.flatnonzero(exact)[::-1][:p.backtests]
     if deg != REPEAT:
         return _poly_backtest(t, x, w, tests, deg, span, horizon, p)
-    errs = []
-    for i in tests:
-        use = (t <= t[i] - horizon + 1e-9) & (t >= t[i] - horizon - span + 1e-9)
-        got = _predict(t[use], x[use], w[use], deg, float(t[i]), p)
-        if got is not None:
-            errs.append(float(np.sum((got - x[i]) ** 2)))
-    return float(np.sqrt(np.mean(errs))) if len(errs) >= p.min_backtests else None
+    # each backtest's newest usable sample (the repeat fit's window ends there)
+    end = t[tests] - horizon
+    use = (t[None] <= end[:, None] + 1e-9) & (t[None] >= end[:, None] - span + 1e-9)
+    some = use.any(1)
+    if some.sum() < p.min_backtests:
+        return None
+    last = np.where(use, t[None], -np.inf).max(1)[some]
+    got = _repeat_batch(t, x, w, last, t[tests][some], p, since=(end - span)[some])
+    err = np.sum((got - x[tests][some]) ** 2, axis=1)
+    err = err[np.isfinite(err)]
+    return float(np.sqrt(np.mean(err))) if len(err) >= p.min_backtests else None
 
 
 def _poly_backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
@@ -171,6 +201,48 @@ def _poly_backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarra
     at = (t[tests] - end)[:, None] ** np.arange(deg, -1, -1)  # (B, d)
     got = np.einsum("bd,bdc->bc", at, coef)
     return float(np.sqrt(np.mean(np.sum((got - x[tests]) ** 2, axis=1))))
+
+
+def _poly_backtest_all(t: np.ndarray, pos: np.ndarray, w: np.ndarray, ok: np.ndarray,
+                       tests: np.ndarray, deg: int, span: float, horizon: np.ndarray,
+                       p: TrajectoryParams) -> np.ndarray:
+    """:func:`_poly_backtest` for every keypoint at once: ``pos (T, K, 2)``, ``w`` and ``ok``
+    ``(T, K)``, ``tests (K, B)`` sample indices (-1: none), ``horizon (K,)``. Returns the RMS
+    per keypoint (NaN: too few backtests)."""
+    k, n_b = tests.shape
+    has = tests >= 0
+    t_test = t[np.maximum(tests, 0)]  # (K, B)
+    end = t_test - horizon[:, None]
+    use = ok.T[:, None, :] & (t[None, None] <= end[..., None] + 1e-9) & \
+        (t[None, None] >= end[..., None] - span + 1e-9) & has[..., None]  # (K, B, T)
+    enough = use.sum(-1) >= deg + 2
+    wm = np.where(use & enough[..., None], w.T[:, None, :], 0.0)
+    a = (t[None, None, :] - end[..., None])[..., None] ** np.arange(deg, -1, -1)  # (K,B,T,d)
+    x = np.where(ok[..., None], pos, 0.0)
+    lhs = np.einsum("kbt,kbtd,kbte->kbde", wm, a, a)
+    lhs[~enough] = np.eye(deg + 1)  # unused: kept solvable
+    rhs = np.einsum("kbt,kbtd,tkc->kbdc", wm, a, x)
+    try:
+        coef = np.linalg.solve(lhs, rhs)  # (K, B, d, 2)
+    except np.linalg.LinAlgError:
+        return np.array([_poly_backtest_one(t, pos, w, ok, tests, deg, span, horizon, p, j)
+                         for j in range(k)])
+    at = horizon[:, None, None] ** np.arange(deg, -1, -1)  # t_test - end, (K, 1, d)
+    got = np.einsum("kbd,kbdc->kbc", np.broadcast_to(at, (k, n_b, deg + 1)), coef)
+    err = np.sum((got - x[np.maximum(tests, 0), np.arange(k)[:, None]]) ** 2, axis=-1)
+    n = enough.sum(1)
+    total = np.where(enough, err, 0.0).sum(1)
+    return np.where(n >= p.min_backtests, np.sqrt(total / np.maximum(n, 1)), np.nan)
+
+
+def _poly_backtest_one(t: np.ndarray, pos: np.ndarray, w: np.ndarray, ok: np.ndarray,
+                       tests: np.ndarray, deg: int, span: float, horizon: np.ndarray,
+                       p: TrajectoryParams, j: int) -> float:
+    m = ok[:, j]
+    idx = np.cumsum(m) - 1  # sample index -> index among the keypoint's samples
+    chosen = idx[tests[j][tests[j] >= 0]]
+    got = _backtest_each(t[m], pos[m, j], w[m, j], chosen, deg, span, float(horizon[j]), p)
+    return np.nan if got is None else got
 
 
 def _backtest_each(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
@@ -211,27 +283,40 @@ def trajectory_estimate(times: np.ndarray, xy: np.ndarray, at: float,
     t_all, pos, placed = t_all[order], pos[order], placed[order]
     out = np.full((k, 2), np.nan)
     sig = np.full(k, np.inf)
-    for j in range(k):
-        ok = np.isfinite(pos[:, j]).all(axis=1)
-        t, x, ex = t_all[ok], pos[ok, j], placed[ok, j]
-        if ex.sum() < p.min_backtests + 2:
+    ok = np.asarray(np.isfinite(pos).all(axis=2)) if k else np.zeros((len(t_all), 0), bool)
+    placed &= ok
+    live = placed.sum(0) >= p.min_backtests + 2
+    if not live.any():
+        return out, sig
+    w_all = np.where(placed, 1.0, p.generated_weight)
+    t_last = np.where(ok, t_all[:, None], -np.inf).max(axis=0)
+    horizon = np.maximum(target - t_last, 1.0)
+    # each keypoint's newest placed samples, the backtests' yardsticks (-1: none)
+    tests = np.full((k, p.backtests), -1)
+    for j in np.flatnonzero(live):
+        idx = np.flatnonzero(placed[:, j])[::-1][:p.backtests]
+        tests[j, :len(idx)] = idx
+    fits = [(deg, float(span)) for span in p.spans for deg in (1, 2)]
+    rms = np.full((len(fits) + 1, k), np.nan)
+    for n_fit, (deg, span) in enumerate(fits):
+        rms[n_fit] = _poly_backtest_all(t_all, pos, w_all, ok, tests, deg, span, horizon, p)
+    integral = p.repeat_span > 0 and bool(np.allclose(t_all, np.round(t_all)))
+    fits.append((REPEAT, float(p.repeat_span - 1)))
+    for j in np.flatnonzero(live):
+        m = ok[:, j]
+        t, x, ex, w = t_all[m], pos[m, j], placed[m, j], w_all[m, j]
+        if integral:
+            got_rms = _backtest(t, x, w, ex, REPEAT, fits[-1][1], float(horizon[j]), p)
+            rms[-1, j] = np.nan if got_rms is None else got_rms
+        col = np.where(np.isfinite(rms[:, j]), rms[:, j], np.inf)
+        if not np.isfinite(col).any():
             continue
-        w = np.where(ex, 1.0, p.generated_weight)
-        horizon = float(max(target - t[-1], 1.0))
-        fits = [(deg, float(span)) for span in p.spans for deg in (1, 2)]
-        if p.repeat_span > 0 and np.allclose(t, np.round(t)):
-            fits.append((REPEAT, float(p.repeat_span - 1)))
-        best: tuple[float, int, float] | None = None
-        for deg, span in fits:
-            rms = _backtest(t, x, w, ex, deg, span, horizon, p)
-            if rms is not None and (best is None or rms < best[0]):
-                best = (rms, deg, span)
-        if best is None:
-            continue
-        use = t >= t[-1] - best[2] + 1e-9
-        got = _predict(t[use], x[use], w[use], best[1], target, p)
+        best = int(np.argmin(col))  # the first of equals, as fits are listed
+        deg, span = fits[best]
+        use = t >= t[-1] - span + 1e-9
+        got = _predict(t[use], x[use], w[use], deg, target, p)
         if got is None:
             continue
         out[j] = got
-        sig[j] = float(np.hypot(p.floor, p.inflate * best[0]))
+        sig[j] = float(np.hypot(p.floor, p.inflate * col[best]))
     return out, sig
