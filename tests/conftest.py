@@ -51,3 +51,23 @@ def project_target(backend: str, tmp_path):  # type: ignore[no-untyped-def]
 
     with fresh_database() as url:
         yield url
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected what does not run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the mypy check in the background as soon as it is known to run (see
+    ``tests/test_code_quality.py``); its test collects the result."""
+    if any(item.name == "test_mypy_is_clean" for item in items):
+        from tests.test_code_quality import start_mypy
+
+        start_mypy()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A background mypy whose test never ran (stopped with -x, interrupted) is ended."""
+    from tests import test_code_quality
+
+    for proc in test_code_quality._MYPY:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
