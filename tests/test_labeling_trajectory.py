@@ -182,3 +182,37 @@ def test_corpus_dance_the_repeat_fit_follows_real_motion_better() -> None:
     assert len(with_repeat) > 1000
     assert np.median(with_repeat) < 0.85 * np.median(without)
     assert np.percentile(with_repeat, 90) < np.percentile(without, 90)
+
+
+def test_batched_backtests_equal_the_fit_by_fit_reference() -> None:
+    """The polynomial backtests of every keypoint are one batched solve; on random tracks
+    (gaps, accepted and placed samples) they equal the fit-by-fit reference."""
+    from pose_studio.core import motion
+
+    rng = np.random.default_rng(5)
+    p = TrajectoryParams()
+    compared = 0
+    for _ in range(40):
+        n, k = int(rng.integers(6, 70)), int(rng.integers(1, 5))
+        t = -np.sort(rng.choice(90, n, replace=False))[::-1].astype(float)
+        pos = rng.normal(0, 3, (n, k, 2)).cumsum(0)
+        ok = rng.random((n, k)) > 0.1
+        pos[~ok] = np.nan
+        w = np.where(rng.random((n, k)) < 0.5, 1.0, p.generated_weight)
+        placed = ok & (rng.random((n, k)) < 0.6)
+        tests = np.full((k, p.backtests), -1)
+        for j in range(k):
+            idx = np.flatnonzero(placed[:, j])[::-1][:p.backtests]
+            tests[j, :len(idx)] = idx
+        horizon = rng.integers(1, 4, k).astype(float)
+        for deg in (1, 2):
+            for span in (6.0, 24.0):
+                got = motion._poly_backtest_all(t, pos, w, ok, tests, deg, span, horizon, p)
+                for j in range(k):
+                    want = motion._poly_backtest_one(t, pos, w, ok, tests, deg, span, horizon,
+                                                     p, j)
+                    assert np.isnan(got[j]) == np.isnan(want)
+                    if not np.isnan(want):
+                        assert abs(got[j] - want) < 1e-9 * max(1.0, want)
+                        compared += 1
+    assert compared > 100

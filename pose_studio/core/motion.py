@@ -160,15 +160,13 @@ def _predict(t: np.ndarray, x: np.ndarray, w: np.ndarray, deg: int, at: float,
     return _fit_predict(t, x, w, deg, at)
 
 
-def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, deg: int,
-              span: float, horizon: float, p: TrajectoryParams) -> float | None:
-    """RMS error of predicting each of the newest placed samples from the samples in
-    ``span`` before it, at least ``horizon`` earlier (None: too few could be predicted)."""
+def _repeat_backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray,
+                     span: float, horizon: float, p: TrajectoryParams) -> float | None:
+    """RMS error of the repeat fit predicting each of the newest placed samples from the
+    samples in ``span`` before it, at least ``horizon`` earlier (None: too few could be
+    predicted)."""
     tests = np.flatnonzero(exact)[::-1][:p.backtests]
-    if deg != REPEAT:
-        return _poly_backtest(t, x, w, tests, deg, span, horizon, p)
-    # each backtest's newest usable sample (the repeat fit's window ends there)
-    end = t[tests] - horizon
+    end = t[tests] - horizon  # each backtest's newest usable time
     use = (t[None] <= end[:, None] + 1e-9) & (t[None] >= end[:, None] - span + 1e-9)
     some = use.any(1)
     if some.sum() < p.min_backtests:
@@ -180,35 +178,13 @@ def _backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, exact: np.ndarray, de
     return float(np.sqrt(np.mean(err))) if len(err) >= p.min_backtests else None
 
 
-def _poly_backtest(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
-                   span: float, horizon: float, p: TrajectoryParams) -> float | None:
-    """:func:`_backtest` of a polynomial, all its backtests solved at once (the same fits as
-    :func:`_fit_predict`, each centred on its own window's end)."""
-    end = t[tests] - horizon  # (B,) the newest time each backtest may use
-    use = (t[None] <= end[:, None] + 1e-9) & (t[None] >= end[:, None] - span + 1e-9)
-    enough = use.sum(1) >= deg + 2
-    if enough.sum() < p.min_backtests:
-        return None
-    end, use, tests = end[enough], use[enough], tests[enough]
-    a = (t[None, :] - end[:, None])[..., None] ** np.arange(deg, -1, -1)  # (B, n, d)
-    wm = use * w[None]
-    lhs = np.einsum("bn,bnd,bne->bde", wm, a, a)
-    rhs = np.einsum("bn,bnd,nc->bdc", wm, a, x)
-    try:
-        coef = np.linalg.solve(lhs, rhs)
-    except np.linalg.LinAlgError:
-        return _backtest_each(t, x, w, tests, deg, span, horizon, p)
-    at = (t[tests] - end)[:, None] ** np.arange(deg, -1, -1)  # (B, d)
-    got = np.einsum("bd,bdc->bc", at, coef)
-    return float(np.sqrt(np.mean(np.sum((got - x[tests]) ** 2, axis=1))))
-
-
 def _poly_backtest_all(t: np.ndarray, pos: np.ndarray, w: np.ndarray, ok: np.ndarray,
                        tests: np.ndarray, deg: int, span: float, horizon: np.ndarray,
                        p: TrajectoryParams) -> np.ndarray:
-    """:func:`_poly_backtest` for every keypoint at once: ``pos (T, K, 2)``, ``w`` and ``ok``
-    ``(T, K)``, ``tests (K, B)`` sample indices (-1: none), ``horizon (K,)``. Returns the RMS
-    per keypoint (NaN: too few backtests)."""
+    """The backtest of a polynomial fit for every keypoint at once, all in one batched solve
+    (the fits of :func:`_backtest_each`, each centred on its own window's end): ``pos (T, K,
+    2)``, ``w`` and ``ok`` ``(T, K)``, ``tests (K, B)`` the placed samples predicted (-1:
+    none), ``horizon (K,)``. Returns the RMS per keypoint (NaN: too few backtests)."""
     k, n_b = tests.shape
     has = tests >= 0
     t_test = t[np.maximum(tests, 0)]  # (K, B)
@@ -247,6 +223,9 @@ def _poly_backtest_one(t: np.ndarray, pos: np.ndarray, w: np.ndarray, ok: np.nda
 
 def _backtest_each(t: np.ndarray, x: np.ndarray, w: np.ndarray, tests: np.ndarray, deg: int,
                    span: float, horizon: float, p: TrajectoryParams) -> float | None:
+    """One keypoint's polynomial backtest, fit by fit: predict each sample ``tests`` from the
+    samples in ``span`` before it, at least ``horizon`` earlier (the reference, and the way
+    out when the batched normal equations are singular)."""
     errs = []
     for i in tests:
         use = (t <= t[i] - horizon + 1e-9) & (t >= t[i] - horizon - span + 1e-9)
@@ -306,7 +285,7 @@ def trajectory_estimate(times: np.ndarray, xy: np.ndarray, at: float,
         m = ok[:, j]
         t, x, ex, w = t_all[m], pos[m, j], placed[m, j], w_all[m, j]
         if integral:
-            got_rms = _backtest(t, x, w, ex, REPEAT, fits[-1][1], float(horizon[j]), p)
+            got_rms = _repeat_backtest(t, x, w, ex, fits[-1][1], float(horizon[j]), p)
             rms[-1, j] = np.nan if got_rms is None else got_rms
         col = np.where(np.isfinite(rms[:, j]), rms[:, j], np.inf)
         if not np.isfinite(col).any():
