@@ -61,6 +61,7 @@ def inspect_file(path: Path) -> FileInfo:
     if not head.startswith(SQLITE_MAGIC):
         raise ProjectError(f"{path} is not a Pose Studio project (not an SQLite database)")
     last_exc: Exception | None = None
+    sides = _side_files(path)
     for immutable in (False, True):
         try:
             conn = engine.connect_raw(path, mode="ro", immutable=immutable)
@@ -75,7 +76,33 @@ def inspect_file(path: Path) -> FileInfo:
             last_exc = exc
             continue
         except sqlite3.DatabaseError as exc:
+            conn.close()
+            _remove_new_sides(path, sides)
             raise ProjectError(f"project {path} is damaged or not a project: {exc}") from exc
         finally:
             conn.close()
     raise ProjectError(f"cannot read project {path}: {last_exc}")
+
+
+_SIDES = ("-wal", "-shm")
+
+
+def _side_files(path: Path) -> set[str]:
+    return {s for s in _SIDES if Path(f"{path}{s}").exists()}
+
+
+def _remove_new_sides(path: Path, before: set[str]) -> None:
+    """A garbage header that says "WAL" (its read version byte is 2) makes SQLite create an
+    empty -wal and a -shm beside the file, even read-only, before it finds the file is not a
+    database. Those two, and only if this open created them and they hold nothing, are
+    removed: a refused file is left as it was found."""
+    for s in _SIDES:
+        side = Path(f"{path}{s}")
+        if s in before:
+            continue
+        try:
+            if s == "-wal" and side.stat().st_size != 0:
+                continue
+            side.unlink()
+        except OSError:
+            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import struct
 from collections.abc import Callable
@@ -308,6 +309,10 @@ BROKEN: dict[str, tuple[Build, str]] = {
     "header-only": (_bytes(b"SQLite format 3\x00"), "damaged|not a project|cannot read"),
     "header-garbage": (_bytes(b"SQLite format 3\x00" + os.urandom(4000)),
                        "damaged|not a project|cannot read"),
+    # a garbage header whose read-version byte says WAL: SQLite made an empty -wal beside it
+    "header-wal-garbage": (_bytes(b"SQLite format 3\x00" + b"\x49\x33\x06\x02"
+                                  + random.Random(7).randbytes(3996)),
+                           "damaged|not a project|cannot read"),
     "truncated-half": (_cut(0.5), "damaged|cannot read"),
     "truncated-page": (_cut(0.1), "damaged|cannot read"),
     "other-sqlite": (_other_sqlite, "not a Pose Studio project"),
