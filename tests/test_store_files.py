@@ -280,15 +280,25 @@ def test_unwritable_file_or_folder_opens_read_only(
         assert len(p.instances(1, 3)) == 1
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
-def test_real_read_only_folder(tmp_path: Path) -> None:  # pragma: no cover - non-root runs
+@pytest.mark.skipif(os.name != "posix", reason="POSIX folder permissions")
+def test_real_read_only_folder(tmp_path: Path) -> None:
+    """A project in a folder nobody may write to opens read-only and reads. As root (CI) it
+    runs in a child that has dropped the capabilities that ignore permissions."""
+    from tests.support.privileges import run_as_ordinary_user
+
     folder = tmp_path / "ro"
     folder.mkdir()
     path = _make(folder, video=folder / "v.mp4")
     folder.chmod(0o555)
-    try:
+
+    def check() -> None:
         with Project.open(path) as p:
             assert p.read_only and len(p.instances(1, 3)) == 1
+            with pytest.raises(ProjectReadOnlyError):
+                p.add_instance(1, 5, _inst(5))
+
+    try:
+        run_as_ordinary_user(check, tmp_path)
     finally:
         folder.chmod(0o755)
 

@@ -76,7 +76,7 @@ def inspect_file(path: Path) -> FileInfo:
             last_exc = exc
             continue
         except sqlite3.DatabaseError as exc:
-            conn.close()
+            conn.close()  # first: SQLite holds the side files while it is open
             _remove_new_sides(path, sides)
             raise ProjectError(f"project {path} is damaged or not a project: {exc}") from exc
         finally:

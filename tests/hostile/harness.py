@@ -14,7 +14,6 @@ folder on a small tmpfs filled up by the case.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import io
 import json
@@ -25,7 +24,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.support.privileges import in_unprivileged_child
 
 REPO = Path(__file__).resolve().parents[2]
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -266,87 +266,29 @@ def run_subprocess(argv: Sequence[str], env: dict[str, str]) -> tuple[int, str, 
     return r.returncode, r.stdout, r.stderr
 
 
-# Linux capabilities that let root ignore file permissions.
-_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER = 1, 2, 3
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
-
-
-def _drop_file_capabilities() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    hdr = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-    data = (_CapData * 2)()
-    if libc.capget(ctypes.byref(hdr), data) != 0:
-        raise OSError(ctypes.get_errno(), "capget")
-    mask = ~((1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH) | (1 << _CAP_FOWNER))
-    for field_ in ("effective", "permitted", "inheritable"):
-        setattr(data[0], field_, getattr(data[0], field_) & mask & 0xFFFFFFFF)
-    if libc.capset(ctypes.byref(hdr), data) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
-
-
-_NO_DROP = 97
 
 
 def run_unprivileged(argv: Sequence[str], ctx: Ctx,
                      capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """As an ordinary user: in-process when not root; as root, in a forked child that has
-    dropped the capabilities that bypass file permissions (checked before it runs)."""
+    dropped the capabilities that bypass file permissions (``tests.support.privileges``)."""
     if os.geteuid() != 0:
         return run_inproc(argv, capfd)
-    if not sys.platform.startswith("linux"):
-        pytest.skip("running as root and cannot drop privileges on this platform")
     from pose_studio.cli.main import main  # imported before the fork
 
-    probe = ctx.dir.parent / f".{ctx.dir.name}.probe"
-    probe.write_bytes(b"x")
-    probe.chmod(0)
     out_f, err_f = ctx.dir.parent / f".{ctx.dir.name}.out", ctx.dir.parent / f".{ctx.dir.name}.err"
     capfd.readouterr()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        rc = 99
-        try:
-            fo = os.open(out_f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            fe = os.open(err_f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(fo, 1)
-            os.dup2(fe, 2)
-            sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
-            sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
-            try:
-                _drop_file_capabilities()
-            except OSError:
-                os._exit(_NO_DROP)
-            if os.access(probe, os.R_OK):
-                os._exit(_NO_DROP)
-            rc = main(list(argv))
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                os.write(2, f"child died: {exc!r}\n".encode())
-        finally:
-            os._exit(rc)
-    deadline = time.monotonic() + HANG_S
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail(f"hang: {argv} gave no answer within {HANG_S} s")
-        time.sleep(0.01)
-    probe.unlink()
-    rc = os.waitstatus_to_exitcode(status)
-    if rc == _NO_DROP:
-        pytest.skip("running as root and the file-permission capabilities could not be "
-                    "dropped, so a permission case would pass without testing anything")
+
+    def child() -> int:  # pragma: no cover - the child
+        fo = os.open(out_f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fe = os.open(err_f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fo, 1)
+        os.dup2(fe, 2)
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+        sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+        return int(main(list(argv)))
+
+    rc = in_unprivileged_child(child, ctx.dir.parent, timeout=HANG_S, what=str(argv))
     out = out_f.read_text(errors="replace")
     err = err_f.read_text(errors="replace")
     out_f.unlink()
